@@ -1,0 +1,155 @@
+"""Who is calling: bearer JWTs carrying the caller's audience, the same in every service.
+
+Development tokens are signed with a shared secret (`make token`); production verifies tokens
+from an OIDC issuer against its JWKS. Claims: `sub` (the user), `bw_audience` (programme, brand,
+government or factory) and `bw_scope` (the brand id, the country, or the factory id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from betterwork_events.settings import CommonSettings
+
+
+class Audience(StrEnum):
+    PROGRAMME = "programme"
+    BRAND = "brand"
+    GOVERNMENT = "government"
+    FACTORY = "factory"
+
+
+SCOPED = {Audience.BRAND, Audience.GOVERNMENT, Audience.FACTORY}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    audience: Audience
+    scope: str | None = None  # brand id, country (ISO 3166 alpha-2) or factory id
+
+    @property
+    def actor(self) -> str:
+        """How the caller is recorded on the events it causes."""
+        return f"{self.audience}:{self.scope}:{self.subject}" if self.scope else f"{self.audience}:{self.subject}"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256", "ES256", "EdDSA"]
+            elif self.settings.jwt_secret:
+                key, algorithms = self.settings.jwt_secret, ["HS256"]
+            else:
+                raise InvalidToken("no way to verify tokens is configured")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        try:
+            audience = Audience(claims.get("bw_audience"))
+        except ValueError:
+            raise InvalidToken("bw_audience must be one of " + ", ".join(a.value for a in Audience)) from None
+        scope = claims.get("bw_scope")
+        if audience in SCOPED and not scope:
+            raise InvalidToken(f"a {audience} token needs bw_scope")
+        return Principal(subject=str(claims["sub"]), audience=audience, scope=scope)
+
+
+def mint(
+    settings: CommonSettings,
+    audience: Audience,
+    scope: str | None = None,
+    subject: str = "dev-user",
+    ttl: int = 8 * 3600,
+) -> str:
+    """A development token. Production tokens come from the identity provider."""
+    if not settings.jwt_secret:
+        raise ValueError("minting needs a jwt_secret (development only)")
+    now = int(time.time())
+    claims = {
+        "sub": subject,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl,
+        "bw_audience": str(audience),
+    }
+    if scope:
+        claims["bw_scope"] = scope
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider (development: `make token`)")
+
+
+def authenticated(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """FastAPI dependency: the verified caller, or 401."""
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"invalid token: {error}",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
+
+
+def forbidden(reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, reason)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="bw-token",
+        description="Mint a development JWT to call the APIs as one audience (signed with BW_JWT_SECRET).",
+    )
+    parser.add_argument("audience", choices=[a.value for a in Audience])
+    parser.add_argument("scope", nargs="?", help="brand id, country code (e.g. KH) or factory id")
+    parser.add_argument("--subject", default="dev-user", help="the user id (sub claim)")
+    parser.add_argument("--hours", type=int, default=8, help="how long the token is valid")
+    args = parser.parse_args()
+    audience = Audience(args.audience)
+    if audience in SCOPED and not args.scope:
+        parser.error(
+            f"a {audience} token needs a scope: the "
+            + {"brand": "brand id", "government": "country code", "factory": "factory id"}[audience]
+        )
+    settings = CommonSettings(database_url="unused")
+    print(mint(settings, audience, args.scope, args.subject, args.hours * 3600))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""Errors the domain raises; the web layer maps each to one HTTP status (see web.py)."""
+
+
+class IllegalStep(Exception):
+    """The command breaks a rule of the domain in the aggregate's current state (HTTP 409)."""
+
+
+class NotFound(LookupError):
+    """The thing the command names does not exist (HTTP 404)."""
+
+
+class InvalidRequest(ValueError):
+    """The request is malformed in a way the schema cannot say (HTTP 422)."""

@@ -1,0 +1,267 @@
+"""The event store: one append-only table per service database.
+
+- unique (stream_id, version) gives optimistic concurrency: an append states the version it
+  read, and a concurrent writer that got there first makes it fail with `VersionConflict`;
+- unique event_id makes appends idempotent: re-appending an event id changes nothing;
+- `position` is the global order of appends, and `transaction_id` lets readers see only what
+  can no longer change (see `read_all`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from betterwork_events.catalogue import EventContract
+from betterwork_events.envelope import Envelope
+from betterwork_events.tracing import current_traceparent, tracer
+
+metadata = sa.MetaData()
+
+events_table = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("stream_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("data", pg.JSONB, nullable=False),
+    sa.Column("factory_id", sa.Text),
+    sa.Column("actor", sa.Text),
+    sa.Column("correlation_id", pg.UUID(as_uuid=True)),
+    sa.Column("causation_id", pg.UUID(as_uuid=True)),
+    sa.Column("traceparent", sa.Text),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # and transaction_id xid8 DEFAULT pg_current_xact_id(), which SQLAlchemy need not know: see migrations.py
+    sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
+)
+
+
+class VersionConflict(Exception):
+    """Somebody else appended to the stream since the caller read it."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int | None = None) -> None:
+        detail = f" (it is now at version {actual_version})" if actual_version is not None else ""
+        super().__init__(f"{stream_id} has changed since version {expected_version}{detail}; read it again and retry")
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class StreamNotFound(LookupError):
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"{stream_id} does not exist")
+        self.stream_id = stream_id
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked for a change, and which message it follows from."""
+
+    actor: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    stream_id: str
+    version: int  # the stream's version after the append
+    event_ids: tuple[UUID, ...]
+    duplicate: bool = False  # True when these event ids were appended before: nothing changed
+
+
+@dataclass(frozen=True, order=True)
+class Checkpoint:
+    """A place in the global order: (transaction id, position), both increasing."""
+
+    transaction_id: int = 0
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Batch:
+    events: list[Envelope]
+    checkpoint: Checkpoint  # where to continue after these events
+    held_back: bool  # events exist that are not readable yet (their transactions are in flight)
+
+
+_COLUMNS = (
+    "position, event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, "
+    "traceparent, recorded_at, transaction_id::text::bigint AS txid"
+)
+
+# Only rows written by transactions older than every transaction still running are returned, so
+# a row that commits late can never land behind the reader's checkpoint and be skipped.
+_READ_ALL = sa.text(
+    f"""
+    SELECT {_COLUMNS} FROM events
+    WHERE (transaction_id, position) > (CAST(:txid AS xid8), :position)
+      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY transaction_id, position
+    LIMIT :limit
+    """
+)
+_HELD_BACK = sa.text(
+    """
+    SELECT EXISTS (
+      SELECT 1 FROM events
+      WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+        AND (transaction_id, position) > (CAST(:txid AS xid8), :position)
+    )
+    """
+)
+
+
+class EventStore:
+    def __init__(self, engine: AsyncEngine, source: str) -> None:
+        self.engine = engine
+        self.source = source  # the CloudEvents source: which service wrote the events
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[EventContract],
+        expected_version: int,
+        *,
+        context: CommandContext | None = None,
+        event_ids: Sequence[UUID] | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> Appended:
+        """Append `events` to a stream that the caller read at `expected_version` (0: a new stream).
+
+        Passing the same `event_ids` again (a retried command) appends nothing and returns the
+        first append's outcome with `duplicate=True`.
+        """
+        if not events:
+            raise ValueError("nothing to append")
+        ids = tuple(event_ids) if event_ids is not None else tuple(uuid4() for _ in events)
+        if len(ids) != len(events):
+            raise ValueError("one event id per event")
+        context = context or CommandContext()
+        traceparent = current_traceparent()
+        rows = [
+            {
+                "event_id": event_id,
+                "stream_id": stream_id,
+                "version": expected_version + offset + 1,
+                "type": event.event_type,
+                "data": event.model_dump(mode="json"),
+                "factory_id": event.factory_id_key,
+                "actor": context.actor,
+                "correlation_id": context.correlation_id,
+                "causation_id": context.causation_id,
+                "traceparent": traceparent,
+            }
+            for offset, (event_id, event) in enumerate(zip(ids, events, strict=True))
+        ]
+        with tracer.start_as_current_span("event_store.append", attributes={"bw.stream_id": stream_id}):
+            try:
+                if connection is not None:
+                    async with connection.begin_nested():
+                        await connection.execute(_INSERT, rows)
+                else:
+                    async with self.engine.begin() as conn:
+                        await conn.execute(_INSERT, rows)
+            except IntegrityError as error:
+                return await self._explain_conflict(error, stream_id, expected_version, ids, connection)
+        return Appended(stream_id, expected_version + len(events), ids)
+
+    async def _explain_conflict(
+        self,
+        error: IntegrityError,
+        stream_id: str,
+        expected_version: int,
+        ids: tuple[UUID, ...],
+        connection: AsyncConnection | None,
+    ) -> Appended:
+        async with self._connection(connection) as conn:
+            first = (
+                await conn.execute(
+                    sa.select(events_table.c.stream_id, sa.func.max(events_table.c.version))
+                    .where(events_table.c.event_id.in_(ids))
+                    .group_by(events_table.c.stream_id)
+                )
+            ).first()
+            if first is not None:
+                return Appended(first[0], first[1], ids, duplicate=True)
+            if "events_stream_version_key" in str(error.orig):
+                raise VersionConflict(stream_id, expected_version, await self._version(conn, stream_id)) from None
+        raise error
+
+    async def version(self, stream_id: str) -> int:
+        async with self.engine.connect() as conn:
+            return await self._version(conn, stream_id)
+
+    @staticmethod
+    async def _version(conn: AsyncConnection, stream_id: str) -> int:
+        result = await conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(events_table.c.version), 0)).where(
+                events_table.c.stream_id == stream_id
+            )
+        )
+        return int(result.scalar_one())
+
+    async def load(self, stream_id: str) -> list[Envelope]:
+        """Every event of one stream, oldest first. An unknown stream raises `StreamNotFound`."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.text(f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version"),
+                {"stream_id": stream_id},
+            )
+            envelopes = [self._envelope(row) for row in result.mappings()]
+        if not envelopes:
+            raise StreamNotFound(stream_id)
+        return envelopes
+
+    async def read_all(self, after: Checkpoint = Checkpoint(), limit: int = 1000) -> Batch:
+        """Events in commit-safe global order after `after`; only those that can no longer change.
+
+        Ordering by (transaction id, position) and stopping below the oldest running transaction
+        means an event that commits late is never behind a checkpoint already handed out, so a
+        reader that follows checkpoints never skips one, while appends stay fully concurrent.
+        """
+        params = {"txid": after.transaction_id, "position": after.position}
+        async with self.engine.connect() as conn:
+            result = await conn.execute(_READ_ALL, {**params, "limit": limit})
+            rows = list(result.mappings())
+            envelopes = [self._envelope(row) for row in rows]
+            checkpoint = Checkpoint(rows[-1]["txid"], rows[-1]["position"]) if rows else after
+            held_back = False
+            if len(rows) < limit:
+                next_params = {"txid": checkpoint.transaction_id, "position": checkpoint.position}
+                held_back = bool((await conn.execute(_HELD_BACK, next_params)).scalar_one())
+        return Batch(envelopes, checkpoint, held_back)
+
+    def _envelope(self, row: Any) -> Envelope:
+        return Envelope(
+            id=row["event_id"],
+            source=self.source,
+            type=row["type"],
+            subject=row["stream_id"],
+            time=row["recorded_at"].astimezone(UTC) if isinstance(row["recorded_at"], datetime) else row["recorded_at"],
+            data=row["data"],
+            streamversion=row["version"],
+            position=row["position"],
+            factoryid=row["factory_id"],
+            correlationid=row["correlation_id"],
+            causationid=row["causation_id"],
+            traceparent=row["traceparent"],
+            actor=row["actor"],
+        )
+
+    def _connection(self, connection: AsyncConnection | None) -> AbstractAsyncContextManager[AsyncConnection]:
+        return nullcontext(connection) if connection is not None else self.engine.connect()
+
+
+_INSERT = sa.insert(events_table)

@@ -1,0 +1,124 @@
+"""What every service's FastAPI app has in common: errors, health, tracing, background tasks.
+
+Each service calls `service_app` once, in its `create_app(settings)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from betterwork_events.auth import Principal, TokenVerifier
+from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
+from betterwork_events.settings import CommonSettings
+from betterwork_events.store import CommandContext, StreamNotFound, VersionConflict
+from betterwork_events.tracing import setup_tracing
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """The things a service wires together once and its routes use (on `app.state.runtime`)."""
+
+    service: str
+    settings: CommonSettings
+    engine: AsyncEngine
+    background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
+
+
+def create_engine(settings: CommonSettings) -> AsyncEngine:
+    return create_async_engine(settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+async def supervise(name: str, task: BackgroundTask) -> None:
+    """Keep a background task running: restart it with backoff when it fails."""
+    delay = 1.0
+    while True:
+        try:
+            await task()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; restarting in %.0fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30)
+
+
+def service_app(
+    runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter], version: str = "0.1.0"
+) -> FastAPI:
+    setup_tracing(runtime.service, runtime.settings.otlp_endpoint)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
+        if runtime.settings.run_background_tasks:
+            tasks = [asyncio.create_task(supervise(name, task), name=name) for name, task in runtime.background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(runtime.settings)
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process is up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers")
+    async def ready() -> JSONResponse:
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as error:
+            return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        return JSONResponse({"status": "ready", "service": runtime.service})
+
+    for router in routers:
+        app.include_router(router)
+    add_error_handlers(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    def handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def respond(request: Request, error: Exception) -> JSONResponse:
+            return JSONResponse({"detail": str(error)}, status_code=status)
+
+        return respond
+
+    app.add_exception_handler(VersionConflict, handler(409))
+    app.add_exception_handler(IllegalStep, handler(409))
+    app.add_exception_handler(StreamNotFound, handler(404))
+    app.add_exception_handler(NotFound, handler(404))
+    app.add_exception_handler(InvalidRequest, handler(422))
+
+
+def command_context(principal: Principal, request: Request) -> CommandContext:
+    """Who asks, and the correlation id a caller may pass to tie its requests together."""
+    correlation = request.headers.get("x-correlation-id")
+    try:
+        correlation_id = uuid.UUID(correlation) if correlation else None
+    except ValueError:
+        raise InvalidRequest("X-Correlation-ID must be a UUID") from None
+    return CommandContext(actor=principal.actor, correlation_id=correlation_id)

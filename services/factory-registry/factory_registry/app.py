@@ -1,0 +1,31 @@
+"""create_app(settings): the one place where the factory registry is wired together."""
+
+from __future__ import annotations
+
+from betterwork_events.kafka import events_topic
+from betterwork_events.relay import OutboxRelay
+from betterwork_events.store import EventStore
+from betterwork_events.web import Runtime, create_engine, service_app
+from fastapi import FastAPI
+
+from factory_registry import api
+from factory_registry.settings import Settings
+
+SERVICE = "factory-registry"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_engine(settings)
+    store = EventStore(engine, source=f"/betterwork/{SERVICE}")
+    relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(SERVICE)))
+    runtime = Runtime(SERVICE, settings, engine, background=[("outbox relay", relay.run)])
+    app = service_app(
+        runtime,
+        title="Better Work factory registry",
+        description="The programme's source of truth about factories, brands, supplier links and consent.",
+        routers=[api.router],
+    )
+    app.state.store = store
+    app.state.relay = relay
+    return app
