@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what is missing.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+export UV_PYTHON_DOWNLOADS := never
+STACK := $(UV) run --frozen python deploy/local/stack.py
+
+.PHONY: help setup run stop reset infra migrate test bench lint docs token
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## install the Python environment from the lockfile (uv.lock)
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+run: setup ## start PostgreSQL, Kafka and every service; print where to go
+	@$(STACK) up
+
+stop: ## stop everything `make run` started
+	@$(STACK) down
+
+reset: ## stop everything and delete all local data (.local/)
+	@$(STACK) reset
+
+infra: setup ## start only PostgreSQL and Kafka
+	@$(STACK) infra
+
+migrate: infra ## apply every service's migrations
+	@$(STACK) migrate
+
+test: infra ## run every test against the real PostgreSQL and Kafka
+	@$(UV) run --frozen pytest
+
+bench: infra ## benchmarks of the event store, as ratios to raw PostgreSQL
+	@$(UV) run --frozen python libs/events/benchmarks/event_store.py
+
+lint: setup ## ruff and mypy
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy libs/events/betterwork_events services/*/[a-z]*/
+
+token: setup ## a development token: make token AUDIENCE=brand ID=BR-0001
+	@$(UV) run --frozen python -m betterwork_events.auth $(AUDIENCE) $(ID)

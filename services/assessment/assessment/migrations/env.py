@@ -1,0 +1,3 @@
+from betterwork_events.migrations import run_env
+
+run_env()

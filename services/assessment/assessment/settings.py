@@ -1,0 +1,5 @@
+from betterwork_events.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/bw_assessment"

@@ -1,0 +1,65 @@
+"""create_app(settings): the one place where the gateway is wired together."""
+
+from __future__ import annotations
+
+from betterwork_events.auth import InvalidToken, TokenVerifier
+from betterwork_events.consumer import ProjectionRunner
+from betterwork_events.kafka import events_topic
+from betterwork_events.web import Runtime, create_engine, service_app
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from strawberry.fastapi import GraphQLRouter
+
+from gateway.projections import FactoryDirectory
+from gateway.schema import Context, schema
+from gateway.settings import Settings
+
+SERVICE = "gateway"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_engine(settings)
+    directory = FactoryDirectory(name=f"{settings.topic_prefix}gateway.factory-directory")
+    runner = ProjectionRunner(
+        engine,
+        settings.kafka_bootstrap,
+        directory,
+        [settings.topic(events_topic("factory-registry"))],
+        dead_letter_topic=settings.topic("gateway.dead-letter"),
+    )
+    verifier = TokenVerifier(settings)
+
+    async def context(request: Request) -> Context:
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if request.method == "GET":
+            return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        try:
+            return Context(principal=verifier.verify(token), engine=engine)
+        except InvalidToken as error:
+            raise HTTPException(
+                401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from None
+
+    graphql = GraphQLRouter(
+        schema, path="/graphql", context_getter=context, graphql_ide="graphiql", allow_queries_via_get=False
+    )
+    sdl = APIRouter()
+
+    @sdl.get("/graphql/schema.graphql", response_class=PlainTextResponse, tags=["graphql"])
+    async def schema_sdl() -> str:
+        """The GraphQL schema in SDL, for partner systems' code generators."""
+        return schema.as_str()
+
+    runtime = Runtime(SERVICE, settings, engine, background=[("factory directory projection", runner.run)])
+    app = service_app(
+        runtime,
+        title="Better Work gateway",
+        description="GraphQL for the programme, brands and governments, built from the services' events.",
+        routers=[sdl, graphql],
+    )
+    app.state.projection_runner = runner
+    return app

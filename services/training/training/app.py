@@ -1,0 +1,30 @@
+"""create_app(settings): the one place where the training service is wired together.
+
+A skeleton so far: its event store, outbox relay and health checks run; its domain is to come.
+"""
+
+from __future__ import annotations
+
+from betterwork_events.kafka import events_topic
+from betterwork_events.relay import OutboxRelay
+from betterwork_events.store import EventStore
+from betterwork_events.web import Runtime, create_engine, service_app
+from fastapi import FastAPI
+
+from training.settings import Settings
+
+SERVICE = "training"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_engine(settings)
+    store = EventStore(engine, source=f"/betterwork/{SERVICE}")
+    relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(SERVICE)))
+    runtime = Runtime(SERVICE, settings, engine, background=[("outbox relay", relay.run)])
+    app = service_app(
+        runtime, title="Better Work training", description="Course catalogue and training delivery.", routers=[]
+    )
+    app.state.store = store
+    app.state.relay = relay
+    return app

@@ -1,0 +1,10 @@
+"""Bring the training service's database up to date: `python -m training.migrate [REVISION]`."""
+
+from pathlib import Path
+
+from betterwork_events.migrations import main
+
+from training.settings import Settings
+
+if __name__ == "__main__":
+    main(Path(__file__).parent / "migrations", Settings().database_url)
