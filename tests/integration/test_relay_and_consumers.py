@@ -1,0 +1,230 @@
+"""The outbox relay and the consumer runtime against the real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import defaultdict
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from betterwork_events.consumer import ProjectionRunner
+from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
+from betterwork_events.envelope import Envelope
+from betterwork_events.relay import OutboxRelay
+from betterwork_events.store import EventStore
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tests.support import eventually
+
+
+class TimesApplied:
+    """A deliberately non-idempotent read model: it counts how often each event was applied."""
+
+    handles = frozenset({FactoryRegistered.event_type, FactoryProfileUpdated.event_type})
+
+    def __init__(self, name: str, slow: float = 0.0, fail_on: set[str] | None = None) -> None:
+        self.name = name
+        self.slow = slow
+        self.fail_on = fail_on or set()
+        self.attempts: dict[str, int] = defaultdict(int)
+
+    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        contract = event.contract()  # invalid data raises here, as in a real projection
+        self.attempts[event.subject] += 1
+        if event.subject in self.fail_on:
+            raise RuntimeError(f"cannot project {event.subject}")
+        await conn.execute(
+            sa.text(
+                "INSERT INTO times_applied (event_id, stream_id, times) VALUES (:id, :stream, 1) "
+                "ON CONFLICT (event_id) DO UPDATE SET times = times_applied.times + 1"
+            ),
+            {"id": event.id, "stream": contract.factory_id},
+        )
+        if self.slow:
+            await asyncio.sleep(self.slow)
+
+
+@pytest.fixture
+async def store(create_database):
+    engine = create_async_engine(await create_database("factory-registry"), pool_size=40, max_overflow=0)
+    yield EventStore(engine, source="/betterwork/factory-registry")
+    await engine.dispose()
+
+
+@pytest.fixture
+async def read_model(create_database) -> AsyncEngine:
+    engine = create_async_engine(await create_database("gateway"))
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "CREATE TABLE times_applied (event_id uuid PRIMARY KEY, stream_id text NOT NULL, times int NOT NULL)"
+            )
+        )
+    yield engine
+    await engine.dispose()
+
+
+async def times_applied(engine: AsyncEngine) -> dict[uuid.UUID, int]:
+    async with engine.connect() as conn:
+        return {row[0]: row[1] for row in await conn.execute(sa.text("SELECT event_id, times FROM times_applied"))}
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    """Every record on a topic now, partition by partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described[0]["error_code"] != 0:
+        return []  # no such topic yet
+    partitions = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def write_factory_history(store: EventStore, factory_id: str, renames: int) -> list[uuid.UUID]:
+    """One factory's stream, each append in a transaction that lingers, so commits interleave."""
+    events = [FactoryRegistered(factory_id=factory_id, name="Saigon Stitch", country="VN", address="Binh Duong")]
+    events += [FactoryProfileUpdated(factory_id=factory_id, name=f"Saigon Stitch {i}") for i in range(renames)]
+    ids = []
+    for version, event in enumerate(events):
+        async with store.engine.connect() as conn, conn.begin():
+            appended = await store.append(f"factory-{factory_id}", [event], version, connection=conn)
+            await asyncio.sleep(random.uniform(0, 0.01))
+        ids += appended.event_ids
+    return ids
+
+
+async def test_every_event_of_many_concurrent_writers_reaches_kafka_and_the_read_model_once(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    relay = OutboxRelay(store, kafka, topic, batch_size=50)
+    projection = TimesApplied(f"{topic_prefix}times-applied")
+    runner = ProjectionRunner(read_model, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter")
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+    try:
+        written = await asyncio.gather(*(write_factory_history(store, f"VN-{w:03}", renames=14) for w in range(30)))
+        all_ids = {event_id for ids in written for event_id in ids}
+        assert len(all_ids) == 30 * 15
+
+        async def all_applied() -> bool:
+            return len(await times_applied(read_model)) == len(all_ids)
+
+        await eventually(all_applied, timeout=60, what="every event reaching the read model")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    applied = await times_applied(read_model)
+    assert set(applied) == all_ids
+    assert set(applied.values()) == {1}
+
+    published = [(r.partition, Envelope.from_kafka(r.value, r.headers)) for r in await read_topic(kafka, topic)]
+    assert {envelope.id for _, envelope in published} == all_ids
+    by_factory: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for partition, envelope in published:
+        by_factory[envelope.factoryid or ""].append((partition, envelope.streamversion))
+    for factory, seen in by_factory.items():
+        assert len({partition for partition, _ in seen}) == 1, f"{factory} spread over partitions"
+        versions = [version for _, version in seen]
+        assert versions == sorted(versions), f"{factory} out of order: {versions}"
+
+
+async def test_a_consumer_killed_mid_batch_and_restarted_applies_nothing_twice(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    for w in range(10):
+        events = [FactoryRegistered(factory_id=f"BD-{w}", name="Dhaka Knit", country="BD", address="Gazipur")]
+        events += [FactoryProfileUpdated(factory_id=f"BD-{w}", name=f"Dhaka Knit {i}") for i in range(59)]
+        await store.append(f"factory-BD-{w}", events, expected_version=0)
+    assert await OutboxRelay(store, kafka, topic).publish_available() == 600
+
+    projection = TimesApplied(f"{topic_prefix}times-applied", slow=0.002)
+    kills = 0
+    while len(await times_applied(read_model)) < 600:
+        runner = ProjectionRunner(
+            read_model, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter"
+        )
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(random.uniform(0.3, 1.5))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        kills += 1
+        assert kills < 60, "the consumer made no progress"
+
+    applied = await times_applied(read_model)
+    assert len(applied) == 600
+    assert set(applied.values()) == {1}
+    assert kills > 1  # it really was killed part-way and restarted
+    assert sum(projection.attempts.values()) > 600  # and some events were delivered again
+
+
+async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_rest_are_applied(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    dead_letter_topic = f"{topic_prefix}dead-letter"
+    for factory_id in ["ET-1", "ET-2", "ET-3"]:
+        event = FactoryRegistered(factory_id=factory_id, name="Hawassa Garments", country="ET", address="Hawassa")
+        await store.append(f"factory-{factory_id}", [event], expected_version=0)
+    await OutboxRelay(store, kafka, topic).publish_available()
+
+    # Two more that no projection can apply: bytes that are not an event, and data breaking its contract.
+    good = (await store.load("factory-ET-1"))[0]
+    broken = Envelope(
+        **{**good.__dict__, "id": uuid.uuid4(), "subject": "factory-ET-9", "data": {"factory_id": "ET-9"}}
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    await producer.send_and_wait(topic, b"{not json", key=b"ET-8", headers=[("ce_type", good.type.encode())])
+    await producer.send_and_wait(topic, broken.kafka_value(), key=b"ET-9", headers=broken.kafka_headers())
+    await producer.stop()
+
+    projection = TimesApplied(f"{topic_prefix}times-applied", fail_on={"factory-ET-2"})
+    runner = ProjectionRunner(
+        read_model, kafka, projection, [topic], dead_letter_topic=dead_letter_topic, retry_delay=0.01
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def three_dead_letters() -> bool:
+            return len(await read_topic(kafka, dead_letter_topic)) >= 3
+
+        await eventually(three_dead_letters, timeout=60, what="three dead letters")
+        await eventually(lambda: _applied_streams_are(read_model, {"ET-1", "ET-3"}), what="the good events applied")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    errors = {record.key: dict(record.headers) for record in await read_topic(kafka, dead_letter_topic)}
+    assert set(errors) == {b"ET-2", b"ET-8", b"ET-9"}
+    assert errors[b"ET-2"]["bw_error"] == b"cannot project factory-ET-2"
+    assert errors[b"ET-8"]["bw_error_type"] == b"MalformedEnvelope"
+    assert errors[b"ET-9"]["bw_error_type"] == b"InvalidEventData"
+    assert errors[b"ET-9"]["bw_original_topic"] == topic.encode()
+    assert projection.attempts["factory-ET-2"] >= 3  # bounded retries came first
+
+
+async def _applied_streams_are(engine: AsyncEngine, expected: set[str]) -> bool:
+    async with engine.connect() as conn:
+        return {row[0] for row in await conn.execute(sa.text("SELECT stream_id FROM times_applied"))} == expected
