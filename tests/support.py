@@ -27,10 +27,10 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition") -> None:
-    """Wait for something asynchronous (a projection, a relay) to happen, failing after `timeout`."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition") -> None:
+    """Wait for something asynchronous (a projection, a relay) to happen, failing after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
+            raise AssertionError(f"{what} did not happen within {within}s")
         await asyncio.sleep(0.1)

@@ -128,7 +128,7 @@ async def test_every_event_of_many_concurrent_writers_reaches_kafka_and_the_read
         async def all_applied() -> bool:
             return len(await times_applied(read_model)) == len(all_ids)
 
-        await eventually(all_applied, timeout=60, what="every event reaching the read model")
+        await eventually(all_applied, within=60, what="every event reaching the read model")
     finally:
         for task in tasks:
             task.cancel()
@@ -210,7 +210,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_rest_are_app
         async def three_dead_letters() -> bool:
             return len(await read_topic(kafka, dead_letter_topic)) >= 3
 
-        await eventually(three_dead_letters, timeout=60, what="three dead letters")
+        await eventually(three_dead_letters, within=60, what="three dead letters")
         await eventually(lambda: _applied_streams_are(read_model, {"ET-1", "ET-3"}), what="the good events applied")
     finally:
         task.cancel()

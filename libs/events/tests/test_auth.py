@@ -1,0 +1,48 @@
+"""Tokens and principals, without I/O."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from betterwork_events.auth import Audience, InvalidToken, Principal, TokenVerifier, mint
+from betterwork_events.settings import CommonSettings
+
+SETTINGS = CommonSettings(database_url="unused")
+verifier = TokenVerifier(SETTINGS)
+
+
+def test_a_minted_token_names_the_caller_and_its_audience() -> None:
+    principal = verifier.verify(mint(SETTINGS, Audience.BRAND, "BR-0042", subject="buyer-ana"))
+
+    assert principal == Principal(subject="buyer-ana", audience=Audience.BRAND, scope="BR-0042")
+    assert principal.actor == "brand:BR-0042:buyer-ana"
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"bw_audience": "auditor"}, "bw_audience"),
+        ({"bw_audience": "brand"}, "bw_scope"),
+        ({"aud": "someone-else"}, "(?i)audience"),
+        ({"iss": "somewhere-else"}, "issuer"),
+        ({"exp": 1}, "expired"),
+    ],
+)
+def test_tokens_that_do_not_hold_up_are_refused(claims: dict, reason: str) -> None:
+    good = jwt.decode(mint(SETTINGS, Audience.PROGRAMME), options={"verify_signature": False})
+    token = jwt.encode(good | claims, SETTINGS.jwt_secret, algorithm="HS256")
+
+    with pytest.raises(InvalidToken, match=reason):
+        verifier.verify(token)
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    other = CommonSettings(database_url="unused", jwt_secret="another-secret-of-sufficient-length-0123456789")
+    with pytest.raises(InvalidToken, match="Signature"):
+        verifier.verify(mint(other, Audience.PROGRAMME))
+
+
+def test_an_unsigned_token_is_refused() -> None:
+    claims = jwt.decode(mint(SETTINGS, Audience.PROGRAMME), options={"verify_signature": False})
+    with pytest.raises(InvalidToken):
+        verifier.verify(jwt.encode(claims, None, algorithm="none"))
