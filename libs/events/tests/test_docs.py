@@ -1,0 +1,254 @@
+"""The generated event documentation: it describes what is really sent, and what is committed is
+what the code generates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from betterwork_events import docs, openapi
+from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
+from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
+from betterwork_events.envelope import Envelope
+from jsonschema import Draft7Validator, Draft202012Validator
+from pydantic import ValidationError
+
+COMMITTED_DOCS = Path(__file__).parents[1] / "docs"
+
+catalogue = load_all_contracts()
+CONTRACTS = catalogue.contracts()
+ANGKOR_APPAREL = "3f6c1e2a-8b4d-4c1e-9f7a-2d5b8e0c4a91"
+
+# One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
+EXAMPLES: dict[str, EventContract] = {
+    event.event_type: event
+    for event in [
+        FactoryRegistered(
+            factory_id=ANGKOR_APPAREL,
+            name="Angkor Apparel Co., Ltd.",
+            country="KH",
+            address="National Road 4, Kambol, Phnom Penh",
+        ),
+        FactoryProfileUpdated(factory_id=ANGKOR_APPAREL, name="Angkor Apparel & Knitwear Co., Ltd."),
+    ]
+}
+
+# Constraints beyond the shape, one bad value each: the schema must carry them too.
+CONSTRAINT_VIOLATIONS: dict[str, dict[str, JsonObject]] = {
+    FactoryRegistered.event_type: {
+        "country not ISO 3166 alpha-2": {"country": "Cambodia"},
+        "empty name": {"name": ""},
+        "address too long": {"address": "x" * 1001},
+    },
+    FactoryProfileUpdated.event_type: {"empty name": {"name": ""}},
+}
+
+
+def example_data(event_type: str) -> JsonObject:
+    # The body exactly as the event store records it and the relay publishes it.
+    return EXAMPLES[event_type].model_dump(mode="json")
+
+
+def bad_instances() -> list[Any]:
+    cases = []
+    for contract in CONTRACTS:
+        data = example_data(contract.event_type)
+        variants = {"unknown field": data | {"inspector_notes": "not part of the contract"}}
+        for field in contract.model_json_schema().get("required", []):
+            variants[f"without {field}"] = {k: v for k, v in data.items() if k != field}
+        for field, value in data.items():
+            variants[f"{field} of the wrong type"] = data | {field: [value]}
+        for label, change in CONSTRAINT_VIOLATIONS.get(contract.event_type, {}).items():
+            variants[label] = data | change
+        cases += [pytest.param(contract, bad, id=f"{contract.event_type}: {label}") for label, bad in variants.items()]
+    return cases
+
+
+def envelope(event: EventContract, *, with_optional_attributes: bool) -> Envelope:
+    optional: dict[str, Any] = {}
+    if with_optional_attributes:
+        optional = {
+            "factoryid": event.factory_id_key,
+            "correlationid": UUID("0b7e6f1c-5a2d-4e8b-9c3f-7d1a2b4c6e8f"),
+            "causationid": UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "actor": "programme:kh-enterprise-advisor-017",
+        }
+    return Envelope(
+        id=UUID("c2a4e6f8-1b3d-4f5a-8c7e-9d0b2a4c6e8f"),
+        source="/betterwork/factory-registry",
+        type=event.event_type,
+        subject=f"factory-{ANGKOR_APPAREL}",
+        time=datetime(2025, 3, 4, 2, 30, 15, tzinfo=UTC),
+        data=event.model_dump(mode="json"),
+        streamversion=1,
+        position=1842,
+        **optional,
+    )
+
+
+def kafka_headers(envelope: Envelope) -> dict[str, str]:
+    return {name: value.decode() for name, value in envelope.kafka_headers()}
+
+
+def resolve(document: JsonObject, ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def messages_by_type() -> dict[str, JsonObject]:
+    document = docs.asyncapi_document(catalogue)
+    return {
+        message["name"]: message
+        for channel in document["channels"].values()
+        for message in channel["messages"].values()
+    }
+
+
+# --- AsyncAPI -----------------------------------------------------------------------------------
+
+
+def test_the_document_is_asyncapi_3() -> None:
+    assert docs.asyncapi_document(catalogue)["asyncapi"] == "3.0.0"
+
+
+def test_the_factory_registry_topic_carries_a_message_for_every_factory_registry_contract() -> None:
+    channel = docs.asyncapi_document(catalogue)["channels"]["factory-registry.events"]
+    expected = {c.event_type for c in CONTRACTS if c.topic_service == "factory-registry"}
+
+    assert expected, "the catalogue has no factory-registry contracts"
+    assert channel["address"] == "factory-registry.events"
+    assert {message["name"] for message in channel["messages"].values()} == expected
+
+
+def test_every_contract_is_a_message_on_its_services_topic_with_its_schema_as_payload() -> None:
+    channels = docs.asyncapi_document(catalogue)["channels"]
+    for contract in CONTRACTS:
+        message = channels[f"{contract.topic_service}.events"]["messages"][contract.event_type]
+        assert message["name"] == message["title"] == contract.event_type
+        assert message["payload"]["schema"] == docs.event_schema(contract)
+
+
+def test_every_topic_has_a_receive_operation_for_all_its_messages() -> None:
+    document = docs.asyncapi_document(catalogue)
+    operations = list(document["operations"].values())
+    for channel in document["channels"].values():
+        (operation,) = [op for op in operations if resolve(document, op["channel"]["$ref"]) is channel]
+        assert operation["action"] == "receive"
+        received = [resolve(document, ref["$ref"]) for ref in operation["messages"]]
+        assert sorted(m["name"] for m in received) == sorted(m["name"] for m in channel["messages"].values())
+
+
+def test_the_correlation_id_points_at_a_header_that_is_described() -> None:
+    for message in messages_by_type().values():
+        assert message["correlationId"]["location"] == "$message.header#/ce_correlationid"
+        assert "ce_correlationid" in message["headers"]["properties"]
+
+
+def test_the_kafka_key_is_described_as_the_factory_id() -> None:
+    for message in messages_by_type().values():
+        key = message["bindings"]["kafka"]["key"]
+        assert key["type"] == "string"
+        assert "factory id" in key["description"]
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLES))
+def test_the_headers_schema_describes_exactly_the_headers_the_envelope_sends(event_type: str) -> None:
+    schema = messages_by_type()[event_type]["headers"]
+    validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+    every_header = kafka_headers(envelope(EXAMPLES[event_type], with_optional_attributes=True))
+    always_sent = kafka_headers(envelope(EXAMPLES[event_type], with_optional_attributes=False))
+
+    validator.validate(every_header)
+    validator.validate(always_sent)
+    assert set(schema["properties"]) == set(every_header)
+    assert set(schema["required"]) == set(always_sent)
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLES))
+def test_the_headers_schema_rejects_the_headers_of_another_event_type(event_type: str) -> None:
+    schema = messages_by_type()[event_type]["headers"]
+    other = next(e for t, e in EXAMPLES.items() if t != event_type)
+
+    assert not Draft7Validator(schema).is_valid(kafka_headers(envelope(other, with_optional_attributes=True)))
+
+
+# --- JSON Schema per event type -----------------------------------------------------------------
+
+
+def test_every_contract_has_an_example() -> None:
+    assert set(EXAMPLES) == {contract.event_type for contract in CONTRACTS}
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.event_type)
+def test_the_schema_is_draft_2020_12_and_identified_by_its_dataschema_uri(contract: type[EventContract]) -> None:
+    schema = docs.event_schema(contract)
+
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == SCHEMA_URI.format(type=contract.event_type)
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.event_type)
+def test_the_schema_accepts_a_real_event(contract: type[EventContract]) -> None:
+    Draft202012Validator(docs.event_schema(contract)).validate(example_data(contract.event_type))
+
+
+@pytest.mark.parametrize(("contract", "bad"), bad_instances())
+def test_the_schema_rejects_what_the_contract_rejects(contract: type[EventContract], bad: JsonObject) -> None:
+    with pytest.raises(ValidationError):
+        contract.model_validate(bad)
+    assert not Draft202012Validator(docs.event_schema(contract)).is_valid(bad)
+
+
+# --- The committed output -----------------------------------------------------------------------
+
+
+def test_the_committed_event_docs_are_what_the_catalogue_generates() -> None:
+    problems = docs.drift(COMMITTED_DOCS, docs.generated_files(catalogue), docs.OWNED)
+
+    assert problems == [], "regenerate with: uv run python -m betterwork_events.docs --out libs/events/docs"
+
+
+def test_the_committed_openapi_docs_are_what_the_services_generate() -> None:
+    files = openapi.generated_files()
+    problems = docs.drift(COMMITTED_DOCS / "openapi", files, openapi.OWNED)
+
+    assert "factory-registry.openapi.json" in files
+    assert problems == [], "regenerate with: uv run python -m betterwork_events.openapi --out libs/events/docs/openapi"
+
+
+def test_check_fails_on_a_changed_missing_or_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    some_schema = docs.schema_file(CONTRACTS[0].event_type)
+    assert docs.main(["--out", str(tmp_path)]) == 0
+    assert docs.main(["--out", str(tmp_path), "--check"]) == 0
+
+    (tmp_path / some_schema).write_text("{}\n")
+    (tmp_path / docs.ASYNCAPI_FILE).unlink()
+    (tmp_path / docs.schema_file("org.betterwork.factory.closed.v1")).write_text("{}\n")
+    capsys.readouterr()
+
+    assert docs.main(["--out", str(tmp_path), "--check"]) == 1
+    report = capsys.readouterr().err
+    assert f"out of date: {some_schema}" in report
+    assert f"missing: {docs.ASYNCAPI_FILE}" in report
+    assert "not generated (stale): schemas/org.betterwork.factory.closed.v1.json" in report
+
+
+def test_regenerating_removes_the_schema_of_a_removed_contract(tmp_path: Path) -> None:
+    stale = tmp_path / docs.schema_file("org.betterwork.factory.closed.v1")
+    stale.parent.mkdir()
+    stale.write_text("{}\n")
+    (tmp_path / "README.md").write_text("not ours\n")
+
+    assert docs.main(["--out", str(tmp_path)]) == 0
+
+    assert not stale.exists()
+    assert (tmp_path / "README.md").exists()
+    assert docs.drift(tmp_path, docs.generated_files(catalogue), docs.OWNED) == []
