@@ -39,7 +39,12 @@ bench: infra ## benchmarks of the event store, as ratios to raw PostgreSQL
 lint: setup ## ruff and mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs/events/betterwork_events services/*/[a-z]*/
+	@$(UV) run --frozen mypy libs/events/betterwork_events services/factory-registry/factory_registry services/assessment/assessment services/committee/committee services/training/training services/gateway/gateway
 
 token: setup ## a development token: make token AUDIENCE=brand ID=BR-0001
 	@$(UV) run --frozen python -m betterwork_events.auth $(AUDIENCE) $(ID)
+
+docs: setup ## regenerate AsyncAPI, JSON Schemas, OpenAPI and the GraphQL SDL from code
+	@$(UV) run --frozen python -m betterwork_events.docs --out libs/events/docs
+	@$(UV) run --frozen python -m betterwork_events.openapi --out libs/events/docs/openapi
+	@$(UV) run --frozen python -m gateway.sdl

@@ -18,23 +18,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_PORT = int(os.environ.get("BW_PG_PORT", "55432"))
 KAFKA = f"127.0.0.1:{os.environ.get('BW_KAFKA_PORT', '59092')}"
 RUN = uuid.uuid4().hex[:8]
 _counter = itertools.count(1)
-
-# One tracer provider for the whole run, recording spans in memory so tests can follow a trace.
-# (OpenTelemetry allows setting the global provider once per process, before any service does.)
-_spans = InMemorySpanExporter()
-_provider = TracerProvider()
-_provider.add_span_processor(SimpleSpanProcessor(_spans))
-trace.set_tracer_provider(_provider)
 
 MIGRATIONS = {
     service: ROOT / "services" / service / module / "migrations"
@@ -100,10 +89,3 @@ async def kafka(infrastructure: None) -> AsyncIterator[str]:
             await admin.delete_topics(ours)
     finally:
         await admin.close()
-
-
-@pytest.fixture
-def spans() -> InMemorySpanExporter:
-    """The spans finished during the test."""
-    _spans.clear()
-    return _spans

@@ -71,7 +71,7 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from error
         try:
-            audience = Audience(claims.get("bw_audience"))
+            audience = Audience(str(claims.get("bw_audience")))
         except ValueError:
             raise InvalidToken("bw_audience must be one of " + ", ".join(a.value for a in Audience)) from None
         scope = claims.get("bw_scope")

@@ -2,7 +2,8 @@
 
 A contract declares its CloudEvents type when it is defined:
 
-    class FactoryRegistered(EventContract, type="org.betterwork.factory.registered.v1"):
+    @contract("org.betterwork.factory.registered.v1")
+    class FactoryRegistered(FactoryRegistryEvent):
         factory_id: str
         ...
 
@@ -14,7 +15,7 @@ see current contracts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -42,16 +43,8 @@ class EventContract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_type: ClassVar[str]
-    # Which service's topic carries the event; set by the contract module.
+    # Which service's topic carries the event: set once on each service's base contract.
     topic_service: ClassVar[str]
-
-    def __init_subclass__(cls, *, type: str | None = None, service: str | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if service is not None:
-            cls.topic_service = service
-        if type is not None:
-            cls.event_type = type
-            catalogue.register(cls)
 
     @property
     def factory_id_key(self) -> str | None:
@@ -104,6 +97,19 @@ class Catalogue:
 
 
 catalogue = Catalogue()
+
+Contract = TypeVar("Contract", bound=type[EventContract])
+
+
+def contract(event_type: str) -> Callable[[Contract], Contract]:
+    """Class decorator: give a contract its CloudEvents type and enter it in the catalogue."""
+
+    def register(cls: Contract) -> Contract:
+        cls.event_type = event_type
+        catalogue.register(cls)
+        return cls
+
+    return register
 
 
 def load_all_contracts() -> Catalogue:

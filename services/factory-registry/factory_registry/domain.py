@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
 from betterwork_events.errors import IllegalStep
 
-FactoryEvent = FactoryRegistered | FactoryProfileUpdated
+FactoryEvent: TypeAlias = FactoryRegistered | FactoryProfileUpdated
 
 
 def stream_id(factory_id: str) -> str:

@@ -6,16 +6,18 @@ from typing import Annotated
 
 from pydantic import Field
 
-from betterwork_events.catalogue import EventContract
+from betterwork_events.catalogue import EventContract, contract
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code")]
 
 
-class FactoryRegistryEvent(EventContract, service="factory-registry"):
+class FactoryRegistryEvent(EventContract):
+    topic_service = "factory-registry"
     factory_id: str = Field(description="The factory's permanent programme id")
 
 
-class FactoryRegistered(FactoryRegistryEvent, type="org.betterwork.factory.registered.v1"):
+@contract("org.betterwork.factory.registered.v1")
+class FactoryRegistered(FactoryRegistryEvent):
     """Programme staff registered a factory."""
 
     name: str = Field(min_length=1, max_length=300)
@@ -23,7 +25,8 @@ class FactoryRegistered(FactoryRegistryEvent, type="org.betterwork.factory.regis
     address: str = Field(min_length=1, max_length=1000)
 
 
-class FactoryProfileUpdated(FactoryRegistryEvent, type="org.betterwork.factory.profile-updated.v1"):
+@contract("org.betterwork.factory.profile-updated.v1")
+class FactoryProfileUpdated(FactoryRegistryEvent):
     """A factory's profile changed; only the fields that changed are given."""
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
