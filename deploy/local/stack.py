@@ -281,6 +281,7 @@ def start_kafka() -> None:
     log = LOGS / "kafka.log"
     process = subprocess.Popen(
         kafka_java("kafka.Kafka", str(config)),
+        stdin=subprocess.DEVNULL,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -348,6 +349,7 @@ def start_services() -> None:
                 "--port",
                 str(service.port),
             ],
+            stdin=subprocess.DEVNULL,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             env=service_environment(service),
