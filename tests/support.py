@@ -34,3 +34,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} did not happen within {within}s")
         await asyncio.sleep(0.1)
+
+
+def registered(
+    factory_id: str, name: str = "Angkor Apparel Co., Ltd.", country: str = "KH", address: str = "Phnom Penh"
+):
+    from betterwork_events.contracts.factory_registry import FactoryProfile, FactoryRegistered
+
+    return FactoryRegistered(factory_id=factory_id, profile=FactoryProfile(name=name, country=country, address=address))
+
+
+def renamed(factory_id: str, name: str, country: str = "KH", address: str = "Phnom Penh"):
+    from betterwork_events.contracts.factory_registry import FactoryProfile, FactoryProfileUpdated
+
+    profile = FactoryProfile(name=name, country=country, address=address)
+    return FactoryProfileUpdated(factory_id=factory_id, profile=profile, changed=("name",))

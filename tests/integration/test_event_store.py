@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support import registered, renamed
 
 
 @pytest.fixture
@@ -18,14 +19,6 @@ async def store(create_database):
     engine = create_async_engine(await create_database("factory-registry"), pool_size=20)
     yield EventStore(engine, source="/betterwork/factory-registry")
     await engine.dispose()
-
-
-def registered(factory_id: str) -> FactoryRegistered:
-    return FactoryRegistered(factory_id=factory_id, name="Angkor Apparel Co., Ltd.", country="KH", address="Phnom Penh")
-
-
-def renamed(factory_id: str, name: str) -> FactoryProfileUpdated:
-    return FactoryProfileUpdated(factory_id=factory_id, name=name)
 
 
 async def test_a_stream_reads_back_in_order_with_its_envelope(store: EventStore) -> None:
@@ -74,7 +67,7 @@ async def test_a_stale_version_is_a_conflict_and_writes_nothing(store: EventStor
     with pytest.raises(VersionConflict, match="has changed since version 1"):
         await store.append("factory-KH3", [renamed("KH3", "C"), renamed("KH3", "D")], expected_version=1)
 
-    assert [e.contract().name for e in (await store.load("factory-KH3"))[1:]] == ["B"]
+    assert [e.contract().profile.name for e in (await store.load("factory-KH3"))[1:]] == ["B"]
 
 
 async def test_appending_the_same_event_ids_again_changes_nothing(store: EventStore) -> None:

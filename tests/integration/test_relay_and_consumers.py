@@ -18,7 +18,7 @@ from betterwork_events.relay import OutboxRelay
 from betterwork_events.store import EventStore
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tests.support import eventually
+from tests.support import eventually, registered, renamed
 
 
 class TimesApplied:
@@ -101,8 +101,8 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
 
 async def write_factory_history(store: EventStore, factory_id: str, renames: int) -> list[uuid.UUID]:
     """One factory's stream, each append in a transaction that lingers, so commits interleave."""
-    events = [FactoryRegistered(factory_id=factory_id, name="Saigon Stitch", country="VN", address="Binh Duong")]
-    events += [FactoryProfileUpdated(factory_id=factory_id, name=f"Saigon Stitch {i}") for i in range(renames)]
+    events = [registered(factory_id, "Saigon Stitch", "VN", "Binh Duong")]
+    events += [renamed(factory_id, f"Saigon Stitch {i}", "VN", "Binh Duong") for i in range(renames)]
     ids = []
     for version, event in enumerate(events):
         async with store.engine.connect() as conn, conn.begin():
@@ -154,8 +154,8 @@ async def test_a_consumer_killed_mid_batch_and_restarted_applies_nothing_twice(
 ) -> None:
     topic = f"{topic_prefix}factory-registry.events"
     for w in range(10):
-        events = [FactoryRegistered(factory_id=f"BD-{w}", name="Dhaka Knit", country="BD", address="Gazipur")]
-        events += [FactoryProfileUpdated(factory_id=f"BD-{w}", name=f"Dhaka Knit {i}") for i in range(59)]
+        events = [registered(f"BD-{w}", "Dhaka Knit", "BD", "Gazipur")]
+        events += [renamed(f"BD-{w}", f"Dhaka Knit {i}", "BD", "Gazipur") for i in range(59)]
         await store.append(f"factory-BD-{w}", events, expected_version=0)
     assert await OutboxRelay(store, kafka, topic).publish_available() == 600
 
@@ -185,7 +185,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_rest_are_app
     topic = f"{topic_prefix}factory-registry.events"
     dead_letter_topic = f"{topic_prefix}dead-letter"
     for factory_id in ["ET-1", "ET-2", "ET-3"]:
-        event = FactoryRegistered(factory_id=factory_id, name="Hawassa Garments", country="ET", address="Hawassa")
+        event = registered(factory_id, "Hawassa Garments", "ET", "Hawassa")
         await store.append(f"factory-{factory_id}", [event], expected_version=0)
     await OutboxRelay(store, kafka, topic).publish_available()
 

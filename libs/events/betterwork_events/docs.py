@@ -85,8 +85,9 @@ def kafka_headers_schema(contract: type[EventContract]) -> JsonObject:
         ),
         "content-type": _header("Media type of the body.", const=CONTENT_TYPE),
     }
+    if "factory_id" in contract.model_fields:
+        always["ce_factoryid"] = _header("The factory the event is about; also the Kafka key.")
     optional = {
-        "ce_factoryid": _header("The factory the event is about; also the Kafka key."),
         "ce_correlationid": _header("Ties together the events that follow from one request.", format="uuid"),
         "ce_causationid": _header("The id of the message that caused this event.", format="uuid"),
         "ce_traceparent": _header("W3C trace context of the command that recorded the event.", pattern=TRACEPARENT),

@@ -199,6 +199,12 @@ class EventStore:
                 raise VersionConflict(stream_id, expected_version, await self._version(conn, stream_id)) from None
         raise error
 
+    async def stream_of(self, event_id: UUID) -> str | None:
+        """The stream an event was appended to, if it was (to recognise a retried command early)."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sa.select(events_table.c.stream_id).where(events_table.c.event_id == event_id))
+            return result.scalar()
+
     async def version(self, stream_id: str) -> int:
         async with self.engine.connect() as conn:
             return await self._version(conn, stream_id)

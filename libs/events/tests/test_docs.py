@@ -3,7 +3,7 @@ what the code generates."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from betterwork_events import docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
-from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
+from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from jsonschema import Draft7Validator, Draft202012Validator
 from pydantic import ValidationError
@@ -20,30 +20,80 @@ COMMITTED_DOCS = Path(__file__).parents[1] / "docs"
 
 catalogue = load_all_contracts()
 CONTRACTS = catalogue.contracts()
-ANGKOR_APPAREL = "3f6c1e2a-8b4d-4c1e-9f7a-2d5b8e0c4a91"
+ANGKOR_APPAREL = "KH-2026-0042-5"
+DUPLICATE_RECORD = "KH-2026-0043-3"
+NORTHWIND = "BR-0001"
+MONDAY = date(2026, 3, 2)
+PROFILE = fr.FactoryProfile(
+    name="Angkor Apparel Co., Ltd.",
+    local_name="អង្គរ អាប៉ារ៉ែល",
+    country="KH",
+    address="National Road 4, Kambol, Phnom Penh",
+    location=fr.GeoPoint(latitude=11.5149, longitude=104.8212),
+    products=("t-shirts", "knitwear"),
+    workforce=fr.Workforce(total=2400, women=1980, men=420, migrant=35),
+    ownership=fr.Ownership(parent_group="Mekong Textile Group", ownership_country="HK"),
+    registration_numbers=(fr.RegistrationNumber(authority="Ministry of Commerce", number="00012345"),),
+    contacts=(
+        fr.Contact(name="Sok Dara", role="HR manager", email="hr@angkor-apparel.example", phone="+855 23 000 000"),
+    ),
+)
 
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
 EXAMPLES: dict[str, EventContract] = {
     event.event_type: event
     for event in [
-        FactoryRegistered(
+        fr.FactoryRegistered(factory_id=ANGKOR_APPAREL, profile=PROFILE),
+        fr.FactoryProfileUpdated(
             factory_id=ANGKOR_APPAREL,
-            name="Angkor Apparel Co., Ltd.",
-            country="KH",
-            address="National Road 4, Kambol, Phnom Penh",
+            profile=PROFILE.model_copy(update={"address": "Kambol, Phnom Penh"}),
+            changed=("address",),
         ),
-        FactoryProfileUpdated(factory_id=ANGKOR_APPAREL, name="Angkor Apparel & Knitwear Co., Ltd."),
+        fr.FactoryEnrollmentApplied(factory_id=ANGKOR_APPAREL, country="KH"),
+        fr.FactoryEnrolled(
+            factory_id=ANGKOR_APPAREL, country="KH", service_package=fr.ServicePackage.CORE, enrolled_on=MONDAY
+        ),
+        fr.FactoryEnrollmentSuspended(factory_id=ANGKOR_APPAREL, reason="service fees unpaid for two quarters"),
+        fr.FactoryEnrollmentReinstated(factory_id=ANGKOR_APPAREL, reason="fees paid"),
+        fr.FactoryWithdrawn(factory_id=ANGKOR_APPAREL, reason="the factory left the programme"),
+        fr.FactoryClosed(factory_id=ANGKOR_APPAREL, reason="the factory shut down"),
+        fr.FactoryMerged(
+            factory_id=DUPLICATE_RECORD, surviving_factory_id=ANGKOR_APPAREL, reason="same site registered twice"
+        ),
+        fr.FactoryDuplicateAbsorbed(
+            factory_id=ANGKOR_APPAREL,
+            merged_factory_id=DUPLICATE_RECORD,
+            brand_links={NORTHWIND: MONDAY},
+            consenting_brands=(NORTHWIND,),
+        ),
+        fr.BrandLinked(factory_id=ANGKOR_APPAREL, brand_id=NORTHWIND, since=MONDAY),
+        fr.BrandUnlinked(factory_id=ANGKOR_APPAREL, brand_id=NORTHWIND, until=date(2026, 9, 30)),
+        fr.ReportSharingConsentGranted(factory_id=ANGKOR_APPAREL, brand_id=NORTHWIND),
+        fr.ReportSharingConsentRevoked(factory_id=ANGKOR_APPAREL, brand_id=NORTHWIND),
+        fr.BrandRegistered(
+            brand_id=NORTHWIND,
+            name="Northwind Outfitters",
+            kind=fr.BrandKind.RETAILER,
+            headquarters_country="US",
+            partnership=fr.PartnershipStatus.PARTNER,
+        ),
+        fr.BrandPartnershipChanged(brand_id=NORTHWIND, partnership=fr.PartnershipStatus.FORMER_PARTNER),
     ]
 }
 
 # Constraints beyond the shape, one bad value each: the schema must carry them too.
 CONSTRAINT_VIOLATIONS: dict[str, dict[str, JsonObject]] = {
-    FactoryRegistered.event_type: {
-        "country not ISO 3166 alpha-2": {"country": "Cambodia"},
-        "empty name": {"name": ""},
-        "address too long": {"address": "x" * 1001},
+    fr.FactoryRegistered.event_type: {
+        "country not ISO 3166 alpha-2": {"profile": PROFILE.model_dump(mode="json") | {"country": "Cambodia"}},
+        "empty name": {"profile": PROFILE.model_dump(mode="json") | {"name": ""}},
+        "address too long": {"profile": PROFILE.model_dump(mode="json") | {"address": "x" * 1001}},
+        "negative workforce": {
+            "profile": PROFILE.model_dump(mode="json")
+            | {"workforce": {"total": -1, "women": 0, "men": 0, "migrant": 0}}
+        },
     },
-    FactoryProfileUpdated.event_type: {"empty name": {"name": ""}},
+    fr.FactoryProfileUpdated.event_type: {"nothing changed": {"changed": []}},
+    fr.FactoryEnrollmentSuspended.event_type: {"empty reason": {"reason": ""}},
 }
 
 
@@ -71,7 +121,6 @@ def envelope(event: EventContract, *, with_optional_attributes: bool) -> Envelop
     optional: dict[str, Any] = {}
     if with_optional_attributes:
         optional = {
-            "factoryid": event.factory_id_key,
             "correlationid": UUID("0b7e6f1c-5a2d-4e8b-9c3f-7d1a2b4c6e8f"),
             "causationid": UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
             "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -86,6 +135,7 @@ def envelope(event: EventContract, *, with_optional_attributes: bool) -> Envelop
         data=event.model_dump(mode="json"),
         streamversion=1,
         position=1842,
+        factoryid=event.factory_id_key,  # the event store always records it for events about a factory
         **optional,
     )
 
@@ -231,18 +281,18 @@ def test_check_fails_on_a_changed_missing_or_stale_file(tmp_path: Path, capsys: 
 
     (tmp_path / some_schema).write_text("{}\n")
     (tmp_path / docs.ASYNCAPI_FILE).unlink()
-    (tmp_path / docs.schema_file("org.betterwork.factory.closed.v1")).write_text("{}\n")
+    (tmp_path / docs.schema_file("org.betterwork.factory.demolished.v1")).write_text("{}\n")
     capsys.readouterr()
 
     assert docs.main(["--out", str(tmp_path), "--check"]) == 1
     report = capsys.readouterr().err
     assert f"out of date: {some_schema}" in report
     assert f"missing: {docs.ASYNCAPI_FILE}" in report
-    assert "not generated (stale): schemas/org.betterwork.factory.closed.v1.json" in report
+    assert "not generated (stale): schemas/org.betterwork.factory.demolished.v1.json" in report
 
 
 def test_regenerating_removes_the_schema_of_a_removed_contract(tmp_path: Path) -> None:
-    stale = tmp_path / docs.schema_file("org.betterwork.factory.closed.v1")
+    stale = tmp_path / docs.schema_file("org.betterwork.factory.demolished.v1")
     stale.parent.mkdir()
     stale.write_text("{}\n")
     (tmp_path / "README.md").write_text("not ours\n")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from betterwork_events.catalogue import Catalogue, EventContract, InvalidEventData, UnknownEventType, catalogue
-from betterwork_events.contracts.factory_registry import FactoryRegistered
+from betterwork_events.contracts.factory_registry import FactoryProfile, FactoryRegistered
 from betterwork_events.envelope import Envelope, MalformedEnvelope
 
 
@@ -28,7 +28,9 @@ def envelope_of(event: FactoryRegistered) -> Envelope:
     )
 
 
-REGISTERED = FactoryRegistered(factory_id="KH-1", name="Angkor Apparel", country="KH", address="Phnom Penh")
+REGISTERED = FactoryRegistered(
+    factory_id="KH-1", profile=FactoryProfile(name="Angkor Apparel", country="KH", address="Phnom Penh")
+)
 
 
 def test_an_envelope_survives_kafka_binary_mode() -> None:
@@ -55,7 +57,8 @@ def test_a_message_that_is_not_an_event_is_malformed() -> None:
 
 def test_data_that_breaks_its_contract_is_refused() -> None:
     with pytest.raises(InvalidEventData, match="country"):
-        catalogue.decode(REGISTERED.event_type, REGISTERED.model_dump() | {"country": "Cambodia"})
+        data = REGISTERED.model_dump()
+        catalogue.decode(REGISTERED.event_type, data | {"profile": data["profile"] | {"country": "Cambodia"}})
     with pytest.raises(UnknownEventType):
         catalogue.decode("org.betterwork.factory.vanished.v1", {})
 

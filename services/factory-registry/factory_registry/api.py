@@ -1,120 +1,498 @@
-"""REST commands of the factory registry. Routes validate, authorize, call a handler: no more."""
+"""REST commands of the factory registry. Routes validate, authorize, call a handler: no more.
+
+Who may do what: programme staff register, enroll, link brands, merge and import; a factory's
+own users update its profile and manage its report-sharing consent; brands and governments do
+not write here.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from betterwork_events.auth import Audience, CurrentPrincipal, Principal, forbidden
+from betterwork_events.contracts.factory_registry import (
+    BrandKind,
+    Contact,
+    CountryCode,
+    EnrollmentStatus,
+    FactoryProfile,
+    GeoPoint,
+    Ownership,
+    PartnershipStatus,
+    RegistrationNumber,
+    Sector,
+    ServicePackage,
+    Workforce,
+)
 from betterwork_events.errors import InvalidRequest
 from betterwork_events.store import EventStore
 from betterwork_events.web import command_context
 from fastapi import APIRouter, Header, Request, Response, status
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory_registry import handlers
-from factory_registry.domain import Factory
+from factory_registry import handlers, importer
+from factory_registry.countries import COUNTRY_PROGRAMMES, CountryProgramme
+from factory_registry.domain import Brand, Factory
 
-router = APIRouter(tags=["factories"])
+router = APIRouter()
 
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. KH", examples=["KH"])]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
+]
+IfMatch = Annotated[
+    str | None, Header(description="The ETag of the factory as you read it; 409 if it changed since", examples=['"3"'])
+]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class RegisterFactoryRequest(BaseModel):
+class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=300, examples=["Angkor Apparel Co., Ltd."])
-    country: Country
-    address: str = Field(min_length=1, max_length=1000, examples=["National Road 4, Kambol, Phnom Penh"])
+
+class RegisterFactoryRequest(FactoryProfile):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    confirmed_new: bool = Field(
+        default=False, description="Register even though likely duplicates exist (after checking the candidates)"
+    )
+
+    def profile(self) -> FactoryProfile:
+        return FactoryProfile.model_validate(self.model_dump(exclude={"confirmed_new"}))
 
 
-class UpdateFactoryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class UpdateProfileRequest(Command):
+    """The fields to change; fields left out stay as they are (country cannot change)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
+    local_name: str | None = Field(default=None, max_length=300)
     address: str | None = Field(default=None, min_length=1, max_length=1000)
+    location: GeoPoint | None = None
+    sector: Sector | None = None
+    products: tuple[str, ...] | None = None
+    workforce: Workforce | None = None
+    ownership: Ownership | None = None
+    registration_numbers: tuple[RegistrationNumber, ...] | None = None
+    contacts: tuple[Contact, ...] | None = None
+
+
+class EnrollRequest(Command):
+    service_package: ServicePackage
+    enrolled_on: dt.date
+
+
+class ReasonRequest(Command):
+    reason: Reason
+
+
+class LinkBrandRequest(Command):
+    brand_id: str = Field(pattern=r"^BR-\d{4,}$", examples=["BR-0001"])
+    since: dt.date
+
+
+class MergeRequest(Command):
+    into: str = Field(description="The id of the factory record that survives")
+    reason: Reason
 
 
 class FactoryView(BaseModel):
     id: str
-    name: str
-    country: str
-    address: str
+    profile: FactoryProfile
+    enrollment: EnrollmentStatus | None
+    service_package: ServicePackage | None
+    enrolled_on: dt.date | None
+    brand_links: dict[str, dt.date] = Field(description="brand id → supplier since")
+    consenting_brands: list[str] = Field(description="brands the factory lets read its assessment reports")
     version: int
 
     @classmethod
     def of(cls, factory: Factory) -> FactoryView:
+        assert factory.profile is not None
         return cls(
-            id=factory.id, name=factory.name, country=factory.country, address=factory.address, version=factory.version
+            id=factory.id,
+            profile=factory.profile,
+            enrollment=factory.enrollment,
+            service_package=factory.service_package,
+            enrolled_on=factory.enrolled_on,
+            brand_links=factory.brand_links,
+            consenting_brands=sorted(factory.consenting_brands),
+            version=factory.version,
         )
+
+
+class CandidateView(BaseModel):
+    factory_id: str
+    name: str
+    address: str
+    score: float
+    reasons: list[str]
+
+
+class DuplicatesView(BaseModel):
+    detail: str
+    candidates: list[CandidateView]
+
+
+class RegisterBrandRequest(Command):
+    name: str = Field(min_length=1, max_length=300, examples=["Northwind Outfitters"])
+    kind: BrandKind
+    partnership: PartnershipStatus
+    headquarters_country: CountryCode | None = None
+
+
+class PartnershipRequest(Command):
+    partnership: PartnershipStatus
+
+
+class BrandView(BaseModel):
+    id: str
+    name: str
+    kind: BrandKind
+    partnership: PartnershipStatus
+    version: int
+
+    @classmethod
+    def of(cls, brand: Brand) -> BrandView:
+        return cls(id=brand.id, name=brand.name, kind=brand.kind, partnership=brand.partnership, version=brand.version)
+
+
+# --- helpers ----------------------------------------------------------------------------------
 
 
 def store(request: Request) -> EventStore:
     return request.app.state.store
 
 
-def etag(factory: Factory) -> str:
-    return f'"{factory.version}"'
-
-
-def require_programme(principal: Principal) -> None:
+def programme_only(principal: Principal, what: str) -> None:
     if principal.audience is not Audience.PROGRAMME:
-        raise forbidden("only programme staff may register factories")
+        raise forbidden(f"only programme staff may {what}")
 
 
-def may_read(principal: Principal, factory_id: str) -> bool:
-    return principal.audience is Audience.PROGRAMME or (
-        principal.audience is Audience.FACTORY and principal.scope == factory_id
-    )
+def programme_or_own_factory(principal: Principal, factory_id: str, what: str) -> None:
+    if principal.audience is Audience.PROGRAMME:
+        return
+    if principal.audience is Audience.FACTORY and principal.scope == factory_id:
+        return
+    raise forbidden(f"only programme staff and the factory's own users may {what}")
 
 
-@router.post("/factories", status_code=status.HTTP_201_CREATED, response_model=FactoryView)
+def expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
+
+
+def factory_response(factory: Factory, response: Response) -> FactoryView:
+    response.headers["ETag"] = f'"{factory.version}"'
+    return FactoryView.of(factory)
+
+
+# --- factories --------------------------------------------------------------------------------
+
+DUPLICATES: dict[int | str, dict[str, Any]] = {
+    409: {"model": DuplicatesView, "description": "Likely duplicates, or an illegal step"}
+}
+
+
+@router.post(
+    "/factories",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FactoryView,
+    tags=["factories"],
+    responses=DUPLICATES,
+)
 async def register_factory(
     body: RegisterFactoryRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(max_length=200, description="Retrying with the same key returns the first result")
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> FactoryView:
-    """Register a factory with the programme (programme staff only)."""
-    require_programme(principal)
-    command = handlers.RegisterFactory(body.name, body.country, body.address, idempotency_key)
+    """Register a factory. It gets a permanent programme id like `KH-2026-0042-5`.
+
+    Likely duplicates in the same country answer 409 with the candidates and their scores;
+    send `confirmed_new: true` to register it anyway."""
+    programme_only(principal, "register factories")
+    command = handlers.RegisterFactory(body.profile(), body.confirmed_new, idempotency_key)
     factory = await handlers.register_factory(command, store(request), command_context(principal, request))
     response.headers["Location"] = f"/factories/{factory.id}"
-    response.headers["ETag"] = etag(factory)
-    return FactoryView.of(factory)
+    return factory_response(factory, response)
 
 
-@router.get("/factories/{factory_id}", response_model=FactoryView)
-async def get_factory(
-    factory_id: str, principal: CurrentPrincipal, request: Request, response: Response
-) -> FactoryView:
-    """A factory's current profile; its ETag is the version to send back in If-Match."""
-    if not may_read(principal, factory_id):
-        raise forbidden("you may read only your own factory")
-    factory = await handlers.load_factory(store(request), factory_id)
-    response.headers["ETag"] = etag(factory)
-    return FactoryView.of(factory)
+@router.get("/factories/{factory_id}", response_model=FactoryView, tags=["factories"])
+async def get_factory(factory_id: str, principal: CurrentPrincipal, request: Request, response: Response) -> Any:
+    """A factory as it is now. A merged record's id redirects (308) to the factory it was merged into."""
+    resolved = await handlers.resolve_factory_id(store(request), factory_id)
+    programme_or_own_factory(principal, resolved, "read a factory's record")
+    if resolved != factory_id:
+        return RedirectResponse(f"/factories/{resolved}", status_code=status.HTTP_308_PERMANENT_REDIRECT)
+    return factory_response(await handlers.load_factory(store(request), factory_id), response)
 
 
-@router.patch("/factories/{factory_id}", response_model=FactoryView)
-async def update_factory(
+@router.get("/factories/{factory_id}/history", tags=["factories"])
+async def factory_history(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+    """Every change to the factory's record, oldest first, with who made it and when."""
+    programme_or_own_factory(principal, factory_id, "read a factory's history")
+    return await handlers.factory_history(store(request), factory_id)
+
+
+@router.patch("/factories/{factory_id}", response_model=FactoryView, tags=["factories"])
+async def update_profile(
     factory_id: str,
-    body: UpdateFactoryRequest,
+    body: UpdateProfileRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
-    if_match: Annotated[str, Header(description="The ETag (version) of the profile you read", examples=['"1"'])],
+    if_match: IfMatch = None,
 ) -> FactoryView:
-    """Change a factory's name or address, as of the version you read (409 if it changed since)."""
-    if not may_read(principal, factory_id):
-        raise forbidden("you may change only your own factory")
+    """Change the factory's profile (programme staff or the factory's own users)."""
+    programme_or_own_factory(principal, factory_id, "update a factory's profile")
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidRequest("name at least one field to change")
+    factory = await handlers.change_factory(
+        store(request),
+        factory_id,
+        expected_version(if_match),
+        lambda f: f.update_profile(changes),
+        command_context(principal, request),
+    )
+    return factory_response(factory, response)
+
+
+@router.post("/factories/{factory_id}/enrollment/apply", response_model=FactoryView, tags=["enrollment"])
+async def apply_for_enrollment(
+    factory_id: str, principal: CurrentPrincipal, request: Request, response: Response, if_match: IfMatch = None
+) -> FactoryView:
+    """Record that the factory applied to its country programme."""
+    programme_only(principal, "manage enrollment")
+    factory = await handlers.change_factory(
+        store(request),
+        factory_id,
+        expected_version(if_match),
+        lambda f: f.apply_for_enrollment(),
+        command_context(principal, request),
+    )
+    return factory_response(factory, response)
+
+
+@router.post("/factories/{factory_id}/enrollment/enroll", response_model=FactoryView, tags=["enrollment"])
+async def enroll(
+    factory_id: str,
+    body: EnrollRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> FactoryView:
+    """Enroll an applicant factory with its service package; only enrolled factories are assessed."""
+    programme_only(principal, "manage enrollment")
+    factory = await handlers.change_factory(
+        store(request),
+        factory_id,
+        expected_version(if_match),
+        lambda f: f.enroll(body.service_package, body.enrolled_on),
+        command_context(principal, request),
+    )
+    return factory_response(factory, response)
+
+
+def _enrollment_step(step: str, summary: str) -> None:
+    async def route(
+        factory_id: str,
+        body: ReasonRequest,
+        principal: CurrentPrincipal,
+        request: Request,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> FactoryView:
+        programme_only(principal, "manage enrollment")
+        factory = await handlers.change_factory(
+            store(request),
+            factory_id,
+            expected_version(if_match),
+            lambda f: getattr(f, step)(body.reason),
+            command_context(principal, request),
+        )
+        return factory_response(factory, response)
+
+    route.__name__ = step
+    router.add_api_route(
+        f"/factories/{{factory_id}}/enrollment/{step}",
+        route,
+        methods=["POST"],
+        response_model=FactoryView,
+        tags=["enrollment"],
+        summary=summary,
+    )
+
+
+_enrollment_step("suspend", "Suspend an enrolled factory, with the reason")
+_enrollment_step("reinstate", "Reinstate a suspended factory, with the reason")
+_enrollment_step("withdraw", "Record that the factory left the programme, with the reason")
+_enrollment_step("close", "Record that the factory stopped operating, with the reason")
+
+
+@router.post("/factories/{factory_id}/brands", response_model=FactoryView, tags=["suppliers"])
+async def link_brand(
+    factory_id: str, body: LinkBrandRequest, principal: CurrentPrincipal, request: Request, response: Response
+) -> FactoryView:
+    """Record that a brand buys from the factory."""
+    programme_only(principal, "link brands and suppliers")
+    brand = await handlers.load_brand(store(request), body.brand_id)
+    factory = await handlers.change_factory(
+        store(request), factory_id, None, lambda f: f.link_brand(brand, body.since), command_context(principal, request)
+    )
+    return factory_response(factory, response)
+
+
+@router.delete("/factories/{factory_id}/brands/{brand_id}", response_model=FactoryView, tags=["suppliers"])
+async def unlink_brand(
+    factory_id: str,
+    brand_id: str,
+    until: dt.date,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+) -> FactoryView:
+    """Record that a brand stopped buying from the factory (on `until`)."""
+    programme_only(principal, "link brands and suppliers")
+    factory = await handlers.change_factory(
+        store(request), factory_id, None, lambda f: f.unlink_brand(brand_id, until), command_context(principal, request)
+    )
+    return factory_response(factory, response)
+
+
+@router.put("/factories/{factory_id}/consents/{brand_id}", response_model=FactoryView, tags=["consent"])
+async def grant_consent(
+    factory_id: str, brand_id: str, principal: CurrentPrincipal, request: Request, response: Response
+) -> FactoryView:
+    """The factory lets the brand read its assessment reports (while the brand is linked as a buyer)."""
+    programme_or_own_factory(principal, factory_id, "manage report-sharing consent")
+    brand = await handlers.load_brand(store(request), brand_id)
+    factory = await handlers.change_factory(
+        store(request), factory_id, None, lambda f: f.grant_consent(brand), command_context(principal, request)
+    )
+    return factory_response(factory, response)
+
+
+@router.delete("/factories/{factory_id}/consents/{brand_id}", response_model=FactoryView, tags=["consent"])
+async def revoke_consent(
+    factory_id: str, brand_id: str, principal: CurrentPrincipal, request: Request, response: Response
+) -> FactoryView:
+    """The brand may read nothing more of the factory's assessments, from now on."""
+    programme_or_own_factory(principal, factory_id, "manage report-sharing consent")
+    factory = await handlers.change_factory(
+        store(request), factory_id, None, lambda f: f.revoke_consent(brand_id), command_context(principal, request)
+    )
+    return factory_response(factory, response)
+
+
+@router.post("/factories/{factory_id}/merge", response_model=FactoryView, tags=["factories"])
+async def merge(
+    factory_id: str, body: MergeRequest, principal: CurrentPrincipal, request: Request, response: Response
+) -> FactoryView:
+    """Merge this duplicate record into another; its id then resolves to the survivor for ever."""
+    programme_only(principal, "merge factories")
+    survivor = await handlers.merge_factories(
+        store(request), factory_id, body.into, body.reason, command_context(principal, request)
+    )
+    return factory_response(survivor, response)
+
+
+@router.post(
+    "/factories/imports",
+    status_code=status.HTTP_201_CREATED,
+    tags=["factories"],
+    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}},
+    responses={422: {"description": "Nothing was imported; the report says which rows to fix and why"}},
+    summary="Import a factory list from CSV: every row, or none",
+    description="One row per factory, UTF-8, with a header row. Columns: "
+    + ", ".join(f"`{name}` {hint}".strip() for name, hint in importer.COLUMNS.items())
+    + ". The report gives each row's outcome: created, duplicate candidate, or invalid with the reason.",
+)
+async def import_factories(principal: CurrentPrincipal, request: Request, dry_run: bool = False) -> dict[str, Any]:
+    programme_only(principal, "import factories")
+    if not request.headers.get("content-type", "").startswith("text/csv"):
+        raise InvalidRequest("send the factory list as text/csv")
     try:
-        expected_version = int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag of the factory, e.g. "3"') from None
-    command = handlers.UpdateFactoryProfile(factory_id, expected_version, body.name, body.address)
-    factory = await handlers.update_factory_profile(command, store(request), command_context(principal, request))
-    response.headers["ETag"] = etag(factory)
-    return FactoryView.of(factory)
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the CSV must be UTF-8") from None
+    report = await importer.import_factories(
+        importer.read_csv(text), store(request), command_context(principal, request), dry_run=dry_run
+    )
+    return report.as_json()
+
+
+# --- brands -----------------------------------------------------------------------------------
+
+
+@router.post("/brands", status_code=status.HTTP_201_CREATED, response_model=BrandView, tags=["brands"])
+async def register_brand(
+    body: RegisterBrandRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> BrandView:
+    """Register a brand (buyer or retailer) with its partnership status."""
+    programme_only(principal, "register brands")
+    command = handlers.RegisterBrand(body.name, body.kind, body.partnership, body.headquarters_country, idempotency_key)
+    brand = await handlers.register_brand(command, store(request), command_context(principal, request))
+    response.headers["Location"] = f"/brands/{brand.id}"
+    return BrandView.of(brand)
+
+
+@router.get("/brands/{brand_id}", response_model=BrandView, tags=["brands"])
+async def get_brand(brand_id: str, principal: CurrentPrincipal, request: Request) -> BrandView:
+    if not (principal.audience is Audience.BRAND and principal.scope == brand_id):
+        programme_only(principal, "read other brands")
+    return BrandView.of(await handlers.load_brand(store(request), brand_id))
+
+
+@router.post("/brands/{brand_id}/partnership", response_model=BrandView, tags=["brands"])
+async def change_partnership(
+    brand_id: str, body: PartnershipRequest, principal: CurrentPrincipal, request: Request
+) -> BrandView:
+    programme_only(principal, "change a brand's partnership")
+    brand = await handlers.change_brand_partnership(
+        store(request), brand_id, body.partnership, command_context(principal, request)
+    )
+    return BrandView.of(brand)
+
+
+# --- countries --------------------------------------------------------------------------------
+
+
+class CountryView(BaseModel):
+    code: str
+    country: str
+    programme: str
+    runs_committees: bool
+    public_reporting: bool
+    languages: list[str]
+    timezone: str
+
+    @classmethod
+    def of(cls, p: CountryProgramme) -> CountryView:
+        return cls(**{**p.__dict__, "languages": list(p.languages)})
+
+
+@router.get("/countries", response_model=list[CountryView], tags=["countries"])
+async def countries(principal: CurrentPrincipal) -> list[CountryView]:
+    """The country programmes and their settings."""
+    return [CountryView.of(p) for p in COUNTRY_PROGRAMMES.values()]
+
+
+@router.get("/countries/{code}", response_model=CountryView, tags=["countries"])
+async def country(code: str, principal: CurrentPrincipal) -> CountryView:
+    programme = COUNTRY_PROGRAMMES.get(code.upper())
+    if programme is None:
+        raise handlers.NotFound(f"there is no country programme in {code}")
+    return CountryView.of(programme)

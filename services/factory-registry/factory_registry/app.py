@@ -6,9 +6,10 @@ from betterwork_events.kafka import events_topic
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.store import EventStore
 from betterwork_events.web import Runtime, create_engine, service_app
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from factory_registry import api
+from factory_registry import api, handlers, importer
 from factory_registry.settings import Settings
 
 SERVICE = "factory-registry"
@@ -26,6 +27,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The programme's source of truth about factories, brands, supplier links and consent.",
         routers=[api.router],
     )
+    app.add_exception_handler(handlers.LikelyDuplicates, likely_duplicates)
+    app.add_exception_handler(importer.ImportRejected, import_rejected)
     app.state.store = store
     app.state.relay = relay
     return app
+
+
+async def likely_duplicates(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, handlers.LikelyDuplicates)
+    candidates = [
+        {"factory_id": c.factory_id, "name": c.name, "address": c.address, "score": c.score, "reasons": list(c.reasons)}
+        for c in error.candidates
+    ]
+    return JSONResponse({"detail": str(error), "candidates": candidates}, status_code=409)
+
+
+async def import_rejected(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, importer.ImportRejected)
+    return JSONResponse({"detail": str(error)} | error.report.as_json(), status_code=422)

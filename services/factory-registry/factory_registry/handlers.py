@@ -1,69 +1,216 @@
-"""Command handlers: load the stream, ask the domain, append with the version read."""
+"""Command handlers: load the stream, ask the domain, append with the version read.
+
+Each append and the directory rows it changes commit in one transaction.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from betterwork_events.errors import IllegalStep
-from betterwork_events.store import CommandContext, EventStore
+from betterwork_events.catalogue import EventContract
+from betterwork_events.contracts.factory_registry import BrandKind, FactoryProfile, PartnershipStatus
+from betterwork_events.errors import IllegalStep, NotFound
+from betterwork_events.store import Appended, CommandContext, EventStore, StreamNotFound, VersionConflict
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from factory_registry.domain import Factory, FactoryEvent, stream_id
+from factory_registry import directory, programme_id
+from factory_registry.domain import Brand, BrandEvent, Factory, FactoryEvent, brand_stream, factory_stream
+from factory_registry.matching import Candidate, likely_duplicates
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3a52-3c1e-4d0c-9a43-5f2b3f7f0b11")
+ALLOCATION_ATTEMPTS = 20
 
 
-@dataclass(frozen=True)
-class RegisterFactory:
-    name: str
-    country: str
-    address: str
-    idempotency_key: str | None = None
-
-
-@dataclass(frozen=True)
-class UpdateFactoryProfile:
-    factory_id: str
-    expected_version: int
-    name: str | None = None
-    address: str | None = None
-
-
-async def load_factory(store: EventStore, factory_id: str) -> Factory:
-    envelopes = await store.load(stream_id(factory_id))
-    return Factory.rebuild(factory_id, [cast(FactoryEvent, e.contract()) for e in envelopes])
-
-
-async def register_factory(cmd: RegisterFactory, store: EventStore, context: CommandContext) -> Factory:
-    event_ids = None
-    factory_id = str(uuid.uuid4())
-    if cmd.idempotency_key:
-        # The same key from the same caller names the same event, so a retry appends nothing.
-        event_id = uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|register-factory|{cmd.idempotency_key}")
-        event_ids = [event_id]
-        factory_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, str(event_id)))
-    events = Factory.register(factory_id, cmd.name, cmd.country, cmd.address)
-    appended = await store.append(
-        stream_id(factory_id), events, expected_version=0, context=context, event_ids=event_ids
-    )
-    factory = await load_factory(store, factory_id)
-    if appended.duplicate and (factory.name, factory.country, factory.address) != (
-        cmd.name.strip(),
-        cmd.country,
-        cmd.address.strip(),
-    ):
-        raise IdempotencyKeyReused(cmd.idempotency_key or "")
-    return factory
-
-
-async def update_factory_profile(cmd: UpdateFactoryProfile, store: EventStore, context: CommandContext) -> Factory:
-    factory = await load_factory(store, cmd.factory_id)
-    events = factory.update_profile(cmd.name, cmd.address)
-    await store.append(stream_id(cmd.factory_id), events, expected_version=cmd.expected_version, context=context)
-    return await load_factory(store, cmd.factory_id)
+class LikelyDuplicates(IllegalStep):
+    def __init__(self, candidates: list[Candidate]) -> None:
+        super().__init__(
+            f"{len(candidates)} registered factor{'y looks' if len(candidates) == 1 else 'ies look'} like this one; "
+            "check the candidates, and register again with confirmed_new=true if it is a different factory"
+        )
+        self.candidates = candidates
 
 
 class IdempotencyKeyReused(IllegalStep):
     def __init__(self, key: str) -> None:
         super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+
+
+def idempotent_event_id(context: CommandContext, command: str, key: str | None) -> uuid.UUID | None:
+    """The same key from the same caller names the same event, so a retry appends nothing."""
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|{command}|{key}") if key else None
+
+
+async def append(
+    store: EventStore,
+    conn: AsyncConnection,
+    stream_id: str,
+    events: Sequence[EventContract],
+    expected_version: int,
+    context: CommandContext,
+    event_id: uuid.UUID | None = None,
+) -> Appended:
+    appended = await store.append(
+        stream_id,
+        events,
+        expected_version,
+        context=context,
+        connection=conn,
+        event_ids=[event_id] if event_id and len(events) == 1 else None,
+    )
+    if not appended.duplicate:
+        await directory.record(conn, events)
+    return appended
+
+
+# --- factories --------------------------------------------------------------------------------
+
+
+async def load_factory(store: EventStore, factory_id: str) -> Factory:
+    try:
+        envelopes = await store.load(factory_stream(factory_id))
+    except StreamNotFound:
+        raise NotFound(f"no factory {factory_id}") from None
+    return Factory.rebuild(factory_id, [cast(FactoryEvent, e.contract()) for e in envelopes])
+
+
+async def factory_history(store: EventStore, factory_id: str) -> list[dict[str, Any]]:
+    """Every change to a factory: what, when and by whom."""
+    try:
+        envelopes = await store.load(factory_stream(factory_id))
+    except StreamNotFound:
+        raise NotFound(f"no factory {factory_id}") from None
+    return [
+        {"version": e.streamversion, "type": e.type, "time": e.time, "actor": e.actor, "data": e.data}
+        for e in envelopes
+    ]
+
+
+@dataclass(frozen=True)
+class RegisterFactory:
+    profile: FactoryProfile
+    confirmed_new: bool = False
+    idempotency_key: str | None = None
+
+
+async def register_factory(cmd: RegisterFactory, store: EventStore, context: CommandContext) -> Factory:
+    event_id = idempotent_event_id(context, "register-factory", cmd.idempotency_key)
+    if event_id and (earlier := await store.stream_of(event_id)):
+        factory = await load_factory(store, earlier.removeprefix("factory-"))
+        first_profile = cast(FactoryEvent, (await store.load(earlier))[0].contract())
+        if getattr(first_profile, "profile", None) != cmd.profile:
+            raise IdempotencyKeyReused(cmd.idempotency_key or "")
+        return factory
+    year = dt.datetime.now(dt.UTC).year
+    for _ in range(ALLOCATION_ATTEMPTS):
+        async with store.engine.begin() as conn:
+            if not cmd.confirmed_new:
+                existing = await directory.factories_in(conn, cmd.profile.country)
+                candidates = likely_duplicates(
+                    cmd.profile.name,
+                    cmd.profile.address,
+                    cmd.profile.country,
+                    existing,
+                    local_name=cmd.profile.local_name,
+                )
+                if candidates:
+                    raise LikelyDuplicates(candidates)
+            number = await directory.next_factory_number(conn, cmd.profile.country, year)
+            factory_id = programme_id.programme_id(cmd.profile.country, year, number)
+            events = Factory.register(factory_id, cmd.profile)
+            try:
+                appended = await append(store, conn, factory_stream(factory_id), events, 0, context, event_id)
+            except VersionConflict:
+                continue  # another registration took this number first: take the next
+        return await load_factory(store, appended.stream_id.removeprefix("factory-"))
+    raise IllegalStep("could not allocate a programme id; try again")
+
+
+async def change_factory(
+    store: EventStore,
+    factory_id: str,
+    expected_version: int | None,
+    decide: Callable[[Factory], list[FactoryEvent]],
+    context: CommandContext,
+) -> Factory:
+    """Load a factory, let the domain decide, append at the version read (or the one the caller read)."""
+    factory = await load_factory(store, factory_id)
+    if expected_version is not None and expected_version != factory.version:
+        raise VersionConflict(factory_stream(factory_id), expected_version, factory.version)
+    events = decide(factory)
+    async with store.engine.begin() as conn:
+        await append(store, conn, factory_stream(factory_id), events, factory.version, context)
+    for event in events:
+        factory.apply(event)
+    return factory
+
+
+async def merge_factories(
+    store: EventStore, duplicate_id: str, surviving_id: str, reason: str, context: CommandContext
+) -> Factory:
+    duplicate, survivor = await load_factory(store, duplicate_id), await load_factory(store, surviving_id)
+    merged, absorbed = duplicate.merge_into(survivor, reason)
+    async with store.engine.begin() as conn:  # both streams or neither
+        await append(store, conn, factory_stream(duplicate_id), merged, duplicate.version, context)
+        await append(store, conn, factory_stream(surviving_id), absorbed, survivor.version, context)
+    for event in absorbed:
+        survivor.apply(event)
+    return survivor
+
+
+async def resolve_factory_id(store: EventStore, factory_id: str) -> str:
+    async with store.engine.connect() as conn:
+        return await directory.resolve(conn, factory_id)
+
+
+# --- brands -----------------------------------------------------------------------------------
+
+
+async def load_brand(store: EventStore, brand_id: str) -> Brand:
+    try:
+        envelopes = await store.load(brand_stream(brand_id))
+    except StreamNotFound:
+        raise NotFound(f"no brand {brand_id}") from None
+    return Brand.rebuild(brand_id, [cast(BrandEvent, e.contract()) for e in envelopes])
+
+
+@dataclass(frozen=True)
+class RegisterBrand:
+    name: str
+    kind: BrandKind
+    partnership: PartnershipStatus
+    headquarters_country: str | None = None
+    idempotency_key: str | None = None
+
+
+async def register_brand(cmd: RegisterBrand, store: EventStore, context: CommandContext) -> Brand:
+    event_id = idempotent_event_id(context, "register-brand", cmd.idempotency_key)
+    if event_id and (earlier := await store.stream_of(event_id)):
+        return await load_brand(store, earlier.removeprefix("brand-"))
+    for _ in range(ALLOCATION_ATTEMPTS):
+        async with store.engine.begin() as conn:
+            if existing := await directory.brand_named(conn, cmd.name):
+                raise IllegalStep(f"brand {cmd.name!r} is already registered as {existing}")
+            brand_id = f"BR-{await directory.next_brand_number(conn):04d}"
+            events = Brand.register(brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)
+            try:
+                await append(store, conn, brand_stream(brand_id), events, 0, context, event_id)
+            except VersionConflict:
+                continue
+        return await load_brand(store, brand_id)
+    raise IllegalStep("could not allocate a brand id; try again")
+
+
+async def change_brand_partnership(
+    store: EventStore, brand_id: str, partnership: PartnershipStatus, context: CommandContext
+) -> Brand:
+    brand = await load_brand(store, brand_id)
+    events = brand.change_partnership(partnership)
+    async with store.engine.begin() as conn:
+        await append(store, conn, brand_stream(brand_id), events, brand.version, context)
+    for event in events:
+        brand.apply(event)
+    return brand

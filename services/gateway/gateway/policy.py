@@ -9,7 +9,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from betterwork_events.auth import Audience, Principal
 
-from gateway.read_model import factories
+from gateway.read_model import consents, factories, supplier_links
+
+# Aggregates over fewer factories than this are withheld: with two or three factories in a
+# cell, a "country statistic" identifies the factories.
+SMALLEST_CELL = 5
 
 
 class AccessDenied(Exception):
@@ -26,9 +30,27 @@ def readable_factories(principal: Principal | None) -> sa.ColumnElement[bool]:
         case Audience.FACTORY:
             return factories.c.id == principal.scope
         case Audience.BRAND:
-            # A brand reads only suppliers that are linked to it AND consent to share; supplier
-            # links and consent are not projected yet, so no factory qualifies.
-            return sa.false()
+            # Linked as a buyer AND consenting to share reports, both as of this read.
+            linked = sa.exists().where(
+                supplier_links.c.factory_id == factories.c.id, supplier_links.c.brand_id == principal.scope
+            )
+            consenting = sa.exists().where(
+                consents.c.factory_id == factories.c.id, consents.c.brand_id == principal.scope
+            )
+            return sa.and_(linked, consenting)
         case Audience.GOVERNMENT:
             raise AccessDenied("government users see country aggregates only, not individual factories")
     raise AccessDenied(f"unknown audience {principal.audience}")
+
+
+def readable_country_aggregates(principal: Principal | None, country: str) -> None:
+    """Country aggregates: the programme everywhere, a government for its own country."""
+    if principal is None:
+        raise AccessDenied("a bearer token is required")
+    if principal.audience is Audience.PROGRAMME:
+        return
+    if principal.audience is Audience.GOVERNMENT and principal.scope == country:
+        return
+    if principal.audience is Audience.GOVERNMENT:
+        raise AccessDenied(f"government users of {principal.scope} see only {principal.scope}'s aggregates")
+    raise AccessDenied("country aggregates are for the programme and governments")

@@ -9,8 +9,38 @@ factories = sa.Table(
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
+    sa.Column("local_name", sa.Text),
     sa.Column("country", sa.Text, nullable=False),
     sa.Column("address", sa.Text, nullable=False),
+    sa.Column("sector", sa.Text, nullable=False),
+    sa.Column("enrollment", sa.Text),
+    sa.Column("workers_total", sa.Integer),
+    sa.Column("workers_women", sa.Integer),
+    sa.Column("workers_men", sa.Integer),
+    sa.Column("merged_into", sa.Text),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+brands = sa.Table(
+    "brands",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("partnership", sa.Text, nullable=False),
+)
+
+supplier_links = sa.Table(
+    "supplier_links",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("brand_id", sa.Text, primary_key=True),
+    sa.Column("since", sa.Date, nullable=False),
+)
+
+consents = sa.Table(
+    "report_sharing_consents",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("brand_id", sa.Text, primary_key=True),
 )

@@ -1,0 +1,170 @@
+"""The registry's directory: who exists, by country, updated in the same transaction as the
+events it follows. It answers what commands must know across streams (the next programme
+number, likely duplicates, where a merged id now points) and lists for the API. Like every read
+model it can be rebuilt from the events (`rebuild`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from betterwork_events.catalogue import EventContract
+from betterwork_events.contracts.factory_registry import (
+    BrandPartnershipChanged,
+    BrandRegistered,
+    FactoryClosed,
+    FactoryEnrolled,
+    FactoryEnrollmentApplied,
+    FactoryEnrollmentReinstated,
+    FactoryEnrollmentSuspended,
+    FactoryMerged,
+    FactoryProfileUpdated,
+    FactoryRegistered,
+    FactoryWithdrawn,
+)
+from betterwork_events.store import Checkpoint, EventStore
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from factory_registry import programme_id
+from factory_registry.matching import FactoryRecord
+
+metadata = sa.MetaData()
+factories = sa.Table(
+    "factory_directory",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("country", sa.Text),
+    sa.Column("year", sa.Integer),
+    sa.Column("number", sa.Integer),
+    sa.Column("name", sa.Text),
+    sa.Column("local_name", sa.Text),
+    sa.Column("address", sa.Text),
+    sa.Column("sector", sa.Text),
+    sa.Column("enrollment", sa.Text),
+    sa.Column("merged_into", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+brands = sa.Table(
+    "brand_directory",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer),
+    sa.Column("name", sa.Text),
+    sa.Column("partnership", sa.Text),
+)
+
+ENROLLMENT_BY_EVENT = {
+    FactoryEnrollmentApplied: "applied",
+    FactoryEnrolled: "enrolled",
+    FactoryEnrollmentSuspended: "suspended",
+    FactoryEnrollmentReinstated: "enrolled",
+    FactoryWithdrawn: "withdrawn",
+    FactoryClosed: "closed",
+}
+
+
+async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None:
+    for event in events:
+        match event:
+            case FactoryRegistered(factory_id=factory_id, profile=profile):
+                year = int(factory_id.split("-")[1])
+                await conn.execute(
+                    insert(factories).values(
+                        id=factory_id,
+                        country=profile.country,
+                        year=year,
+                        number=programme_id.number_of(factory_id),
+                        name=profile.name,
+                        local_name=profile.local_name,
+                        address=profile.address,
+                        sector=profile.sector.value,
+                    )
+                )
+            case FactoryProfileUpdated(factory_id=factory_id, profile=profile):
+                await _update(
+                    conn,
+                    factory_id,
+                    name=profile.name,
+                    local_name=profile.local_name,
+                    address=profile.address,
+                    sector=profile.sector.value,
+                )
+            case FactoryMerged(factory_id=factory_id, surviving_factory_id=survivor):
+                await _update(conn, factory_id, merged_into=survivor)
+                # Ids that already pointed at the merged record now point at the survivor.
+                await conn.execute(
+                    factories.update().where(factories.c.merged_into == factory_id).values(merged_into=survivor)
+                )
+            case BrandRegistered(brand_id=brand_id, name=name, partnership=partnership):
+                await conn.execute(
+                    insert(brands).values(
+                        id=brand_id, number=int(brand_id.split("-")[1]), name=name, partnership=partnership.value
+                    )
+                )
+            case BrandPartnershipChanged(brand_id=brand_id, partnership=partnership):
+                await conn.execute(brands.update().where(brands.c.id == brand_id).values(partnership=partnership.value))
+            case (
+                FactoryEnrollmentApplied()
+                | FactoryEnrolled()
+                | FactoryEnrollmentSuspended()
+                | FactoryEnrollmentReinstated()
+                | FactoryWithdrawn()
+                | FactoryClosed()
+            ):
+                await _update(conn, event.factory_id, enrollment=ENROLLMENT_BY_EVENT[type(event)])
+
+
+async def _update(conn: AsyncConnection, factory_id: str, **values: object) -> None:
+    await conn.execute(
+        factories.update().where(factories.c.id == factory_id).values(**values, updated_at=sa.func.now())
+    )
+
+
+async def next_factory_number(conn: AsyncConnection, country: str, year: int) -> int:
+    query = sa.select(sa.func.coalesce(sa.func.max(factories.c.number), 0)).where(
+        factories.c.country == country, factories.c.year == year
+    )
+    return int((await conn.execute(query)).scalar_one()) + 1
+
+
+async def next_brand_number(conn: AsyncConnection) -> int:
+    return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(brands.c.number), 0)))).scalar_one()) + 1
+
+
+async def brand_named(conn: AsyncConnection, name: str) -> str | None:
+    return (await conn.execute(sa.select(brands.c.id).where(sa.func.lower(brands.c.name) == name.lower()))).scalar()
+
+
+async def resolve(conn: AsyncConnection, factory_id: str) -> str:
+    """The id to use for `factory_id`: itself, or the factory it was merged into."""
+    merged_into = (await conn.execute(sa.select(factories.c.merged_into).where(factories.c.id == factory_id))).scalar()
+    return merged_into or factory_id
+
+
+async def factories_in(conn: AsyncConnection, country: str) -> list[FactoryRecord]:
+    """The country's factories that a new registration could duplicate (merged records excluded)."""
+    rows = await conn.execute(
+        sa.select(
+            factories.c.id, factories.c.country, factories.c.name, factories.c.address, factories.c.local_name
+        ).where(factories.c.country == country, factories.c.merged_into.is_(None))
+    )
+    return [
+        FactoryRecord(factory_id=r.id, country=r.country, name=r.name, address=r.address, local_name=r.local_name)
+        for r in rows
+    ]
+
+
+async def rebuild(store: EventStore) -> int:
+    """Drop the directory and replay every event into it; returns how many events were replayed."""
+    replayed = 0
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory"))
+        checkpoint = Checkpoint()
+        while True:
+            batch = await store.read_all(checkpoint, limit=5000)
+            await record(conn, [envelope.contract() for envelope in batch.events])
+            replayed += len(batch.events)
+            if not batch.events:
+                return replayed
+            checkpoint = batch.checkpoint
