@@ -4,61 +4,12 @@ Kafka → gateway projection → GraphQL, with one trace through all of it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
-import pytest
 from betterwork_events.auth import Audience, mint
 from betterwork_events.settings import CommonSettings
-from betterwork_events.store import EventStore
-from factory_registry.app import create_app as create_registry
-from factory_registry.settings import Settings as RegistrySettings
-from gateway.app import create_app as create_gateway
-from gateway.settings import Settings as GatewaySettings
 
-from tests.support import eventually, serve
-
-SETTINGS = CommonSettings(database_url="unused")
-PROGRAMME = {"Authorization": f"Bearer {mint(SETTINGS, Audience.PROGRAMME, subject='assessor-sokha')}"}
-CAMBODIAN_FACTORY = {
-    "name": "Angkor Apparel Co., Ltd.",
-    "country": "KH",
-    "address": "National Road 4, Kambol, Phnom Penh",
-}
-
-
-def bearer(audience: Audience, scope: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint(SETTINGS, audience, scope)}"}
-
-
-@dataclass
-class Stack:
-    registry: httpx.AsyncClient
-    gateway: httpx.AsyncClient
-    registry_store: EventStore
-
-    async def graphql(self, query: str, headers: dict[str, str]) -> dict:
-        response = await self.gateway.post("/graphql", json={"query": query}, headers=headers)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def factories_seen_by(self, headers: dict[str, str]) -> list[dict]:
-        return (await self.graphql("{ factories { id name country } }", headers))["data"]["factories"]
-
-
-@pytest.fixture
-async def stack(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[Stack]:
-    common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
-    registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
-    gateway = create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common))
-    async with (
-        serve(registry) as registry_url,
-        serve(gateway) as gateway_url,
-        httpx.AsyncClient(base_url=registry_url) as r,
-        httpx.AsyncClient(base_url=gateway_url) as g,
-    ):
-        yield Stack(r, g, registry.state.store)
+from tests.e2e.conftest import CAMBODIAN_FACTORY, PROGRAMME, SETTINGS, Stack, bearer
+from tests.support import eventually
 
 
 async def test_a_registered_factory_appears_in_graphql_in_one_trace(stack: Stack, spans) -> None:

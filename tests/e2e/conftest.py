@@ -1,0 +1,60 @@
+"""The services running on real sockets, against the real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from betterwork_events.auth import Audience, mint
+from betterwork_events.settings import CommonSettings
+from betterwork_events.store import EventStore
+from factory_registry.app import create_app as create_registry
+from factory_registry.settings import Settings as RegistrySettings
+from gateway.app import create_app as create_gateway
+from gateway.settings import Settings as GatewaySettings
+
+from tests.support import serve
+
+SETTINGS = CommonSettings(database_url="unused")
+PROGRAMME = {"Authorization": f"Bearer {mint(SETTINGS, Audience.PROGRAMME, subject='assessor-sokha')}"}
+CAMBODIAN_FACTORY = {
+    "name": "Angkor Apparel Co., Ltd.",
+    "country": "KH",
+    "address": "National Road 4, Kambol, Phnom Penh",
+}
+
+
+def bearer(audience: Audience, scope: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(SETTINGS, audience, scope)}"}
+
+
+@dataclass
+class Stack:
+    registry: httpx.AsyncClient
+    gateway: httpx.AsyncClient
+    registry_store: EventStore
+
+    async def graphql(self, query: str, headers: dict[str, str]) -> dict[str, Any]:
+        response = await self.gateway.post("/graphql", json={"query": query}, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def factories_seen_by(self, headers: dict[str, str]) -> list[dict[str, Any]]:
+        return (await self.graphql("{ factories { id name country } }", headers))["data"]["factories"]
+
+
+@pytest.fixture
+async def stack(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[Stack]:
+    common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
+    registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
+    gateway = create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common))
+    async with (
+        serve(registry) as registry_url,
+        serve(gateway) as gateway_url,
+        httpx.AsyncClient(base_url=registry_url) as r,
+        httpx.AsyncClient(base_url=gateway_url) as g,
+    ):
+        yield Stack(r, g, registry.state.store)
