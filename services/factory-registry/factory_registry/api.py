@@ -25,6 +25,7 @@ from betterwork_events.contracts.factory_registry import (
     ServicePackage,
     Workforce,
 )
+from betterwork_events.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from betterwork_events.errors import InvalidRequest
 from betterwork_events.store import EventStore
 from betterwork_events.web import command_context
@@ -33,7 +34,6 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory_registry import handlers, importer
-from factory_registry.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from factory_registry.domain import Brand, Factory
 
 router = APIRouter()

@@ -29,9 +29,8 @@ from betterwork_events.contracts.factory_registry import (
     ReportSharingConsentRevoked,
     ServicePackage,
 )
+from betterwork_events.countries import COUNTRY_PROGRAMMES
 from betterwork_events.errors import IllegalStep
-
-from factory_registry.countries import COUNTRY_PROGRAMMES
 
 FactoryEvent: TypeAlias = (
     FactoryRegistered
