@@ -9,8 +9,7 @@ from collections import defaultdict
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
 from betterwork_events.envelope import Envelope
@@ -18,7 +17,7 @@ from betterwork_events.relay import OutboxRelay
 from betterwork_events.store import EventStore
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tests.support import eventually, registered, renamed
+from tests.support import eventually, read_topic, registered, renamed
 
 
 class TimesApplied:
@@ -71,32 +70,6 @@ async def read_model(create_database) -> AsyncEngine:
 async def times_applied(engine: AsyncEngine) -> dict[uuid.UUID, int]:
     async with engine.connect() as conn:
         return {row[0]: row[1] for row in await conn.execute(sa.text("SELECT event_id, times FROM times_applied"))}
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
-    """Every record on a topic now, partition by partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described[0]["error_code"] != 0:
-        return []  # no such topic yet
-    partitions = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records += batch
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def write_factory_history(store: EventStore, factory_id: str, renames: int) -> list[uuid.UUID]:

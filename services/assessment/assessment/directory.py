@@ -1,0 +1,85 @@
+"""The assessment service's own list of assessments, kept in step with its events in the same
+transaction: for listing, and to find a factory's previous published report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from betterwork_events.catalogue import EventContract
+from betterwork_events.contracts import assessment as ev
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+metadata = sa.MetaData()
+assessments = sa.Table(
+    "assessment_directory",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("factory_id", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("planned_date", sa.Date),
+    sa.Column("published_on", sa.Date),
+    sa.Column("version", sa.Integer),
+)
+
+STATUS = {
+    ev.AssessmentCancelled: "cancelled",
+    ev.AssessmentStarted: "in-progress",
+    ev.AssessmentSubmitted: "submitted",
+    ev.AssessmentReturned: "in-progress",
+    ev.AssessmentApproved: "approved",
+}
+
+
+async def record(conn: AsyncConnection, events: Sequence[EventContract], version: int) -> None:
+    """Apply the events just appended (the stream is now at `version`)."""
+    for event in events:
+        match event:
+            case ev.AssessmentScheduled():
+                await conn.execute(
+                    insert(assessments).values(
+                        id=event.assessment_id,
+                        factory_id=event.factory_id,
+                        status="scheduled",
+                        planned_date=event.planned_date,
+                        version=version,
+                    )
+                )
+            case ev.AssessmentCompleted():
+                await _update(conn, event.assessment_id, version, status="published", published_on=event.published_on)
+            case (
+                ev.AssessmentCancelled()
+                | ev.AssessmentStarted()
+                | ev.AssessmentSubmitted()
+                | ev.AssessmentReturned()
+                | ev.AssessmentApproved()
+            ):
+                await _update(conn, event.assessment_id, version, status=STATUS[type(event)])
+            case ev.AssessmentEvent():
+                await _update(conn, event.assessment_id, version)
+
+
+async def _update(conn: AsyncConnection, assessment_id: str, version: int, **values: object) -> None:
+    await conn.execute(assessments.update().where(assessments.c.id == assessment_id).values(**values, version=version))
+
+
+async def previous_published(conn: AsyncConnection, factory_id: str, other_than: str) -> str | None:
+    query = (
+        sa.select(assessments.c.id)
+        .where(
+            assessments.c.factory_id == factory_id, assessments.c.status == "published", assessments.c.id != other_than
+        )
+        .order_by(assessments.c.published_on.desc(), assessments.c.id.desc())
+        .limit(1)
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def list_for(conn: AsyncConnection, factory_id: str | None, published_only: bool) -> list[dict[str, object]]:
+    query = sa.select(assessments).order_by(assessments.c.planned_date.desc())
+    if factory_id is not None:
+        query = query.where(assessments.c.factory_id == factory_id)
+    if published_only:
+        query = query.where(assessments.c.status == "published")
+    return [dict(row._mapping) for row in await conn.execute(query)]

@@ -1,0 +1,127 @@
+"""Command handlers: load the assessment, ask the domain, append at the version read.
+
+Each append and the directory row it changes commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import cast
+
+from betterwork_events.errors import NotFound
+from betterwork_events.factories import known_factory
+from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
+
+from assessment import directory
+from assessment.domain import Assessment, AssessmentEvent, assessment_stream
+from assessment.public_reporting import publicly_reported
+from assessment.tool import AssessmentTool, tool
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
+
+
+def tool_of(assessment: Assessment) -> AssessmentTool:
+    """The tool the assessment was scheduled with: later versions never change it."""
+    return tool(assessment.tool_version)
+
+
+async def load_assessment(store: EventStore, assessment_id: str) -> Assessment:
+    try:
+        envelopes = await store.load(assessment_stream(assessment_id))
+    except StreamNotFound:
+        raise NotFound(f"no assessment {assessment_id}") from None
+    return Assessment.rebuild(assessment_id, [cast(AssessmentEvent, e.contract()) for e in envelopes])
+
+
+async def schedule_assessment(
+    store: EventStore,
+    factory_id: str,
+    planned_date: dt.date,
+    assessors: tuple[str, ...],
+    context: CommandContext,
+    today: dt.date,
+    idempotency_key: str | None = None,
+) -> Assessment:
+    event_id = (
+        uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|schedule|{idempotency_key}") if idempotency_key else None
+    )
+    if event_id and (earlier := await store.stream_of(event_id)):
+        return await load_assessment(store, earlier.removeprefix("assessment-"))
+    factory = await known_factory(store.engine, factory_id)
+    country_tool = tool("global-1").for_country(factory.country)
+    assessment_id = str(uuid.uuid4())
+    events = Assessment.schedule(
+        assessment_id, factory.id, factory.country, factory.enrolled, planned_date, assessors, country_tool, today
+    )
+    async with store.engine.begin() as conn:
+        appended = await store.append(
+            assessment_stream(assessment_id),
+            events,
+            0,
+            context=context,
+            connection=conn,
+            event_ids=[event_id] if event_id else None,
+        )
+        await directory.record(conn, events, appended.version)
+    return Assessment.rebuild(assessment_id, events)
+
+
+async def change_assessment(
+    store: EventStore,
+    assessment_id: str,
+    expected_version: int | None,
+    decide: Callable[[Assessment], list[AssessmentEvent]],
+    context: CommandContext,
+) -> Assessment:
+    assessment = await load_assessment(store, assessment_id)
+    if expected_version is not None and expected_version != assessment.version:
+        raise VersionConflict(assessment_stream(assessment_id), expected_version, assessment.version)
+    events = decide(assessment)
+    async with store.engine.begin() as conn:
+        appended = await store.append(
+            assessment_stream(assessment_id), events, assessment.version, context=context, connection=conn
+        )
+        await directory.record(conn, events, appended.version)
+    for event in events:
+        assessment.apply(event)
+    return assessment
+
+
+async def publish_assessment(store: EventStore, assessment_id: str, on: dt.date, context: CommandContext) -> Assessment:
+    assessment = await load_assessment(store, assessment_id)
+    async with store.engine.connect() as conn:
+        previous_id = await directory.previous_published(conn, assessment.factory_id, other_than=assessment_id)
+    previous = await load_assessment(store, previous_id) if previous_id else None
+    reported = publicly_reported(assessment.country)
+    return await change_assessment(
+        store,
+        assessment_id,
+        assessment.version,
+        lambda a: a.publish(tool_of(a), on, previous, reported),
+        context,
+    )
+
+
+async def list_assessments(store: EventStore, factory_id: str | None, published_only: bool) -> list[dict[str, object]]:
+    async with store.engine.connect() as conn:
+        return await directory.list_for(conn, factory_id, published_only)
+
+
+async def transparency_record(store: EventStore, factory_id: str) -> dict[str, object]:
+    """The factory's public record: its latest published report's public issues and its response."""
+    async with store.engine.connect() as conn:
+        latest = await directory.previous_published(conn, factory_id, other_than="")
+    if latest is None:
+        raise NotFound(f"factory {factory_id} has no published report")
+    assessment = await load_assessment(store, latest)
+    if not publicly_reported(assessment.country):
+        raise NotFound(f"the programme in {assessment.country} does not report publicly")
+    return {
+        "factory_id": factory_id,
+        "assessment_id": assessment.id,
+        "published_on": assessment.published_on,
+        "non_compliant_public_issues": list(assessment.public_issues),
+        "factory_response": assessment.public_response,
+    }

@@ -1,0 +1,226 @@
+"""Assessments over HTTP: the registry enrolls a factory, the assessment service learns it from
+Kafka, and an unannounced assessment runs from schedule to verified remediation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from assessment.app import create_app as create_assessment
+from assessment.settings import Settings as AssessmentSettings
+from assessment.tool import tool
+from betterwork_events.auth import Audience
+from betterwork_events.envelope import Envelope
+from factory_registry.app import create_app as create_registry
+from factory_registry.settings import Settings as RegistrySettings
+
+from tests.e2e.conftest import PROGRAMME, bearer
+from tests.support import eventually, read_topic, serve
+
+TOOL = tool("global-1").for_country("KH")
+TODAY = dt.datetime.now(dt.UTC).date()
+REVIEWER = bearer(Audience.PROGRAMME)  # subject dev-user: not one of the assessors below
+ASSESSORS = ["assessor-sokha", "assessor-dara"]
+
+
+@dataclass
+class Services:
+    registry: httpx.AsyncClient
+    assessment: httpx.AsyncClient
+    kafka: str
+    topic_prefix: str
+
+    async def enrolled_factory(self, name: str = "Angkor Apparel Co., Ltd.", enroll: bool = True) -> str:
+        body = {"name": name, "country": "KH", "address": "National Road 4, Phnom Penh", "confirmed_new": True}
+        factory_id = (await self.registry.post("/factories", json=body, headers=PROGRAMME)).json()["id"]
+        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+        if enroll:
+            enrolled = {"service_package": "core", "enrolled_on": "2026-01-05"}
+            await self.registry.post(f"/factories/{factory_id}/enrollment/enroll", json=enrolled, headers=PROGRAMME)
+        return factory_id
+
+    async def schedule(self, factory_id: str) -> httpx.Response:
+        body = {"factory_id": factory_id, "planned_date": str(TODAY + dt.timedelta(days=9)), "assessors": ASSESSORS}
+        return await self.assessment.post("/assessments", json=body, headers=PROGRAMME)
+
+    async def schedule_when_known(self, factory_id: str) -> dict[str, Any]:
+        scheduled: dict[str, Any] = {}
+
+        async def known() -> bool:
+            response = await self.schedule(factory_id)
+            scheduled.update(response.json())
+            return response.status_code == 201
+
+        await eventually(known, what="the assessment service learning of the enrolled factory")
+        return scheduled
+
+    async def step(
+        self,
+        assessment: dict[str, Any],
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] = PROGRAMME,
+    ) -> httpx.Response:
+        return await self.assessment.post(f"/assessments/{assessment['id']}/{path}", json=body, headers=headers)
+
+    async def finding(
+        self, assessment_id: str, question_id: str, result: str, version: int, evidence: str = ""
+    ) -> httpx.Response:
+        return await self.assessment.put(
+            f"/assessments/{assessment_id}/findings/{question_id}",
+            json={"result": result, "evidence": evidence},
+            headers=PROGRAMME | {"If-Match": f'"{version}"'},
+        )
+
+    async def events(self) -> list[Envelope]:
+        records = await read_topic(self.kafka, f"{self.topic_prefix}assessment.events")
+        return [Envelope.from_kafka(r.value, r.headers) for r in records]
+
+
+@pytest.fixture
+async def services(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[Services]:
+    common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
+    registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
+    assessment = create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common))
+    async with (
+        serve(registry) as registry_url,
+        serve(assessment) as assessment_url,
+        httpx.AsyncClient(base_url=registry_url) as r,
+        httpx.AsyncClient(base_url=assessment_url) as a,
+    ):
+        yield Services(r, a, kafka, topic_prefix)
+
+
+def question(issue: str | None = None, cluster: str | None = None) -> str:
+    for q in TOOL.questions:
+        if issue is not None and q.zero_tolerance_issue == issue:
+            return q.id
+        if (
+            cluster is not None
+            and not q.zero_tolerance
+            and TOOL.compliance_point(q.compliance_point_id).cluster_id == cluster
+        ):
+            return q.id
+    raise LookupError(issue or cluster)
+
+
+async def test_an_unannounced_assessment_from_schedule_to_verified_remediation(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    own = bearer(Audience.FACTORY, factory_id)
+    assessment = await services.schedule_when_known(factory_id)
+    assert assessment["status"] == "scheduled" and assessment["tool_version"] == TOOL.version
+
+    # Before the visit the factory cannot learn that an assessment exists, let alone its date.
+    assert (await services.assessment.get(f"/assessments/{assessment['id']}", headers=own)).status_code == 404
+    assert (await services.assessment.get("/assessments", headers=own)).json() == []
+    assert (
+        await services.assessment.get(f"/assessments/{assessment['id']}", headers=bearer(Audience.BRAND, "BR-0001"))
+    ).status_code == 404
+
+    started = await services.step(assessment, "start", {"started_on": str(TODAY)})
+    assert started.json()["status"] == "in-progress"
+    version = int(started.headers["etag"].strip('"'))
+
+    # Two assessors on the same version: one wins, the other gets 409, nothing is lost.
+    wage, child_labour = question(cluster="compensation"), question(issue="child-labour")
+    first = await services.finding(assessment["id"], wage, "non-compliant", version, "payslips below minimum wage")
+    second = await services.finding(assessment["id"], wage, "compliant", version, "looked fine to me")
+    assert first.status_code == 200 and second.status_code == 409
+    missing = await services.assessment.put(
+        f"/assessments/{assessment['id']}/findings/{wage}", json={"result": "compliant"}, headers=PROGRAMME
+    )
+    assert missing.status_code == 428
+    version = int(first.headers["etag"].strip('"'))
+    bad = await services.finding(assessment["id"], wage, "maybe", version)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "result"]
+
+    # A zero-tolerance finding reaches Kafka at once, long before the report.
+    zt = await services.finding(
+        assessment["id"], child_labour, "non-compliant", version, "a 13-year-old trimming threads"
+    )
+    version = int(zt.headers["etag"].strip('"'))
+
+    async def zero_tolerance_published() -> bool:
+        return any(
+            e.type == "org.betterwork.assessment.zero-tolerance-issue-raised.v1" for e in await services.events()
+        )
+
+    await eventually(zero_tolerance_published, what="ZeroToleranceIssueRaised on Kafka")
+
+    early = await services.step(assessment, "submit")
+    assert early.status_code == 409 and "questions have no finding yet" in early.json()["detail"]
+    for q in TOOL.questions:
+        if q.id not in (wage, child_labour):
+            response = await services.finding(assessment["id"], q.id, "compliant", version)
+            assert response.status_code == 200, response.text
+            version += 1
+
+    assert (await services.step(assessment, "submit")).json()["status"] == "submitted"
+    by_assessor = await services.step(assessment, "approve")  # PROGRAMME is assessor-sokha
+    assert by_assessor.status_code == 409 and "second person" in by_assessor.json()["detail"]
+    assert (await services.step(assessment, "approve", headers=REVIEWER)).json()["status"] == "approved"
+    published = await services.step(assessment, "publish", {"published_on": str(TODAY)})
+    assert published.json()["status"] == "published"
+    late = await services.finding(assessment["id"], wage, "compliant", int(published.headers["etag"].strip('"')))
+    assert late.status_code == 409 and "published" in late.json()["detail"]
+
+    async def completed() -> Envelope | None:
+        return next((e for e in await services.events() if e.type == "org.betterwork.assessment.completed.v1"), None)
+
+    await eventually(lambda: _is_not_none(completed()), what="AssessmentCompleted on Kafka")
+    summary = (await completed()).data  # type: ignore[union-attr]
+    non_compliant_points = {p["compliance_point_id"] for p in summary["compliance_points"] if p["non_compliant"]}
+    assert non_compliant_points == {
+        TOOL.question(wage).compliance_point_id,
+        TOOL.question(child_labour).compliance_point_id,
+    }
+
+    # Now the factory sees its report (without the planned date) and works its improvement plan.
+    report = (await services.assessment.get(f"/assessments/{assessment['id']}", headers=own)).json()
+    assert report["planned_date"] is None and report["assessors"] == []
+    action = {"what": "pay the arrears of March", "who": "HR manager", "due_on": str(TODAY - dt.timedelta(days=1))}
+    planned = await services.step(assessment, f"findings/{wage}/actions", action, own)
+    assert planned.status_code == 200 and planned.json()["improvement_actions"][0]["overdue"] is True
+    assert (
+        await services.step(assessment, f"findings/{wage}/remediated", {"note": "arrears paid"}, own)
+    ).status_code == 200
+    assert (await services.step(assessment, f"findings/{wage}/verify", None, own)).status_code == 403
+    verified = await services.step(assessment, f"findings/{wage}/verify")
+    assert next(f for f in verified.json()["findings"] if f["question_id"] == wage)["remediation"] == "verified"
+
+    transparency = await services.assessment.get(f"/transparency/{factory_id}")
+    assert transparency.status_code == 200
+    assert TOOL.question(wage).compliance_point_id in transparency.json()["non_compliant_public_issues"]
+
+
+async def _is_not_none(value: Any) -> bool:
+    return (await value) is not None
+
+
+async def test_only_enrolled_factories_are_assessed(services: Services) -> None:
+    applicant = await services.enrolled_factory("Mekong Footwear Ltd.", enroll=False)
+
+    async def refused_as_not_enrolled() -> bool:
+        response = await services.schedule(applicant)
+        return response.status_code == 409 and "not enrolled" in response.json()["detail"]
+
+    await eventually(refused_as_not_enrolled, what="scheduling refused for an applicant factory")
+    assert (await services.schedule("KH-2026-9999-1")).status_code == 404
+
+
+async def test_nobody_but_programme_staff_schedules_or_assesses(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    assessment = await services.schedule_when_known(factory_id)
+    for who in (
+        bearer(Audience.FACTORY, factory_id),
+        bearer(Audience.BRAND, "BR-0001"),
+        bearer(Audience.GOVERNMENT, "KH"),
+    ):
+        body = {"factory_id": factory_id, "planned_date": str(TODAY + dt.timedelta(days=3)), "assessors": ["x"]}
+        assert (await services.assessment.post("/assessments", json=body, headers=who)).status_code == 403
+        assert (await services.step(assessment, "start", {"started_on": str(TODAY)}, who)).status_code == 403
+    assert (await services.assessment.get("/assessments", headers=bearer(Audience.BRAND, "BR-0001"))).status_code == 403
