@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 from betterwork_events import docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
+from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from jsonschema import Draft7Validator, Draft202012Validator
@@ -38,6 +39,85 @@ PROFILE = fr.FactoryProfile(
         fr.Contact(name="Sok Dara", role="HR manager", email="hr@angkor-apparel.example", phone="+855 23 000 000"),
     ),
 )
+
+VISIT = {"assessment_id": "5b0f8a7e-2c1d-4e3f-9a8b-7c6d5e4f3a2b", "factory_id": ANGKOR_APPAREL}
+WAGES = "compensation.minimum-wages.01"
+ASSESSMENT_EXAMPLES = [
+    ae.AssessmentScheduled(
+        **VISIT,
+        country="KH",
+        planned_date=date(2026, 3, 10),
+        assessors=("assessor-sokha", "assessor-dara"),
+        tool_version="KH-global-1",
+    ),
+    ae.AssessmentCancelled(**VISIT, reason="the factory was closed for the Khmer New Year holiday"),
+    ae.AssessmentStarted(**VISIT, started_on=date(2026, 3, 10)),
+    ae.FindingRecorded(
+        **VISIT,
+        question_id=WAGES,
+        compliance_point_id="compensation.minimum-wages",
+        result=ae.Result.NON_COMPLIANT,
+        evidence="Payroll for February: 212 sewing operators paid USD 190, below the USD 208 minimum wage.",
+        attachments=(
+            ae.Attachment(
+                filename="payroll-feb.pdf", content_type="application/pdf", size_bytes=48213, sha256="a" * 64
+            ),
+        ),
+    ),
+    ae.ZeroToleranceIssueRaised(
+        **VISIT, question_id="child-labour.child-labourers.01", issue=ae.ZeroToleranceIssue.CHILD_LABOUR
+    ),
+    ae.AssessmentSubmitted(**VISIT),
+    ae.AssessmentReturned(**VISIT, comments="Add the interview notes behind the overtime findings."),
+    ae.AssessmentApproved(**VISIT, reviewer="reviewer-vanna"),
+    ae.AssessmentCompleted(
+        **VISIT,
+        country="KH",
+        tool_version="KH-global-1",
+        published_on=date(2026, 4, 2),
+        compliance_points=(
+            ae.CompliancePointSummary(
+                compliance_point_id="compensation.minimum-wages",
+                cluster_id="compensation",
+                non_compliant=True,
+                non_compliant_questions=(WAGES,),
+            ),
+        ),
+        clusters=(
+            ae.ClusterSummary(
+                cluster_id="compensation",
+                compliance_points_assessed=7,
+                compliance_points_non_compliant=1,
+                non_compliance_rate=0.1429,
+            ),
+        ),
+        recurring_questions=(WAGES,),
+        previous_assessment_id="0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b",
+    ),
+    ae.PublicReportPublished(
+        **VISIT,
+        country="KH",
+        published_on=date(2026, 4, 2),
+        non_compliant_public_issues=("compensation.minimum-wages",),
+    ),
+    ae.ImprovementActionAdded(
+        **VISIT,
+        action_id="3fa85f6457",
+        question_id=WAGES,
+        what="Pay February arrears to 212 operators",
+        who="HR manager",
+        due_on=date(2026, 4, 30),
+    ),
+    ae.ImprovementProgressReported(
+        **VISIT, action_id="3fa85f6457", note="Arrears paid with the April wages", done=True
+    ),
+    ae.FindingRemediated(**VISIT, question_id=WAGES, note="Arrears paid; payroll system corrected"),
+    ae.RemediationVerified(**VISIT, question_id=WAGES, verified_by="advisor-kim"),
+    ae.RemediationRejected(**VISIT, question_id=WAGES, reason="April payslips still show the old rate for 14 workers"),
+    ae.PublicResponseRecorded(
+        **VISIT, response="All arrears have been paid and payroll now uses the 2026 minimum wage."
+    ),
+]
 
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
 EXAMPLES: dict[str, EventContract] = {
@@ -78,6 +158,7 @@ EXAMPLES: dict[str, EventContract] = {
             partnership=fr.PartnershipStatus.PARTNER,
         ),
         fr.BrandPartnershipChanged(brand_id=NORTHWIND, partnership=fr.PartnershipStatus.FORMER_PARTNER),
+        *ASSESSMENT_EXAMPLES,
     ]
 }
 

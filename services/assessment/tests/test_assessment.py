@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from assessment.domain import Assessment, Remediation, Status
+from assessment.tool import tool
 from betterwork_events.contracts.assessment import (
     FindingRecorded,
     PublicReportPublished,
@@ -13,15 +15,12 @@ from betterwork_events.contracts.assessment import (
 )
 from betterwork_events.errors import IllegalStep
 
-from assessment.domain import Assessment, Remediation, Status
-from assessment.tool import tool
-
 TOOL = tool("global-1").for_country("KH")
 MONDAY, TUESDAY = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 ASSESSORS = ("assessor-sokha", "assessor-dara")
 
 
-def question(issue: str | None = None, cluster: str | None = None, zero_tolerance: bool = False):  # noqa: ANN201
+def question(issue: str | None = None, cluster: str | None = None, zero_tolerance: bool = False):
     for q in TOOL.questions:
         point = TOOL.compliance_point(q.compliance_point_id)
         if issue is not None and q.zero_tolerance_issue != issue:
@@ -162,7 +161,7 @@ def test_the_summary_marks_a_compliance_point_non_compliant_if_any_question_is()
 
 
 def test_compliance_points_with_only_not_applicable_questions_are_not_counted() -> None:
-    accommodation = [q for q in TOOL.questions if q.compliance_point_id.endswith("worker-accommodation")]
+    accommodation = [q for q in TOOL.questions if q.compliance_point_id == "osh.accommodation"]
     assert accommodation, "the tool has a Worker Accommodation compliance point"
     assessment = answer_all(in_progress(), not_applicable={q.id for q in accommodation})
     points, _ = assessment.summary(TOOL)
@@ -224,3 +223,9 @@ def test_improvement_steps_need_a_published_non_compliant_finding() -> None:
         assessment.mark_remediated(compliant.id, "nothing to do")
     with pytest.raises(IllegalStep, match="not marked remediated"):
         assessment.verify_remediation(wage.id, "advisor-kim")
+
+
+def test_every_publicly_reported_issue_is_a_compliance_point_of_the_tool() -> None:
+    from assessment.public_reporting import CRITICAL_ISSUES
+
+    assert {p.id for p in TOOL.compliance_points} >= CRITICAL_ISSUES

@@ -145,7 +145,9 @@ class PublicReportPublished(AssessmentEvent):
 
     country: str
     published_on: dt.date
-    non_compliant_public_issues: tuple[str, ...] = Field(description="Publicly reported compliance points found non-compliant")
+    non_compliant_public_issues: tuple[str, ...] = Field(
+        description="Publicly reported compliance points found non-compliant"
+    )
 
 
 @contract("org.betterwork.assessment.improvement-action-added.v1")

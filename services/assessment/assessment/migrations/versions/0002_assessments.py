@@ -5,7 +5,6 @@ Revises: 0001
 """
 
 from alembic import op
-
 from betterwork_events.factories import create_factory_reference
 from betterwork_events.migrations import create_consumer_tables
 
