@@ -17,6 +17,8 @@ from betterwork_events.auth import Audience
 from betterwork_events.envelope import Envelope
 from factory_registry.app import create_app as create_registry
 from factory_registry.settings import Settings as RegistrySettings
+from gateway.app import create_app as create_gateway
+from gateway.settings import Settings as GatewaySettings
 
 from tests.e2e.conftest import PROGRAMME, bearer
 from tests.support import eventually, read_topic, serve
@@ -31,6 +33,7 @@ ASSESSORS = ["assessor-sokha", "assessor-dara"]
 class Services:
     registry: httpx.AsyncClient
     assessment: httpx.AsyncClient
+    gateway: httpx.AsyncClient
     kafka: str
     topic_prefix: str
 
@@ -76,6 +79,25 @@ class Services:
             headers=PROGRAMME | {"If-Match": f'"{version}"'},
         )
 
+    async def publish_visit(self, assessment: dict[str, Any], non_compliant: set[str]) -> None:
+        """Run the visit through to a published report."""
+        version = int((await self.step(assessment, "start", {"started_on": str(TODAY)})).headers["etag"].strip('"'))
+        for q in TOOL.questions:
+            response = await self.finding(
+                assessment["id"], q.id, "non-compliant" if q.id in non_compliant else "compliant", version
+            )
+            assert response.status_code == 200, response.text
+            version = int(response.headers["etag"].strip('"'))
+        assert (await self.step(assessment, "submit")).status_code == 200
+        assert (await self.step(assessment, "approve", headers=REVIEWER)).status_code == 200
+        assert (await self.step(assessment, "publish", {"published_on": str(TODAY)})).status_code == 200
+
+    async def reports_seen_by(self, headers: dict[str, str], factory_id: str) -> list[dict[str, Any]] | None:
+        query = f'{{ factory(id: "{factory_id}") {{ assessmentReports {{ id recurringQuestions compliancePoints {{ compliancePointId nonCompliant remediation }} }} }} }}'
+        response = await self.gateway.post("/graphql", json={"query": query}, headers=headers)
+        factory = response.json()["data"]["factory"]
+        return None if factory is None else factory["assessmentReports"]
+
     async def events(self) -> list[Envelope]:
         records = await read_topic(self.kafka, f"{self.topic_prefix}assessment.events")
         return [Envelope.from_kafka(r.value, r.headers) for r in records]
@@ -86,13 +108,16 @@ async def services(create_database, kafka: str, topic_prefix: str) -> AsyncItera
     common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
     registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
     assessment = create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common))
+    gateway = create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common))
     async with (
         serve(registry) as registry_url,
         serve(assessment) as assessment_url,
+        serve(gateway) as gateway_url,
         httpx.AsyncClient(base_url=registry_url) as r,
         httpx.AsyncClient(base_url=assessment_url) as a,
+        httpx.AsyncClient(base_url=gateway_url) as g,
     ):
-        yield Services(r, a, kafka, topic_prefix)
+        yield Services(r, a, g, kafka, topic_prefix)
 
 
 def question(issue: str | None = None, cluster: str | None = None) -> str:
@@ -224,3 +249,60 @@ async def test_nobody_but_programme_staff_schedules_or_assesses(services: Servic
         assert (await services.assessment.post("/assessments", json=body, headers=who)).status_code == 403
         assert (await services.step(assessment, "start", {"started_on": str(TODAY)}, who)).status_code == 403
     assert (await services.assessment.get("/assessments", headers=bearer(Audience.BRAND, "BR-0001"))).status_code == 403
+
+
+async def test_a_brand_reads_published_reports_of_consenting_suppliers_and_never_a_planned_visit(
+    services: Services,
+) -> None:
+    factory_id = await services.enrolled_factory()
+    brand = (
+        await services.registry.post(
+            "/brands",
+            json={"name": "Northwind Outfitters", "kind": "retailer", "partnership": "partner"},
+            headers=PROGRAMME,
+        )
+    ).json()
+    await services.registry.post(
+        f"/factories/{factory_id}/brands", json={"brand_id": brand["id"], "since": "2025-01-15"}, headers=PROGRAMME
+    )
+    await services.registry.put(
+        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id)
+    )
+    as_brand, as_rival = bearer(Audience.BRAND, brand["id"]), bearer(Audience.BRAND, "BR-0999")
+    first = await services.schedule_when_known(factory_id)
+
+    async def brand_sees_the_factory_without_reports() -> bool:
+        return await services.reports_seen_by(as_brand, factory_id) == []
+
+    await eventually(brand_sees_the_factory_without_reports, what="the brand seeing its supplier")
+    wage = question(cluster="compensation")
+    await services.publish_visit(first, {wage})
+
+    async def brand_sees_one_report() -> bool:
+        reports = await services.reports_seen_by(as_brand, factory_id)
+        return reports is not None and len(reports) == 1
+
+    await eventually(brand_sees_one_report, what="the published report reaching the brand")
+    [report] = await services.reports_seen_by(as_brand, factory_id)  # type: ignore[misc]
+    assert report["id"] == first["id"]
+    wages = next(p for p in report["compliancePoints"] if p["nonCompliant"])
+    assert wages["compliancePointId"] == TOOL.question(wage).compliance_point_id and wages["remediation"] == ["open"]
+    assert await services.reports_seen_by(as_rival, factory_id) is None  # another brand: no such factory
+
+    # A second visit is scheduled: nothing of it shows anywhere outside the programme.
+    await services.schedule(factory_id)
+    query = {"query": "{ factories { id assessmentReports { id publishedOn } } }"}
+    for who in (as_brand, bearer(Audience.FACTORY, factory_id)):
+        everything = (await services.gateway.post("/graphql", json=query, headers=who)).text
+        assert str(TODAY + dt.timedelta(days=9)) not in everything
+        assert everything.count('"id"') == 2  # the factory and its one published report
+
+    # Revoking consent takes effect for everything read after it.
+    await services.registry.delete(
+        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id)
+    )
+
+    async def brand_sees_nothing() -> bool:
+        return await services.reports_seen_by(as_brand, factory_id) is None
+
+    await eventually(brand_sees_nothing, what="revocation reaching the gateway")

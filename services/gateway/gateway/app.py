@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 
-from gateway.projections import FactoryDirectory
+from gateway.projections import AssessmentReports, FactoryDirectory
 from gateway.schema import Context, schema
 from gateway.settings import Settings
 
@@ -26,6 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.kafka_bootstrap,
         directory,
         [settings.topic(events_topic("factory-registry"))],
+        dead_letter_topic=settings.topic("gateway.dead-letter"),
+    )
+    reports = ProjectionRunner(
+        engine,
+        settings.kafka_bootstrap,
+        AssessmentReports(name=f"{settings.topic_prefix}gateway.assessment-reports"),
+        [settings.topic(events_topic("assessment"))],
         dead_letter_topic=settings.topic("gateway.dead-letter"),
     )
     verifier = TokenVerifier(settings)
@@ -54,7 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The GraphQL schema in SDL, for partner systems' code generators."""
         return schema.as_str()
 
-    runtime = Runtime(SERVICE, settings, engine, background=[("factory directory projection", runner.run)])
+    runtime = Runtime(
+        SERVICE,
+        settings,
+        engine,
+        background=[("factory directory projection", runner.run), ("assessment reports projection", reports.run)],
+    )
     app = service_app(
         runtime,
         title="Better Work gateway",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.read_model import brands, consents, factories, supplier_links
+from gateway.read_model import assessment_reports, brands, consents, factories, finding_remediation, supplier_links
 
 ENROLLMENT = {
     fr.FactoryEnrollmentApplied: "applied",
@@ -125,4 +126,49 @@ class FactoryDirectory:
             factories.update()
             .where(factories.c.id == factory_id, factories.c.version < event.streamversion)
             .values(**values, version=event.streamversion, updated_at=event.time)
+        )
+
+
+class AssessmentReports:
+    """Published reports and how their findings are remedied. Nothing before publication."""
+
+    handles = frozenset(
+        c.event_type
+        for c in (ae.AssessmentCompleted, ae.FindingRemediated, ae.RemediationVerified, ae.RemediationRejected)
+    )
+
+    def __init__(self, name: str = "gateway.assessment-reports") -> None:
+        self.name = name
+
+    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        match event.contract():
+            case ae.AssessmentCompleted() as completed:
+                await conn.execute(
+                    insert(assessment_reports)
+                    .values(
+                        id=completed.assessment_id,
+                        factory_id=completed.factory_id,
+                        country=completed.country,
+                        tool_version=completed.tool_version,
+                        published_on=completed.published_on,
+                        compliance_points=[p.model_dump(mode="json") for p in completed.compliance_points],
+                        clusters=[c.model_dump(mode="json") for c in completed.clusters],
+                        recurring=list(completed.recurring_questions),
+                    )
+                    .on_conflict_do_nothing()
+                )
+            case ae.FindingRemediated(assessment_id=assessment_id, question_id=question_id):
+                await self._remediation(conn, assessment_id, question_id, "remediated")
+            case ae.RemediationVerified(assessment_id=assessment_id, question_id=question_id):
+                await self._remediation(conn, assessment_id, question_id, "verified")
+            case ae.RemediationRejected(assessment_id=assessment_id, question_id=question_id):
+                await self._remediation(conn, assessment_id, question_id, "open")
+
+    @staticmethod
+    async def _remediation(conn: AsyncConnection, assessment_id: str, question_id: str, status: str) -> None:
+        statement = insert(finding_remediation).values(
+            assessment_id=assessment_id, question_id=question_id, status=status
+        )
+        await conn.execute(
+            statement.on_conflict_do_update(index_elements=["assessment_id", "question_id"], set_={"status": status})
         )

@@ -44,3 +44,24 @@ consents = sa.Table(
     sa.Column("factory_id", sa.Text, primary_key=True),
     sa.Column("brand_id", sa.Text, primary_key=True),
 )
+
+assessment_reports = sa.Table(
+    "assessment_reports",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("factory_id", sa.Text, nullable=False),
+    sa.Column("country", sa.Text, nullable=False),
+    sa.Column("tool_version", sa.Text, nullable=False),
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("compliance_points", sa.JSON, nullable=False),
+    sa.Column("clusters", sa.JSON, nullable=False),
+    sa.Column("recurring", sa.JSON, nullable=False),
+)
+
+finding_remediation = sa.Table(
+    "finding_remediation",
+    metadata,
+    sa.Column("assessment_id", sa.Text, primary_key=True),
+    sa.Column("question_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+)

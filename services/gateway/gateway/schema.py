@@ -14,7 +14,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from gateway import policy
-from gateway.read_model import factories
+from gateway.read_model import assessment_reports, factories, finding_remediation
 
 
 @dataclass
@@ -42,6 +42,33 @@ class Workforce:
     men: int
 
 
+@strawberry.type(description="A compliance point of a published report")
+class CompliancePointResult:
+    compliance_point_id: str
+    cluster_id: str
+    non_compliant: bool
+    non_compliant_questions: list[str]
+    remediation: list[str] = strawberry.field(description="Per non-compliant question: open, remediated or verified")
+
+
+@strawberry.type(description="A cluster of a published report")
+class ClusterResult:
+    cluster_id: str
+    compliance_points_assessed: int
+    compliance_points_non_compliant: int
+    non_compliance_rate: float
+
+
+@strawberry.type(description="A published assessment report")
+class AssessmentReport:
+    id: strawberry.ID
+    published_on: str
+    tool_version: str
+    compliance_points: list[CompliancePointResult]
+    clusters: list[ClusterResult]
+    recurring_questions: list[str] = strawberry.field(description="Non-compliant again since the previous report")
+
+
 @strawberry.type(description="A factory in the programme")
 class Factory:
     id: strawberry.ID
@@ -52,6 +79,28 @@ class Factory:
     sector: str
     enrollment: Enrollment | None
     workforce: Workforce | None
+
+    @strawberry.field(description="Its published assessment reports, newest first")
+    async def assessment_reports(self, info: Info[Context, None]) -> list[AssessmentReport]:
+        context = info.context
+        allowed = _allowed(lambda: policy.readable_factories(context.principal))
+        query = (
+            sa.select(assessment_reports)
+            .join(factories, factories.c.id == assessment_reports.c.factory_id)
+            .where(assessment_reports.c.factory_id == str(self.id), allowed)
+            .order_by(assessment_reports.c.published_on.desc())
+        )
+        async with context.engine.connect() as conn:
+            reports = list(await conn.execute(query))
+            remediation = {
+                (r.assessment_id, r.question_id): r.status
+                for r in await conn.execute(
+                    sa.select(finding_remediation).where(
+                        finding_remediation.c.assessment_id.in_([r.id for r in reports])
+                    )
+                )
+            }
+        return [_report(row, remediation) for row in reports]
 
     @classmethod
     def of(cls, row: Any) -> Factory:
@@ -79,6 +128,26 @@ class CountrySummary:
     workers: int | None
     women_share: float | None = strawberry.field(description="Women among the enrolled factories' workers, from 0 to 1")
     suppressed: bool = strawberry.field(description="True when the figures are withheld because the cell is small")
+
+
+def _report(row: Any, remediation: dict[tuple[str, str], str]) -> AssessmentReport:
+    return AssessmentReport(
+        id=strawberry.ID(row.id),
+        published_on=row.published_on.isoformat(),
+        tool_version=row.tool_version,
+        compliance_points=[
+            CompliancePointResult(
+                compliance_point_id=p["compliance_point_id"],
+                cluster_id=p["cluster_id"],
+                non_compliant=p["non_compliant"],
+                non_compliant_questions=p["non_compliant_questions"],
+                remediation=[remediation.get((row.id, q), "open") for q in p["non_compliant_questions"]],
+            )
+            for p in row.compliance_points
+        ],
+        clusters=[ClusterResult(**c) for c in row.clusters],
+        recurring_questions=row.recurring,
+    )
 
 
 def _allowed(build: Any) -> Any:
