@@ -201,3 +201,36 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_rest_are_app
 async def _applied_streams_are(engine: AsyncEngine, expected: set[str]) -> bool:
     async with engine.connect() as conn:
         return {row[0] for row in await conn.execute(sa.text("SELECT stream_id FROM times_applied"))} == expected
+
+
+async def test_a_read_model_dropped_for_a_rebuild_is_filled_again_from_the_start(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    for w in range(5):
+        await store.append(f"factory-LK-{w}", [registered(f"LK-{w}", "Katunayake Knits", "LK", "Katunayake")], 0)
+    await OutboxRelay(store, kafka, topic).publish_available()
+    projection = TimesApplied(f"{topic_prefix}times-applied")
+
+    async def run_until_applied(count: int) -> None:
+        runner = ProjectionRunner(
+            read_model, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter"
+        )
+        task = asyncio.create_task(runner.run())
+        try:
+            await eventually(lambda: _count_is(read_model, count), what=f"{count} events applied")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    await run_until_applied(5)
+    async with read_model.begin() as conn:  # drop the read model, as an operator rebuilding it would
+        await conn.execute(sa.text("TRUNCATE times_applied, processed_events, consumer_offsets"))
+
+    await run_until_applied(5)  # the same consumer group, yet everything is applied again
+
+    assert set((await times_applied(read_model)).values()) == {1}
+
+
+async def _count_is(engine: AsyncEngine, count: int) -> bool:
+    return len(await times_applied(engine)) == count

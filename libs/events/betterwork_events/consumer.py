@@ -1,8 +1,9 @@
 """Consumers: apply events from Kafka to a read model, exactly once in effect.
 
-A batch's read-model changes and its `processed_events` rows commit in one transaction, so an
-event redelivered after a crash (or published twice by the relay) is recognised by its id and
-changes nothing. An event that keeps failing is retried a bounded number of times, then sent to
+A batch's read-model changes, its `processed_events` rows and the partition offset to resume
+from commit in one transaction, so an event redelivered after a crash (or published twice by
+the relay) is recognised by its id and changes nothing, and a read model dropped for a rebuild
+is filled again from the beginning of the topics. An event that keeps failing is retried a bounded number of times, then sent to
 the consumer's dead-letter topic with the error, and recorded as processed; nothing is dropped
 silently.
 """
@@ -10,13 +11,14 @@ silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -59,7 +61,10 @@ class ProjectionRunner:
     async def run(self) -> None:
         """Consume for ever; cancel the task to stop."""
         await kafka.ensure_topics(self.bootstrap, *self.topics, self.dead_letter_topic)
-        consumer = kafka.consumer(self.bootstrap, self.projection.name, *self.topics)
+        consumer = kafka.consumer(self.bootstrap, self.projection.name)
+        # Where to resume is the read model's own record, not the group's committed offsets: a
+        # read model dropped for a rebuild starts again from the beginning of the topics.
+        consumer.subscribe(self.topics, listener=_ResumeFromReadModel(self, consumer))
         dead_letters = kafka.producer(self.bootstrap)
         await dead_letters.start()
         await consumer.start()
@@ -69,21 +74,46 @@ class ProjectionRunner:
                 for records in batches.values():
                     await self.handle(records, dead_letters)
                 if batches:
-                    # Offsets only save work on restart: correctness comes from processed_events.
-                    await consumer.commit()
+                    await consumer.commit()  # for the operators' lag dashboards only
         finally:
             await consumer.stop()
             await dead_letters.stop()
 
     async def handle(self, records: Sequence[ConsumerRecord], dead_letters: AIOKafkaProducer) -> None:
+        """Apply a batch of one partition's records in one transaction, or one by one if that fails."""
         try:
             async with self.engine.begin() as conn:
                 for record in records:
                     await self._apply(conn, record)
+                await self._save_offset(conn, records[-1])
         except Exception as error:
             log.warning("%s: batch failed (%s); applying its events one by one", self.projection.name, error)
             for record in records:
                 await self._apply_alone(record, dead_letters)
+
+    async def stored_offsets(self, partitions: Collection[TopicPartition]) -> dict[TopicPartition, int]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer = :consumer"),
+                {"consumer": self.projection.name},
+            )
+            stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+        return {tp: stored[tp] for tp in partitions if tp in stored}
+
+    async def _save_offset(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
+                "VALUES (:consumer, :topic, :partition, :next) ON CONFLICT (consumer, topic, partition) "
+                "DO UPDATE SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset)"
+            ),
+            {
+                "consumer": self.projection.name,
+                "topic": record.topic,
+                "partition": record.partition,
+                "next": record.offset + 1,
+            },
+        )
 
     async def _apply_alone(self, record: ConsumerRecord, dead_letters: AIOKafkaProducer) -> None:
         error: BaseException | None = None
@@ -91,6 +121,7 @@ class ProjectionRunner:
             try:
                 async with self.engine.begin() as conn:
                     await self._apply(conn, record)
+                    await self._save_offset(conn, record)
                 return
             except MalformedEnvelope as malformed:
                 error = malformed  # retrying cannot help
@@ -144,12 +175,28 @@ class ProjectionRunner:
             ("bw_original_offset", str(record.offset).encode()),
         ]
         await dead_letters.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)
-        try:
-            envelope = Envelope.from_kafka(record.value, record.headers)
-        except MalformedEnvelope:
-            return  # no id to remember: a redelivery dead-letters it again, which is harmless
         async with self.engine.begin() as conn:
-            await self._first_time(conn, envelope)
+            with contextlib.suppress(MalformedEnvelope):  # without an id, the offset alone remembers it
+                await self._first_time(conn, Envelope.from_kafka(record.value, record.headers))
+            await self._save_offset(conn, record)
+
+
+class _ResumeFromReadModel(ConsumerRebalanceListener):
+    def __init__(self, runner: ProjectionRunner, consumer: AIOKafkaConsumer) -> None:
+        self.runner = runner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        stored = await self.runner.stored_offsets(assigned)
+        for tp in assigned:
+            if tp in stored:
+                self.consumer.seek(tp, stored[tp])
+        fresh = [tp for tp in assigned if tp not in stored]
+        if fresh:
+            await self.consumer.seek_to_beginning(*fresh)
 
 
 def _where(record: ConsumerRecord) -> str:

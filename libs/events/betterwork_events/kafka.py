@@ -18,9 +18,8 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2)
 
 
-def consumer(bootstrap: str, group_id: str, *topics: str) -> AIOKafkaConsumer:
+def consumer(bootstrap: str, group_id: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=bootstrap,
         group_id=group_id,
         enable_auto_commit=False,

@@ -97,6 +97,21 @@ def create_consumer_tables(op: Operations) -> None:
     )
 
 
+def create_consumer_offsets(op: Operations) -> None:
+    """Where each consumer resumes, per partition, committed with the read model it feeds."""
+    op.execute(
+        """
+        CREATE TABLE consumer_offsets (
+            consumer     text NOT NULL,
+            topic        text NOT NULL,
+            partition    integer NOT NULL,
+            next_offset  bigint NOT NULL,
+            PRIMARY KEY (consumer, topic, partition)
+        )
+        """
+    )
+
+
 def package_config(migrations_dir: Path, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
