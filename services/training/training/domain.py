@@ -49,8 +49,11 @@ SessionEvent: TypeAlias = (
 )
 
 
+STREAM_PREFIX = "training-session-"
+
+
 def session_stream(session_id: str) -> str:
-    return f"training-session-{session_id}"
+    return f"{STREAM_PREFIX}{session_id}"
 
 
 class Status(StrEnum):
