@@ -45,10 +45,16 @@ class EventContract(BaseModel):
     event_type: ClassVar[str]
     # Which service's topic carries the event: set once on each service's base contract.
     topic_service: ClassVar[str]
+    # Whether the event's `factory_id` is its Kafka key. A stream that spans several factories (a
+    # training session for three factories) sets False: its events, even those naming one factory,
+    # are then keyed by their stream, so that the stream stays in order in one partition.
+    keyed_by_factory: ClassVar[bool] = True
 
     @property
     def factory_id_key(self) -> str | None:
         """The factory this event is about, used as the Kafka key so a factory's events stay ordered."""
+        if not self.keyed_by_factory:
+            return None
         value = getattr(self, "factory_id", None)
         return str(value) if value is not None else None
 

@@ -85,7 +85,7 @@ def kafka_headers_schema(contract: type[EventContract]) -> JsonObject:
         ),
         "content-type": _header("Media type of the body.", const=CONTENT_TYPE),
     }
-    if "factory_id" in contract.model_fields:
+    if contract.keyed_by_factory and "factory_id" in contract.model_fields:
         always["ce_factoryid"] = _header("The factory the event is about; also the Kafka key.")
     optional = {
         "ce_correlationid": _header("Ties together the events that follow from one request.", format="uuid"),
@@ -110,6 +110,18 @@ def _summary(contract: type[EventContract]) -> str:
     return doc.splitlines()[0] if doc else contract.__name__
 
 
+def _key_description(contract: type[EventContract]) -> str:
+    if contract.keyed_by_factory:
+        return (
+            "The factory id (ce_factoryid), so that one factory's events stay in order in one partition; "
+            "the stream id (ce_subject) for an event about no factory."
+        )
+    return (
+        "The stream id (ce_subject), so that the stream's events stay in order in one partition. Not the "
+        "factory id: the stream can concern several factories; the body names them."
+    )
+
+
 def asyncapi_message(contract: type[EventContract]) -> JsonObject:
     return {
         "name": contract.event_type,
@@ -124,11 +136,7 @@ def asyncapi_message(contract: type[EventContract]) -> JsonObject:
         },
         "bindings": {
             "kafka": {
-                "key": {
-                    "type": "string",
-                    "description": "The factory id (ce_factoryid), so that one factory's events stay in order "
-                    "in one partition; the stream id (ce_subject) for an event about no factory.",
-                },
+                "key": {"type": "string", "description": _key_description(contract)},
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
@@ -144,10 +152,11 @@ def asyncapi_document(catalogue: Catalogue) -> JsonObject:
     operations: JsonObject = {}
     for topic, contracts in sorted(by_topic.items()):
         service = contracts[0].topic_service
+        order = "factory" if all(c.keyed_by_factory for c in contracts) else "stream (ce_subject)"
         channels[topic] = {
             "address": topic,
             "title": topic,
-            "description": f"Every event the {service} service records, in order per factory. "
+            "description": f"Every event the {service} service records, in order per {order}. "
             "A deployment may prefix topic names (BW_TOPIC_PREFIX).",
             "messages": {contract.event_type: asyncapi_message(contract) for contract in contracts},
         }

@@ -13,6 +13,7 @@ from betterwork_events import docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import factory_registry as fr
+from betterwork_events.contracts import training as tr
 from betterwork_events.envelope import Envelope
 from jsonschema import Draft7Validator, Draft202012Validator
 from pydantic import ValidationError
@@ -118,6 +119,20 @@ ASSESSMENT_EXAMPLES = [
         **VISIT, response="All arrears have been paid and payroll now uses the 2026 minimum wage."
     ),
 ]
+SAIGON_STITCH = "VN-2026-0012-8"
+DONG_NAI_KNITWEAR = "VN-2026-0031-8"
+SST_SESSION = "TS-7KQ2M9XDRA"
+SST_FACTORIES = (SAIGON_STITCH, DONG_NAI_KNITWEAR)
+SST = tr.ScheduledCourse(
+    code="SST",
+    title="Supervisory Skills Training",
+    catalogue_version="2026.1",
+    hours=16,
+    audience=(tr.Role.SUPERVISOR,),
+    pre_post_tests=True,
+    feedback=True,
+)
+TRAINING_DAYS = (date(2026, 3, 10), date(2026, 3, 11))
 
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
 EXAMPLES: dict[str, EventContract] = {
@@ -159,6 +174,98 @@ EXAMPLES: dict[str, EventContract] = {
         ),
         fr.BrandPartnershipChanged(brand_id=NORTHWIND, partnership=fr.PartnershipStatus.FORMER_PARTNER),
         *ASSESSMENT_EXAMPLES,
+        tr.TrainingSessionScheduled(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            country="VN",
+            course=SST,
+            days=TRAINING_DAYS,
+            venue="Better Work Vietnam training room, Thu Dau Mot, Binh Duong",
+            trainer="Nguyen Thi Lan, enterprise advisor",
+        ),
+        tr.TrainingSessionRescheduled(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            days=(date(2026, 3, 10), date(2026, 3, 12)),
+            venue="Better Work Vietnam training room, Thu Dau Mot, Binh Duong",
+            reason="Dong Nai Knitwear ships a peak order on 11 March; its supervisors cannot leave the lines",
+        ),
+        tr.ParticipantRegistered(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            participant_id="SS-S-001",
+            factory_id=SAIGON_STITCH,
+            role=tr.Role.SUPERVISOR,
+            sex=tr.Sex.FEMALE,
+        ),
+        tr.AttendanceRecorded(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            day=TRAINING_DAYS[0],
+            present=("DN-S-101", "DN-S-102", "SS-S-001", "SS-S-002", "SS-S-003"),
+        ),
+        tr.TestScoreRecorded(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            participant_id="SS-S-001",
+            factory_id=SAIGON_STITCH,
+            phase=tr.TestPhase.POST,
+            score=85,
+        ),
+        tr.FeedbackGiven(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            participant_id="DN-S-101",
+            factory_id=DONG_NAI_KNITWEAR,
+            rating=5,
+            comment="The role plays on giving instructions without shouting were the most useful part",
+        ),
+        tr.TrainingDelivered(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            course_code="SST",
+            first_day=TRAINING_DAYS[0],
+            last_day=TRAINING_DAYS[1],
+            hours=16,
+            participant_hours=72,
+            registered=5,
+            attended=tr.Headcount(
+                total=5,
+                by_sex=tr.BySex(female=3, male=1, other_or_undisclosed=1),
+                by_role=tr.ByRole(worker=0, supervisor=5, manager=0),
+                women_supervisors_and_managers=3,
+            ),
+            completed=4,
+            factories=(
+                tr.FactoryAttendance(
+                    factory_id=SAIGON_STITCH,
+                    registered=3,
+                    attended=tr.Headcount(
+                        total=3,
+                        by_sex=tr.BySex(female=2, male=1, other_or_undisclosed=0),
+                        by_role=tr.ByRole(worker=0, supervisor=3, manager=0),
+                        women_supervisors_and_managers=2,
+                    ),
+                    participant_hours=40,
+                ),
+                tr.FactoryAttendance(
+                    factory_id=DONG_NAI_KNITWEAR,
+                    registered=2,
+                    attended=tr.Headcount(
+                        total=2,
+                        by_sex=tr.BySex(female=1, male=0, other_or_undisclosed=1),
+                        by_role=tr.ByRole(worker=0, supervisor=2, manager=0),
+                        women_supervisors_and_managers=1,
+                    ),
+                    participant_hours=32,
+                ),
+            ),
+        ),
+        tr.TrainingSessionCancelled(
+            session_id=SST_SESSION,
+            factory_ids=SST_FACTORIES,
+            reason="typhoon warning for Binh Duong: the venue is closed",
+        ),
     ]
 }
 
@@ -175,6 +282,13 @@ CONSTRAINT_VIOLATIONS: dict[str, dict[str, JsonObject]] = {
     },
     fr.FactoryProfileUpdated.event_type: {"nothing changed": {"changed": []}},
     fr.FactoryEnrollmentSuspended.event_type: {"empty reason": {"reason": ""}},
+    tr.ParticipantRegistered.event_type: {
+        "a participant id with spaces": {"participant_id": "Tran Thi Mai"},
+        "a sex outside the list": {"sex": "unknown"},
+    },
+    tr.TestScoreRecorded.event_type: {"score above 100": {"score": 101}},
+    tr.FeedbackGiven.event_type: {"rating of 0": {"rating": 0}},
+    tr.TrainingSessionScheduled.event_type: {"no days": {"days": []}, "no factories": {"factory_ids": []}},
 }
 
 
@@ -282,11 +396,20 @@ def test_the_correlation_id_points_at_a_header_that_is_described() -> None:
         assert "ce_correlationid" in message["headers"]["properties"]
 
 
-def test_the_kafka_key_is_described_as_the_factory_id() -> None:
-    for message in messages_by_type().values():
+def test_the_kafka_key_is_described_as_the_factory_id_or_for_streams_of_several_factories_the_stream() -> None:
+    for event_type, message in messages_by_type().items():
         key = message["bindings"]["kafka"]["key"]
         assert key["type"] == "string"
-        assert "factory id" in key["description"]
+        keyed_by = "The factory id" if catalogue.contract(event_type).keyed_by_factory else "The stream id"
+        assert key["description"].startswith(keyed_by)
+
+
+def test_a_training_session_for_several_factories_keys_all_its_events_by_the_session() -> None:
+    participant = EXAMPLES[tr.ParticipantRegistered.event_type]
+    sent = envelope(participant, with_optional_attributes=False)
+
+    assert participant.factory_id_key is None and "ce_factoryid" not in kafka_headers(sent)
+    assert "ce_factoryid" not in messages_by_type()[tr.ParticipantRegistered.event_type]["headers"]["properties"]
 
 
 @pytest.mark.parametrize("event_type", sorted(EXAMPLES))
