@@ -22,6 +22,7 @@ from betterwork_events.contracts.factory_registry import (
     FactoryRegistered,
     FactoryWithdrawn,
 )
+from betterwork_events.errors import IllegalStep
 from betterwork_events.store import Checkpoint, EventStore
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -156,7 +157,10 @@ async def factories_in(conn: AsyncConnection, country: str) -> list[FactoryRecor
 
 
 async def rebuild(store: EventStore) -> int:
-    """Drop the directory and replay every event into it; returns how many events were replayed."""
+    """Drop the directory and replay every event into it; returns how many events were replayed.
+
+    Run it with the service stopped: it refuses to finish while appends are still in flight,
+    rather than leave a directory that silently misses them."""
     replayed = 0
     async with store.engine.begin() as conn:
         await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory"))
@@ -165,6 +169,9 @@ async def rebuild(store: EventStore) -> int:
             batch = await store.read_all(checkpoint, limit=5000)
             await record(conn, [envelope.contract() for envelope in batch.events])
             replayed += len(batch.events)
-            if not batch.events:
-                return replayed
             checkpoint = batch.checkpoint
+            if batch.events:
+                continue
+            if batch.held_back:
+                raise IllegalStep("events are being appended while rebuilding; stop the service and run it again")
+            return replayed
