@@ -3,6 +3,6 @@
 Importing this package registers them all in `betterwork_events.catalogue.catalogue`.
 """
 
-from betterwork_events.contracts import factory_registry
+from betterwork_events.contracts import committee, factory_registry
 
-__all__ = ["factory_registry"]
+__all__ = ["committee", "factory_registry"]
