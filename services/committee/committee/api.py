@@ -45,7 +45,10 @@ class Problem(BaseModel):
 
 router = APIRouter(
     responses={
-        403: {"model": Problem, "description": "The caller may not do this (see the policy above)"},
+        403: {
+            "model": Problem,
+            "description": "Only programme staff manage committees; a factory's own users record its meetings and action items",
+        },
         404: {"model": Problem, "description": "No such committee, factory, member, meeting or action item"},
         409: {
             "model": Problem,
