@@ -12,6 +12,7 @@ import pytest
 from betterwork_events import docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
 from betterwork_events.contracts import assessment as ae
+from betterwork_events.contracts import committee as cm
 from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.contracts import training as tr
 from betterwork_events.envelope import Envelope
@@ -133,6 +134,25 @@ SST = tr.ScheduledCourse(
     feedback=True,
 )
 TRAINING_DAYS = (date(2026, 3, 10), date(2026, 3, 11))
+ANGKOR_PICC = {"committee_id": f"{ANGKOR_APPAREL}-C1", "factory_id": ANGKOR_APPAREL}
+SREYMOM = cm.Person(employee_number="AA-01873", name="Chan Sreymom", sex=cm.Sex.FEMALE, job_title="sewing operator")
+SOPHEA = cm.Person(employee_number="AA-00412", name="Keo Sophea", sex=cm.Sex.FEMALE, job_title="quality inspector")
+SREYPOV = cm.Person(employee_number="AA-03310", name="Srey Pov", sex=cm.Sex.FEMALE)
+WORKER_SEAT = cm.CommitteeMember(
+    member_id="M-1",
+    person=SREYMOM,
+    side=cm.Side.WORKERS,
+    term_starts_on=date(2026, 3, 16),
+    term_ends_on=date(2028, 3, 15),
+    election_id="E-1",
+)
+MANAGEMENT_SEAT = cm.CommitteeMember(
+    member_id="M-3",
+    person=cm.Person(employee_number="AA-00007", name="Sok Dara", sex=cm.Sex.FEMALE, job_title="HR manager"),
+    side=cm.Side.MANAGEMENT,
+    office=cm.Office.SECRETARY,
+    term_starts_on=date(2026, 3, 16),
+)
 
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
 EXAMPLES: dict[str, EventContract] = {
@@ -266,6 +286,65 @@ EXAMPLES: dict[str, EventContract] = {
             factory_ids=SST_FACTORIES,
             reason="typhoon warning for Binh Duong: the venue is closed",
         ),
+        cm.CommitteeEstablished(**ANGKOR_PICC, country="KH", established_on=MONDAY),
+        cm.ElectionRecorded(
+            **ANGKOR_PICC,
+            election_id="E-1",
+            held_on=date(2026, 3, 16),
+            seats=2,
+            candidates=(
+                cm.Candidate(person=SREYMOM, votes=412),
+                cm.Candidate(person=SOPHEA, votes=388),
+                cm.Candidate(person=SREYPOV, votes=150),
+            ),
+            elected=(WORKER_SEAT, WORKER_SEAT.model_copy(update={"member_id": "M-2", "person": SOPHEA})),
+        ),
+        cm.ManagementRepresentativeAppointed(**ANGKOR_PICC, member=MANAGEMENT_SEAT),
+        cm.MemberOfficeAssigned(**ANGKOR_PICC, member_id="M-1", office=cm.Office.CHAIR),
+        cm.MemberLeft(
+            **ANGKOR_PICC, member_id="M-3", left_on=date(2026, 5, 4), reason="moved to the group's head office"
+        ),
+        cm.MemberReplaced(
+            **ANGKOR_PICC,
+            member_id="M-2",
+            replaced_on=date(2026, 5, 4),
+            reason="resigned from the factory",
+            replacement=WORKER_SEAT.model_copy(
+                update={"member_id": "M-4", "person": SREYPOV, "term_starts_on": date(2026, 5, 4)}
+            ),
+        ),
+        cm.MeetingRecorded(
+            **ANGKOR_PICC,
+            meeting_id="MT-1",
+            held_on=date(2026, 4, 8),
+            attendees=("M-1", "M-2", "M-3"),
+            guests=("Pich Sopheap (Better Factories Cambodia advisor)",),
+            agenda=(
+                cm.AgendaTopic(
+                    title="Blocked emergency exit on the cutting floor",
+                    references=("finding:KH-2026-0042-5-A1-F7", "compliance-point:OSH-emergency-exits"),
+                ),
+                cm.AgendaTopic(title="Drinking water in the canteen"),
+            ),
+            minutes="The committee walked the cutting floor; the east exit was blocked by fabric rolls.",
+            decisions=("Fabric rolls are stored away from every exit",),
+        ),
+        cm.ActionItemRaised(
+            **ANGKOR_PICC,
+            action_item_id="AI-1",
+            meeting_id="MT-1",
+            description="Clear the east exit and mark the floor in front of it",
+            owner="M-3",
+            due_on=date(2026, 4, 15),
+            references=("finding:KH-2026-0042-5-A1-F7",),
+        ),
+        cm.ActionItemStarted(**ANGKOR_PICC, action_item_id="AI-1", note="floor marking paint ordered"),
+        cm.ActionItemClosed(
+            **ANGKOR_PICC, action_item_id="AI-1", closed_on=date(2026, 4, 14), outcome="exit cleared and marked"
+        ),
+        cm.CommitteeDissolved(
+            **ANGKOR_PICC, dissolved_on=date(2026, 12, 31), reason="the factory closed and its workers were laid off"
+        ),
     ]
 }
 
@@ -289,6 +368,15 @@ CONSTRAINT_VIOLATIONS: dict[str, dict[str, JsonObject]] = {
     tr.TestScoreRecorded.event_type: {"score above 100": {"score": 101}},
     tr.FeedbackGiven.event_type: {"rating of 0": {"rating": 0}},
     tr.TrainingSessionScheduled.event_type: {"no days": {"days": []}, "no factories": {"factory_ids": []}},
+    cm.ElectionRecorded.event_type: {
+        "no candidates": {"candidates": []},
+        "negative votes": {"candidates": [{"person": SREYMOM.model_dump(mode="json"), "votes": -1}]},
+    },
+    cm.MeetingRecorded.event_type: {
+        "nobody attended": {"attendees": []},
+        "a reference of no known kind": {"agenda": [{"title": "Overtime", "references": ["KH-2026-0042-5-A1-F7"]}]},
+        "not a member id": {"attendees": ["Chan Sreymom"]},
+    },
 }
 
 
