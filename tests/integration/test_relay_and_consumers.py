@@ -134,16 +134,18 @@ async def test_a_consumer_killed_mid_batch_and_restarted_applies_nothing_twice(
 
     projection = TimesApplied(f"{topic_prefix}times-applied", slow=0.002)
     kills = 0
-    while len(await times_applied(read_model)) < 600:
+    while (done := len(await times_applied(read_model))) < 600:
         runner = ProjectionRunner(
             read_model, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter"
         )
         task = asyncio.create_task(runner.run())
-        await asyncio.sleep(random.uniform(0.3, 1.5))
+        # Let it commit one more batch, then kill it a moment later: inside its next batch, or
+        # between that batch's commit and its offsets reaching Kafka.
+        await eventually(lambda: _more_than(read_model, done), within=60, what="the consumer making progress")
+        await asyncio.sleep(random.uniform(0, 0.3))
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         kills += 1
-        assert kills < 60, "the consumer made no progress"
 
     applied = await times_applied(read_model)
     assert len(applied) == 600
@@ -230,6 +232,10 @@ async def test_a_read_model_dropped_for_a_rebuild_is_filled_again_from_the_start
     await run_until_applied(5)  # the same consumer group, yet everything is applied again
 
     assert set((await times_applied(read_model)).values()) == {1}
+
+
+async def _more_than(engine: AsyncEngine, count: int) -> bool:
+    return len(await times_applied(engine)) > count
 
 
 async def _count_is(engine: AsyncEngine, count: int) -> bool:

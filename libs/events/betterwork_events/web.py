@@ -11,17 +11,23 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from betterwork_events.auth import Principal, TokenVerifier
+from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
+from betterwork_events.factories import FactoryReference
+from betterwork_events.kafka import events_topic
+from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
-from betterwork_events.store import CommandContext, StreamNotFound, VersionConflict
+from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from betterwork_events.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,58 @@ class Runtime:
     settings: CommonSettings
     engine: AsyncEngine
     background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
+    store: EventStore | None = None
+
+
+def event_sourced(service: str, settings: CommonSettings, *, learns_factories: bool = True) -> Runtime:
+    """The runtime of an event-sourced service: its event store, the relay publishing it to
+    `<service>.events`, and (usually) the consumer that teaches it which factories exist."""
+    engine = create_engine(settings)
+    store = EventStore(engine, source=f"/betterwork/{service}")
+    relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(service)))
+    background: list[tuple[str, BackgroundTask]] = [("outbox relay", relay.run)]
+    if learns_factories:
+        factories = ProjectionRunner(
+            engine,
+            settings.kafka_bootstrap,
+            FactoryReference(name=f"{settings.topic_prefix}{service}.factory-reference"),
+            [settings.topic(events_topic("factory-registry"))],
+            dead_letter_topic=settings.topic(f"{service}.dead-letter"),
+        )
+        background.append(("factory reference", factories.run))
+    return Runtime(service, settings, engine, background, store)
+
+
+# Request pieces every service uses the same way.
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(description="The ETag of the resource as you read it; 409 if it changed since", examples=['"3"']),
+]
+
+
+class Command(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong, in words a user can act on")
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (its ETag), or None without one."""
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:
@@ -78,6 +136,7 @@ def service_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.store = runtime.store
     app.state.token_verifier = TokenVerifier(runtime.settings)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process is up")

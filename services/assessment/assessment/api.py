@@ -15,9 +15,9 @@ from betterwork_events.auth import Audience, CurrentPrincipal, Principal, forbid
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.errors import InvalidRequest, NotFound
 from betterwork_events.store import EventStore
-from betterwork_events.web import command_context
+from betterwork_events.web import Command, IfMatch, command_context
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from assessment import handlers
 from assessment.domain import Assessment, Status
@@ -25,12 +25,7 @@ from assessment.tool import tool
 
 router = APIRouter()
 
-IfMatch = Annotated[str | None, Header(description="The ETag of the assessment as you read it", examples=['"12"'])]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ScheduleRequest(Command):

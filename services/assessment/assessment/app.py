@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from betterwork_events.consumer import ProjectionRunner
-from betterwork_events.factories import FactoryReference
-from betterwork_events.kafka import events_topic
-from betterwork_events.relay import OutboxRelay
-from betterwork_events.store import EventStore
-from betterwork_events.web import Runtime, create_engine, service_app
+from betterwork_events.web import event_sourced, service_app
 from fastapi import FastAPI
 
 from assessment import api
@@ -18,25 +13,11 @@ SERVICE = "assessment"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = create_engine(settings)
-    store = EventStore(engine, source=f"/betterwork/{SERVICE}")
-    relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(SERVICE)))
-    factories = ProjectionRunner(
-        engine,
-        settings.kafka_bootstrap,
-        FactoryReference(name=f"{settings.topic_prefix}assessment.factory-reference"),
-        [settings.topic(events_topic("factory-registry"))],
-        dead_letter_topic=settings.topic("assessment.dead-letter"),
-    )
-    runtime = Runtime(
-        SERVICE, settings, engine, background=[("outbox relay", relay.run), ("factory reference", factories.run)]
-    )
+    runtime = event_sourced(SERVICE, settings)
     app = service_app(
         runtime,
         title="Better Work assessments",
         description="Unannounced compliance assessments, findings, improvement plans and remediation.",
         routers=[api.router],
     )
-    app.state.store = store
-    app.state.relay = relay
     return app

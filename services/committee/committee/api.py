@@ -28,20 +28,15 @@ from betterwork_events.contracts.committee import (
     Reference,
     Side,
 )
-from betterwork_events.errors import InvalidRequest, NotFound
+from betterwork_events.errors import NotFound
 from betterwork_events.store import EventStore
-from betterwork_events.web import command_context
-from fastapi import APIRouter, Header, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from committee import handlers, policy
 from committee.domain import ActionItem, Committee, HealthCheck, HealthPolicy, HealthStatus, Member, NewActionItem
-
-
-class Problem(BaseModel):
-    detail: str = Field(description="What is wrong, in words a user can act on")
-
 
 router = APIRouter(
     responses={
@@ -58,20 +53,8 @@ router = APIRouter(
     }
 )
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
-]
-IfMatch = Annotated[
-    str | None,
-    Header(description="The ETag of the committee as you read it; 409 if it changed since", examples=['"3"']),
-]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 FactoryId = Annotated[str, Field(min_length=1, max_length=40, examples=["KH-2026-0042-5"])]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _after(field: str, inclusive: bool = False) -> Any:
@@ -311,15 +294,6 @@ def engine(request: Request) -> AsyncEngine:
 
 def health_policy(request: Request) -> HealthPolicy:
     return request.app.state.health_policy
-
-
-def expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
 
 
 def etag(committee: Committee, response: Response) -> None:

@@ -28,8 +28,8 @@ from betterwork_events.contracts.factory_registry import (
 from betterwork_events.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from betterwork_events.errors import InvalidRequest
 from betterwork_events.store import EventStore
-from betterwork_events.web import command_context
-from fastapi import APIRouter, Header, Request, Response, status
+from betterwork_events.web import Command, IdempotencyKey, IfMatch, command_context, expected_version
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,18 +38,7 @@ from factory_registry.domain import Brand, Factory
 
 router = APIRouter()
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
-]
-IfMatch = Annotated[
-    str | None, Header(description="The ETag of the factory as you read it; 409 if it changed since", examples=['"3"'])
-]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RegisterFactoryRequest(FactoryProfile):
@@ -176,15 +165,6 @@ def programme_or_own_factory(principal: Principal, factory_id: str, what: str) -
     if principal.audience is Audience.FACTORY and principal.scope == factory_id:
         return
     raise forbidden(f"only programme staff and the factory's own users may {what}")
-
-
-def expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
 
 
 def factory_response(factory: Factory, response: Response) -> FactoryView:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from betterwork_events.kafka import events_topic
-from betterwork_events.relay import OutboxRelay
-from betterwork_events.store import EventStore
-from betterwork_events.web import Runtime, create_engine, service_app
+from betterwork_events.web import event_sourced, service_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -17,10 +14,7 @@ SERVICE = "factory-registry"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = create_engine(settings)
-    store = EventStore(engine, source=f"/betterwork/{SERVICE}")
-    relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(SERVICE)))
-    runtime = Runtime(SERVICE, settings, engine, background=[("outbox relay", relay.run)])
+    runtime = event_sourced(SERVICE, settings, learns_factories=False)
     app = service_app(
         runtime,
         title="Better Work factory registry",
@@ -29,8 +23,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(handlers.LikelyDuplicates, likely_duplicates)
     app.add_exception_handler(importer.ImportRejected, import_rejected)
-    app.state.store = store
-    app.state.relay = relay
     return app
 
 

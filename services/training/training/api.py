@@ -21,21 +21,17 @@ from betterwork_events.contracts.training import (
     Sex,
     TestPhase,
 )
-from betterwork_events.errors import InvalidRequest, NotFound
+from betterwork_events.errors import NotFound
 from betterwork_events.store import EventStore
-from betterwork_events.web import command_context
-from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
 
 from training import directory, handlers, policy
 from training.courses import CATALOGUE_VERSION, COURSES, Course
 from training.domain import Participant, Status, TrainingSession
 
 router = APIRouter()
-
-
-class Problem(BaseModel):
-    detail: str = Field(description="What went wrong, in words for the caller")
 
 
 STEP_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -51,20 +47,9 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such session among those the caller may read"},
 }
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
-]
-IfMatch = Annotated[
-    str | None, Header(description="The ETag of the session as you read it; 409 if it changed since", examples=['"3"'])
-]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 Days = Annotated[list[dt.date], Field(min_length=1, max_length=60, examples=[["2026-03-10", "2026-03-11"]])]
 Venue = Annotated[str, Field(min_length=1, max_length=300)]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _no_repeats(values: Sequence[object], what: str) -> None:
@@ -283,15 +268,6 @@ def store(request: Request) -> EventStore:
 
 def clock(request: Request) -> handlers.Clock:
     return request.app.state.clock
-
-
-def expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
 
 
 def session_response(session: TrainingSession, principal: Principal, response: Response) -> SessionView:
