@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,7 +22,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from betterwork_events.catalogue import EventContract
+from betterwork_events.catalogue import SCHEMA_URI, EventContract
 from betterwork_events.envelope import Envelope
 from betterwork_events.tracing import current_traceparent, tracer
 
@@ -166,15 +167,22 @@ class EventStore:
             for offset, (event_id, event) in enumerate(zip(ids, events, strict=True))
         ]
         with tracer.start_as_current_span("event_store.append", attributes={"bw.stream_id": stream_id}):
-            try:
-                if connection is not None:
+            # One INSERT statement however many events: atomic on its own, so it needs no
+            # transaction of ours (one round trip instead of BEGIN, INSERT, COMMIT). Inside the
+            # caller's transaction, a savepoint keeps that transaction usable after a conflict.
+            statement, parameters = (_INSERT, rows[0]) if len(rows) == 1 else (_INSERT.values(rows), None)
+            if connection is not None:
+                try:
                     async with connection.begin_nested():
-                        await connection.execute(_INSERT, rows)
-                else:
-                    async with self.engine.begin() as conn:
-                        await conn.execute(_INSERT, rows)
-            except IntegrityError as error:
-                return await self._explain_conflict(error, stream_id, expected_version, ids, connection)
+                        await connection.execute(statement, parameters)
+                except IntegrityError as error:
+                    return await self._explain_conflict(error, stream_id, expected_version, ids, connection)
+            else:
+                async with self._autocommit() as conn:
+                    try:
+                        await conn.execute(statement, parameters)
+                    except IntegrityError as error:
+                        return await self._explain_conflict(error, stream_id, expected_version, ids, conn)
         return Appended(stream_id, expected_version + len(events), ids)
 
     async def _explain_conflict(
@@ -206,7 +214,7 @@ class EventStore:
             return result.scalar()
 
     async def version(self, stream_id: str) -> int:
-        async with self.engine.connect() as conn:
+        async with self._autocommit() as conn:
             return await self._version(conn, stream_id)
 
     @staticmethod
@@ -220,12 +228,9 @@ class EventStore:
 
     async def load(self, stream_id: str) -> list[Envelope]:
         """Every event of one stream, oldest first. An unknown stream raises `StreamNotFound`."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                sa.text(f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version"),
-                {"stream_id": stream_id},
-            )
-            envelopes = [self._envelope(row) for row in result.mappings()]
+        async with self._autocommit() as conn:
+            rows = (await conn.execute(_LOAD, {"stream_id": stream_id})).all()
+        envelopes = [self._envelope(row) for row in rows]
         if not envelopes:
             raise StreamNotFound(stream_id)
         return envelopes
@@ -237,37 +242,70 @@ class EventStore:
         means an event that commits late is never behind a checkpoint already handed out, so a
         reader that follows checkpoints never skips one, while appends stay fully concurrent.
         """
-        params = {"txid": after.transaction_id, "position": after.position}
-        async with self.engine.connect() as conn:
-            result = await conn.execute(_READ_ALL, {**params, "limit": limit})
-            rows = list(result.mappings())
-            envelopes = [self._envelope(row) for row in rows]
-            checkpoint = Checkpoint(rows[-1]["txid"], rows[-1]["position"]) if rows else after
+        async with self._autocommit() as conn:  # two statements, each with its own snapshot anyway
+            params = {"txid": after.transaction_id, "position": after.position}
+            rows = (await conn.execute(_READ_ALL, {**params, "limit": limit})).all()
+            checkpoint = Checkpoint(rows[-1][-1], rows[-1][0]) if rows else after
             held_back = False
             if len(rows) < limit:
                 next_params = {"txid": checkpoint.transaction_id, "position": checkpoint.position}
                 held_back = bool((await conn.execute(_HELD_BACK, next_params)).scalar_one())
-        return Batch(envelopes, checkpoint, held_back)
+        return Batch([self._envelope(row) for row in rows], checkpoint, held_back)
 
-    def _envelope(self, row: Any) -> Envelope:
+    def _envelope(self, row: Sequence[Any]) -> Envelope:
+        """A row of `_COLUMNS` as its envelope (by position: this runs for every event read)."""
+        (
+            position,
+            event_id,
+            stream_id,
+            version,
+            type_,
+            data,
+            factory_id,
+            actor,
+            correlation_id,
+            causation_id,
+            traceparent,
+            recorded_at,
+            _,
+        ) = row
         return Envelope(
-            id=row["event_id"],
+            id=event_id,
             source=self.source,
-            type=row["type"],
-            subject=row["stream_id"],
-            time=row["recorded_at"].astimezone(UTC) if isinstance(row["recorded_at"], datetime) else row["recorded_at"],
-            data=row["data"],
-            streamversion=row["version"],
-            position=row["position"],
-            factoryid=row["factory_id"],
-            correlationid=row["correlation_id"],
-            causationid=row["causation_id"],
-            traceparent=row["traceparent"],
-            actor=row["actor"],
+            type=type_,
+            subject=stream_id,
+            time=recorded_at.astimezone(UTC) if isinstance(recorded_at, datetime) else recorded_at,
+            data=data,
+            streamversion=version,
+            position=position,
+            factoryid=factory_id,
+            correlationid=correlation_id,
+            causationid=causation_id,
+            traceparent=traceparent,
+            actor=actor,
+            dataschema=_dataschema(type_),
         )
+
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection without BEGIN and COMMIT/ROLLBACK round trips around each use.
+
+        For work done in one statement: a single statement is atomic and sees one snapshot
+        on its own, and each round trip costs about as much as the statement itself.
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     def _connection(self, connection: AsyncConnection | None) -> AbstractAsyncContextManager[AsyncConnection]:
         return nullcontext(connection) if connection is not None else self.engine.connect()
 
 
 _INSERT = sa.insert(events_table)
+_LOAD = sa.text(f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")
+
+
+@lru_cache(maxsize=1024)
+def _dataschema(event_type: str) -> str:
+    """What Envelope would compute for the type, once per type rather than once per event."""
+    return SCHEMA_URI.format(type=event_type)
