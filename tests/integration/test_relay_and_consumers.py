@@ -240,3 +240,26 @@ async def _more_than(engine: AsyncEngine, count: int) -> bool:
 
 async def _count_is(engine: AsyncEngine, count: int) -> bool:
     return len(await times_applied(engine)) == count
+
+
+async def test_the_relay_wakes_on_notification_not_on_its_poll(
+    store: EventStore, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    relay = OutboxRelay(store, kafka, topic, idle_wait=3600)  # its poll would not come in this test's lifetime
+    task = asyncio.create_task(relay.run())
+    try:
+        # The first may be published by the relay's start-up read; the later ones only if the
+        # relay, idle, is woken by the notification that follows each append.
+        for appended, factory_id in enumerate(["PK-1", "PK-2", "PK-3"], start=1):
+            await store.append(
+                f"factory-{factory_id}", [registered(factory_id, "Sialkot Sportswear", "PK", "Sialkot")], 0
+            )
+
+            async def published(count: int = appended) -> bool:
+                return len(await read_topic(kafka, topic)) == count
+
+            await eventually(published, what=f"event {appended} published after a notification")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

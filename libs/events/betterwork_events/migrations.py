@@ -83,6 +83,13 @@ def create_event_store(op: Operations) -> None:
     )
 
 
+def notify_after_commit(op: Operations) -> None:
+    """The event store notifies the relay itself, after committing (see store._Notifier): a
+    trigger's NOTIFY inside every append serialised all appending commits."""
+    op.execute("DROP TRIGGER events_appended ON events")
+    op.execute("DROP FUNCTION notify_events_appended()")
+
+
 def create_consumer_tables(op: Operations) -> None:
     """What a consumer has applied: redelivered events are recognised by id and change nothing."""
     op.execute(

@@ -31,13 +31,21 @@ HELD_BACK_WAIT = 0.02  # events are committed but an older transaction is still 
 
 class OutboxRelay:
     def __init__(
-        self, store: EventStore, bootstrap: str, topic: str, *, name: str = "kafka", batch_size: int = 500
+        self,
+        store: EventStore,
+        bootstrap: str,
+        topic: str,
+        *,
+        name: str = "kafka",
+        batch_size: int = 500,
+        idle_wait: float = IDLE_WAIT,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
         self.topic = topic
         self.name = name
         self.batch_size = batch_size
+        self.idle_wait = idle_wait
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -57,7 +65,7 @@ class OutboxRelay:
                     continue
                 if sent == self.batch_size:
                     continue
-                await self._sleep(HELD_BACK_WAIT if held_back else IDLE_WAIT)
+                await self._sleep(HELD_BACK_WAIT if held_back else self.idle_wait)
         finally:
             with contextlib.suppress(Exception):
                 await listener.close()

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -26,7 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from betterwork_events.catalogue import SCHEMA_URI, EventContract
 from betterwork_events.envelope import Envelope
+from betterwork_events.migrations import NOTIFY_CHANNEL
 from betterwork_events.tracing import current_traceparent, tracer
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -130,6 +135,7 @@ class EventStore:
     def __init__(self, engine: AsyncEngine, source: str) -> None:
         self.engine = engine
         self.source = source  # the CloudEvents source: which service wrote the events
+        self._notifier = _Notifier(engine)
 
     async def append(
         self,
@@ -179,12 +185,15 @@ class EventStore:
                         await connection.execute(statement, parameters)
                 except IntegrityError as error:
                     return await self._explain_conflict(error, stream_id, expected_version, ids, connection)
+                # Delivered when the caller's transaction commits, and only if it does.
+                await connection.execute(_NOTIFY)
             else:
                 async with self.engine.connect() as conn:
                     try:
                         await _insert(conn, rows)
                     except asyncpg.UniqueViolationError as error:
                         return await self._explain_conflict(error, stream_id, expected_version, ids, conn)
+                self._notifier.poke()
         return Appended(stream_id, expected_version + len(events), ids)
 
     async def _explain_conflict(
@@ -244,7 +253,9 @@ class EventStore:
         means an event that commits late is never behind a checkpoint already handed out, so a
         reader that follows checkpoints never skips one, while appends stay fully concurrent.
         """
-        async with self._autocommit() as conn:  # two statements, each with its own snapshot anyway
+        # One snapshot for both statements, so "held back" speaks of the same horizon as the batch.
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             params = {"txid": after.transaction_id, "position": after.position}
             rows = (await conn.execute(_READ_ALL, {**params, "limit": limit})).all()
             checkpoint = Checkpoint(rows[-1][-1], rows[-1][0]) if rows else after
@@ -304,6 +315,40 @@ class EventStore:
 
 
 _INSERT = sa.insert(events_table)
+_NOTIFY = sa.text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
+class _Notifier:
+    """Wakes the relay after appends, with at most one NOTIFY in flight per process.
+
+    A NOTIFY in the append's own transaction would take PostgreSQL's notification lock during
+    that commit and serialise every appending commit behind it; sent on its own, after the
+    commit, it costs one cheap statement for many appends. The relay's slow poll covers a
+    notification lost to a failure in between.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sending: asyncio.Task[None] | None = None
+        self._again = False
+
+    def poke(self) -> None:
+        if self._sending is not None and not self._sending.done():
+            self._again = True  # an append committed after the one being sent was started
+            return
+        self._again = False
+        self._sending = asyncio.create_task(self._send())
+        self._sending.add_done_callback(lambda _: self.poke() if self._again else None)
+
+    async def _send(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(_NOTIFY)
+        except Exception as error:
+            log.warning("could not notify the relay (it will poll): %s", error)
+
+
 _LOAD = sa.text(f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")
 
 

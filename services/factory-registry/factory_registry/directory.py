@@ -5,6 +5,7 @@ model it can be rebuilt from the events (`rebuild`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -156,15 +157,17 @@ async def factories_in(conn: AsyncConnection, country: str) -> list[FactoryRecor
     ]
 
 
-async def rebuild(store: EventStore) -> int:
+async def rebuild(store: EventStore, patience: float = 30.0) -> int:
     """Drop the directory and replay every event into it; returns how many events were replayed.
 
-    Run it with the service stopped: it refuses to finish while appends are still in flight,
-    rather than leave a directory that silently misses them."""
+    Run it with the service stopped. Events of transactions still open are waited for (other
+    databases on the server hold the horizon too), but not for ever: rather than leave a
+    directory that silently misses appends made meanwhile, it gives up and says so."""
     replayed = 0
     async with store.engine.begin() as conn:
         await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory"))
         checkpoint = Checkpoint()
+        deadline = asyncio.get_running_loop().time() + patience
         while True:
             batch = await store.read_all(checkpoint, limit=5000)
             await record(conn, [envelope.contract() for envelope in batch.events])
@@ -172,6 +175,8 @@ async def rebuild(store: EventStore) -> int:
             checkpoint = batch.checkpoint
             if batch.events:
                 continue
-            if batch.held_back:
+            if not batch.held_back:
+                return replayed
+            if asyncio.get_running_loop().time() > deadline:
                 raise IllegalStep("events are being appended while rebuilding; stop the service and run it again")
-            return replayed
+            await asyncio.sleep(0.1)
