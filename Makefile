@@ -6,10 +6,10 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 STACK := $(UV) run --frozen python deploy/local/stack.py
 
-.PHONY: help setup run stop reset infra migrate test bench lint docs token
+.PHONY: help setup run stop reset infra migrate test bench lint docs token k8s
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 setup: ## install the Python environment from the lockfile (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -48,3 +48,6 @@ docs: setup ## regenerate AsyncAPI, JSON Schemas, OpenAPI and the GraphQL SDL fr
 	@$(UV) run --frozen python -m betterwork_events.docs --out libs/events/docs
 	@$(UV) run --frozen python -m betterwork_events.openapi --out libs/events/docs/openapi
 	@$(UV) run --frozen python -m gateway.sdl
+
+k8s: ## validate deploy/k8s offline: kustomize build, kubeconform (strict) with the Strimzi and CNPG CRDs
+	@bash deploy/k8s/validate.sh
