@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from betterwork_events import brand_feed
 from betterwork_events.catalogue import SCHEMA_URI, Catalogue, EventContract, JsonObject, load_all_contracts
 from betterwork_events.envelope import CONTENT_TYPE, SPEC_VERSION
 from betterwork_events.kafka import events_topic
@@ -143,6 +144,92 @@ def asyncapi_message(contract: type[EventContract]) -> JsonObject:
     }
 
 
+# --- The brand feeds ------------------------------------------------------------------------------
+
+BRAND_CHANNEL = "brand-feed"
+BRAND_ADDRESS = "brand.{brandId}.events"  # brand_feed.topic(brand id)
+
+
+def brand_feed_headers_schema(contract: type[EventContract]) -> JsonObject:
+    """The headers of a brand's copy of an event, as `BrandFeedEvent.kafka_headers` writes them: these
+    and no others."""
+    event_type = contract.event_type
+    headers = {
+        "ce_specversion": _header("CloudEvents specification version.", const=SPEC_VERSION),
+        "ce_id": _header(
+            "Id of this brand's copy of the event: a UUID v5 of the brand id and ce_originalid. Delivery is "
+            "at least once and a repeated event has the same id: ignore an id you have already processed.",
+            format="uuid",
+        ),
+        "ce_source": _header("The Better Work gateway's brand feeds.", const=brand_feed.SOURCE),
+        "ce_type": _header("The event type, which names the contract of the body.", const=event_type),
+        "ce_subject": _header("The stream (aggregate) the event belongs to, e.g. the factory or assessment id."),
+        "ce_time": _header("When the programme recorded the event (RFC 3339, UTC).", format="date-time"),
+        "ce_dataschema": _header("The `$id` of the body's JSON Schema.", const=SCHEMA_URI.format(type=event_type)),
+        "ce_factoryid": _header("The factory the event is about; also the Kafka key."),
+        "ce_originalid": _header(
+            "The id of the event in the programme's own streams (the same for every brand that receives it).",
+            format="uuid",
+        ),
+        "content-type": _header("Media type of the body.", const=CONTENT_TYPE),
+    }
+    return {"type": "object", "properties": headers, "required": sorted(headers), "additionalProperties": False}
+
+
+def _brand_feed_description(contract: type[EventContract]) -> str:
+    if contract in brand_feed.RELATIONSHIP_CONTRACTS:
+        who = "Sent only to the brand it names, so that it knows when its feed of the factory starts or stops."
+    else:
+        who = "Sent to every brand linked to the factory whose report-sharing consent it holds, at that moment."
+    redacted = brand_feed.STAFF_FIELDS.get(contract, ())
+    if redacted:
+        fields = ", ".join(f"`{name}`" for name in redacted)
+        who += f" {fields} reads `{brand_feed.STAFF}`: brands are not told which staff member acted."
+    return who
+
+
+def brand_feed_message(contract: type[EventContract]) -> JsonObject:
+    return {
+        "name": contract.event_type,
+        "title": contract.event_type,
+        "summary": _summary(contract),
+        "description": _brand_feed_description(contract),
+        "contentType": CONTENT_TYPE,
+        "headers": brand_feed_headers_schema(contract),
+        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT, "schema": event_schema(contract)},
+        "bindings": {
+            "kafka": {
+                "key": {
+                    "type": "string",
+                    "description": "The factory id (ce_factoryid), so that one factory's events stay in order "
+                    "in one partition.",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
+def brand_feed_channel() -> JsonObject:
+    return {
+        "address": BRAND_ADDRESS,
+        "title": BRAND_ADDRESS,
+        "description": "One topic per brand, written by the gateway: the published assessment reports of the "
+        "brand's suppliers that consent to share them with it, how their findings are remedied, and the brand's "
+        "own supplier links and consents. Nothing from before a report is published (schedules, planned "
+        "dates, findings, reviews) and nothing about other brands. The deployment lets each brand's Kafka user "
+        "read its own topic and no other. "
+        "A deployment may prefix topic names (BW_TOPIC_PREFIX).",
+        "parameters": {
+            "brandId": {
+                "description": "The brand's programme id: the scope of its `brand` token.",
+                "examples": ["BR-0001"],
+            }
+        },
+        "messages": {contract.event_type: brand_feed_message(contract) for contract in brand_feed.CONTRACTS},
+    }
+
+
 def asyncapi_document(catalogue: Catalogue) -> JsonObject:
     by_topic: dict[str, list[type[EventContract]]] = {}
     for contract in catalogue.contracts():
@@ -176,6 +263,27 @@ def asyncapi_document(catalogue: Catalogue) -> JsonObject:
                 }
             },
         }
+
+    channels[BRAND_CHANNEL] = brand_feed_channel()
+    operations[f"receive.{BRAND_CHANNEL}"] = {
+        "action": "receive",
+        "title": f"Subscribe to {BRAND_ADDRESS}",
+        "summary": "A brand integration reads its own topic",
+        "channel": {"$ref": _pointer("channels", BRAND_CHANNEL)},
+        "messages": [
+            {"$ref": _pointer("channels", BRAND_CHANNEL, "messages", c.event_type)} for c in brand_feed.CONTRACTS
+        ],
+        "bindings": {
+            "kafka": {
+                "groupId": {
+                    "type": "string",
+                    "description": "The brand's own consumer group. Ignore a ce_id you have already processed: "
+                    "delivery is at least once, and a repeated event has the same ce_id.",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
 
     return {
         "asyncapi": "3.0.0",

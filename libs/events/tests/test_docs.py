@@ -3,13 +3,14 @@ what the code generates."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from betterwork_events import docs, openapi
+from betterwork_events import brand_feed, docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import committee as cm
@@ -424,7 +425,11 @@ def envelope(event: EventContract, *, with_optional_attributes: bool) -> Envelop
 
 
 def kafka_headers(envelope: Envelope) -> dict[str, str]:
-    return {name: value.decode() for name, value in envelope.kafka_headers()}
+    return kafka_headers_of(envelope.kafka_headers())
+
+
+def kafka_headers_of(headers: list[tuple[str, bytes]]) -> dict[str, str]:
+    return {name: value.decode() for name, value in headers}
 
 
 def resolve(document: JsonObject, ref: str) -> Any:
@@ -436,12 +441,19 @@ def resolve(document: JsonObject, ref: str) -> Any:
 
 
 def messages_by_type() -> dict[str, JsonObject]:
+    """The messages of the services' own topics (the brand feed's are described apart)."""
     document = docs.asyncapi_document(catalogue)
     return {
         message["name"]: message
-        for channel in document["channels"].values()
+        for key, channel in document["channels"].items()
+        if key != docs.BRAND_CHANNEL
         for message in channel["messages"].values()
     }
+
+
+def brand_feed_messages() -> dict[str, JsonObject]:
+    channel = docs.asyncapi_document(catalogue)["channels"][docs.BRAND_CHANNEL]
+    return {message["name"]: message for message in channel["messages"].values()}
 
 
 # --- AsyncAPI -----------------------------------------------------------------------------------
@@ -519,6 +531,74 @@ def test_the_headers_schema_rejects_the_headers_of_another_event_type(event_type
     other = next(e for t, e in EXAMPLES.items() if t != event_type)
 
     assert not Draft7Validator(schema).is_valid(kafka_headers(envelope(other, with_optional_attributes=True)))
+
+
+# --- The brand feed ------------------------------------------------------------------------------
+
+NEVER_FOR_BRANDS = {
+    ae.AssessmentScheduled,
+    ae.AssessmentStarted,
+    ae.AssessmentCancelled,
+    ae.FindingRecorded,
+    ae.ZeroToleranceIssueRaised,
+    ae.AssessmentSubmitted,
+    ae.AssessmentReturned,
+    ae.AssessmentApproved,
+}
+
+
+def test_the_brand_channel_is_one_topic_per_brand_named_like_the_gateway_names_it() -> None:
+    channel = docs.asyncapi_document(catalogue)["channels"][docs.BRAND_CHANNEL]
+
+    assert channel["address"] == "brand.{brandId}.events"
+    assert set(channel["parameters"]) == {"brandId"}
+    assert channel["address"].replace("{brandId}", NORTHWIND) == brand_feed.topic(NORTHWIND)
+
+
+def test_the_brand_channel_carries_published_data_and_relationships_and_nothing_from_before_publication() -> None:
+    carried = set(brand_feed_messages())
+
+    assert carried == {c.event_type for c in brand_feed.CONTRACTS}
+    assert carried == {
+        ae.AssessmentCompleted.event_type,
+        ae.PublicReportPublished.event_type,
+        ae.FindingRemediated.event_type,
+        ae.RemediationVerified.event_type,
+        ae.RemediationRejected.event_type,
+        fr.BrandLinked.event_type,
+        fr.BrandUnlinked.event_type,
+        fr.ReportSharingConsentGranted.event_type,
+        fr.ReportSharingConsentRevoked.event_type,
+    }
+    assert not carried & {c.event_type for c in NEVER_FOR_BRANDS}
+
+
+@pytest.mark.parametrize("contract", brand_feed.CONTRACTS, ids=lambda c: c.event_type)
+def test_the_brand_headers_schema_describes_exactly_the_headers_a_brand_receives(
+    contract: type[EventContract],
+) -> None:
+    schema = brand_feed_messages()[contract.event_type]["headers"]
+    sent = envelope(EXAMPLES[contract.event_type], with_optional_attributes=True)
+    received = kafka_headers_of(brand_feed.BrandFeedEvent.for_brand(sent, NORTHWIND).kafka_headers())
+
+    Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER).validate(received)
+    assert set(schema["properties"]) == set(schema["required"]) == set(received)
+    assert "ce_actor" not in received and schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("contract", brand_feed.CONTRACTS, ids=lambda c: c.event_type)
+def test_a_brands_copy_has_the_body_its_schema_describes(contract: type[EventContract]) -> None:
+    sent = envelope(EXAMPLES[contract.event_type], with_optional_attributes=True)
+    copy = brand_feed.BrandFeedEvent.for_brand(sent, NORTHWIND)
+    message = brand_feed_messages()[contract.event_type]
+
+    Draft202012Validator(message["payload"]["schema"]).validate(json.loads(copy.kafka_value()))
+
+
+def test_the_brand_operation_tells_brands_to_ignore_a_repeated_id() -> None:
+    operation = docs.asyncapi_document(catalogue)["operations"][f"receive.{docs.BRAND_CHANNEL}"]
+
+    assert "same ce_id" in operation["bindings"]["kafka"]["groupId"]["description"]
 
 
 # --- JSON Schema per event type -----------------------------------------------------------------

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from strawberry.fastapi import GraphQLRouter
 
+from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.projections import AssessmentReports, FactoryDirectory
 from gateway.schema import Context, schema
 from gateway.settings import Settings
@@ -20,21 +21,36 @@ SERVICE = "gateway"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = create_engine(settings)
+    registry_events = settings.topic(events_topic("factory-registry"))
+    assessment_events = settings.topic(events_topic("assessment"))
+    dead_letters = settings.topic("gateway.dead-letter")
     directory = FactoryDirectory(name=f"{settings.topic_prefix}gateway.factory-directory")
     runner = ProjectionRunner(
-        engine,
-        settings.kafka_bootstrap,
-        directory,
-        [settings.topic(events_topic("factory-registry"))],
-        dead_letter_topic=settings.topic("gateway.dead-letter"),
+        engine, settings.kafka_bootstrap, directory, [registry_events], dead_letter_topic=dead_letters
     )
     reports = ProjectionRunner(
         engine,
         settings.kafka_bootstrap,
         AssessmentReports(name=f"{settings.topic_prefix}gateway.assessment-reports"),
-        [settings.topic(events_topic("assessment"))],
-        dead_letter_topic=settings.topic("gateway.dead-letter"),
+        [assessment_events],
+        dead_letter_topic=dead_letters,
     )
+    # Brand feeds decide recipients from the links and consents the directory keeps, once it
+    # has applied what the registry published (see brand_feeds.py).
+    feeds = BrandFeeds(
+        name=f"{settings.topic_prefix}gateway.brand-feeds",
+        bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        directory=DirectoryCaughtUp(engine, settings.kafka_bootstrap, directory.name, registry_events),
+    )
+    feeds_runner = ProjectionRunner(
+        engine, settings.kafka_bootstrap, feeds, [assessment_events, registry_events], dead_letter_topic=dead_letters
+    )
+
+    async def brand_feeds() -> None:
+        async with feeds.publishing():
+            await feeds_runner.run()
+
     verifier = TokenVerifier(settings)
 
     async def context(request: Request) -> Context:
@@ -65,7 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SERVICE,
         settings,
         engine,
-        background=[("factory directory projection", runner.run), ("assessment reports projection", reports.run)],
+        background=[
+            ("factory directory projection", runner.run),
+            ("assessment reports projection", reports.run),
+            ("brand feeds", brand_feeds),
+        ],
     )
     app = service_app(
         runtime,
@@ -74,4 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[sdl, graphql],
     )
     app.state.projection_runner = runner
+    app.state.brand_feeds_runner = feeds_runner
     return app

@@ -2,12 +2,16 @@
 
 Every read of the read models goes through these functions, so a brand can only ever reach its
 consenting suppliers and a government only aggregates, whatever the GraphQL query asks for.
+The brand feeds (brand_feeds.py) decide who receives an event with the same rule,
+`brand_reads_factory`, as the GraphQL queries of brands.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from betterwork_events import brand_feed
 from betterwork_events.auth import Audience, Principal
+from betterwork_events.catalogue import EventContract
 
 from gateway.read_model import consents, factories, supplier_links
 
@@ -30,17 +34,44 @@ def readable_factories(principal: Principal | None) -> sa.ColumnElement[bool]:
         case Audience.FACTORY:
             return factories.c.id == principal.scope
         case Audience.BRAND:
-            # Linked as a buyer AND consenting to share reports, both as of this read.
-            linked = sa.exists().where(
-                supplier_links.c.factory_id == factories.c.id, supplier_links.c.brand_id == principal.scope
-            )
-            consenting = sa.exists().where(
-                consents.c.factory_id == factories.c.id, consents.c.brand_id == principal.scope
-            )
-            return sa.and_(linked, consenting)
+            return brand_reads_factory(principal.scope, factories.c.id)
         case Audience.GOVERNMENT:
             raise AccessDenied("government users see country aggregates only, not individual factories")
     raise AccessDenied(f"unknown audience {principal.audience}")
+
+
+def brand_reads_factory(
+    brand_id: str | sa.ColumnElement[str] | None, factory_id: str | sa.ColumnElement[str]
+) -> sa.ColumnElement[bool]:
+    """THE rule for brands: a brand reads a factory's reports while it is linked to the factory as a
+    buyer AND the factory consents to share its reports with it, both as of this read."""
+    links, granted = supplier_links.alias("brand_link"), consents.alias("brand_consent")
+    linked = sa.exists().where(links.c.factory_id == factory_id, links.c.brand_id == brand_id)
+    consenting = sa.exists().where(granted.c.factory_id == factory_id, granted.c.brand_id == brand_id)
+    return sa.and_(linked, consenting)
+
+
+def brands_reading_factory(factory_id: str) -> sa.Select[str]:
+    """The brands that may read this factory's reports now."""
+    return (
+        sa.select(supplier_links.c.brand_id)
+        .where(supplier_links.c.factory_id == factory_id, brand_reads_factory(supplier_links.c.brand_id, factory_id))
+        .order_by(supplier_links.c.brand_id)
+    )
+
+
+def brand_feed_recipients(event: EventContract) -> sa.Select[str]:
+    """The brands whose feed carries this event, as of this read.
+
+    Published assessment data goes to the brands that may read the factory's reports; a brand's
+    link to a factory, and the factory's consent, only to that brand. Any other event (before a
+    report is published, planned dates, findings, reviews, other brands' business) to nobody.
+    """
+    if isinstance(event, brand_feed.ASSESSMENT_CONTRACTS):
+        return brands_reading_factory(event.factory_id)
+    if isinstance(event, brand_feed.RELATIONSHIP_CONTRACTS):
+        return sa.select(sa.literal(event.brand_id, sa.Text).label("brand_id"))
+    return sa.select(sa.literal(None, sa.Text).label("brand_id")).where(sa.false())
 
 
 def readable_country_aggregates(principal: Principal | None, country: str) -> None:
