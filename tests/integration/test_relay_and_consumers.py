@@ -263,3 +263,34 @@ async def test_the_relay_wakes_on_notification_not_on_its_poll(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_of_several_relays_one_publishes_and_another_takes_over_when_it_goes(
+    store: EventStore, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    replicas = [OutboxRelay(store, kafka, topic) for _ in range(3)]
+    relays = {relay: asyncio.create_task(relay.run()) for relay in replicas}
+    try:
+        for i in range(20):
+            await store.append(
+                f"factory-JO-{i}", [registered(f"JO-{i}", "Irbid Garments", "JO", "Al-Hassan Industrial Estate")], 0
+            )
+        await eventually(lambda: _published_at_least(kafka, topic, 20), what="20 events published")
+        [leader] = [relay for relay in replicas if relay.leading]
+        relays[leader].cancel()
+        await asyncio.gather(relays.pop(leader), return_exceptions=True)
+
+        await store.append("factory-JO-20", [registered("JO-20", "Sahab Knitwear", "JO", "Sahab")], 0)
+        await eventually(lambda: _published_at_least(kafka, topic, 21), what="a standby relay taking over")
+    finally:
+        for task in relays.values():
+            task.cancel()
+        await asyncio.gather(*relays.values(), return_exceptions=True)
+
+    published = [Envelope.from_kafka(r.value, r.headers).id for r in await read_topic(kafka, topic)]
+    assert len(published) == len(set(published)) == 21  # nothing published twice by two leaders
+
+
+async def _published_at_least(bootstrap: str, topic: str, count: int) -> bool:
+    return len(await read_topic(bootstrap, topic)) >= count

@@ -136,6 +136,10 @@ def run_env() -> None:
     assert url, "sqlalchemy.url is not set"
 
     def run(connection: Connection) -> None:
+        # Replicas starting together each run migrations: one at a time, the others then find
+        # nothing left to do. The session lock ends with the connection.
+        connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext('betterwork-migrations'))")
+        connection.commit()
         context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
         with context.begin_transaction():
             context.run_migrations()

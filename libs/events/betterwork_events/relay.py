@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT = 5.0  # a safety net only: appends wake the relay through NOTIFY
 HELD_BACK_WAIT = 0.02  # events are committed but an older transaction is still open
+LEADER_RETRY = 2.0  # how often a standby relay checks whether the leader is gone
 
 
 class OutboxRelay:
@@ -47,15 +48,20 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_wait = idle_wait
         self._wake = asyncio.Event()
+        self.leading = False
 
     async def run(self) -> None:
-        """Publish for ever; cancel the task to stop."""
+        """Publish for ever; cancel the task to stop.
+
+        Every replica of a service runs a relay, but only the one holding the relay's advisory
+        lock publishes; the others wait to take over when its connection (its pod) goes away."""
         await kafka.ensure_topics(self.bootstrap, self.topic)
-        producer = kafka.producer(self.bootstrap)
-        await producer.start()
         listener = await self._listen()
+        producer = kafka.producer(self.bootstrap)
         try:
-            checkpoint = await self.checkpoint()
+            await self._take_the_lead(listener)
+            await producer.start()
+            checkpoint = await self.checkpoint()  # read after taking the lead: the last leader moved it
             while True:
                 try:
                     checkpoint, sent, held_back = await self._publish_batch(producer, checkpoint)
@@ -70,6 +76,14 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await listener.close()
             await producer.stop()
+
+    async def _take_the_lead(self, listener: asyncpg.Connection) -> None:
+        # A session lock: released by PostgreSQL when this connection ends, however it ends.
+        while True:
+            if await listener.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"relay:{self.name}"):
+                self.leading = True
+                return
+            await asyncio.sleep(LEADER_RETRY)
 
     async def publish_available(self) -> int:
         """Publish everything readable now (for commands and tests); returns how many were sent."""
