@@ -62,7 +62,9 @@ class DirectoryCaughtUp:
     @contextlib.asynccontextmanager
     async def started(self, producer: AIOKafkaProducer) -> AsyncIterator[None]:
         self._producer = producer  # knows the topic's partitions (and learns of new ones)
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, **kafka.client_options()
+        )
         await self._offsets.start()
         try:
             yield
