@@ -966,12 +966,6 @@ async def test_the_version_of_a_shared_session_says_nothing_of_the_other_factory
 INTERNALS = ("SQL", "SELECT", "INSERT", "sqlalchemy", "asyncpg", "Traceback", "postgresql")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a NUL character in an id (/factories/%00, /assessments/%00, /committees/%00, /sessions/%00, "
-    "?factory_id=%00) or in any text a factory's own users send (profile, minutes, public response) is a 500 "
-    "in every service: PostgreSQL refuses it and nothing maps that to 422",
-)
 async def test_a_nul_character_is_a_422_not_a_500(world: World) -> None:
     for client, path in [
         (world.registry, "/factories/%00"),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from betterwork_events.auth import Principal, TokenVerifier
@@ -112,6 +113,21 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(DBAPIError, database_error)
+
+
+# PostgreSQL refuses the NUL character in text (character_not_in_repertoire) and in JSON
+# (untranslatable_character): it arrives in an id or a text field the caller sent.
+REFUSED_TEXT = {"22021", "22P05"}
+
+
+async def database_error(request: Request, error: Exception) -> JSONResponse:
+    """The caller's text PostgreSQL cannot store is a 422; any other database error a 500 that says nothing
+    of the database (the statement and its parameters go to the log, never to the caller)."""
+    if getattr(getattr(error, "orig", None), "sqlstate", None) in REFUSED_TEXT:
+        return JSONResponse({"detail": "text may not contain the NUL character (\\u0000)"}, status_code=422)
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def command_context(principal: Principal, request: Request) -> CommandContext:
