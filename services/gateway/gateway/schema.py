@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 import strawberry
 from betterwork_events.auth import Principal
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import MaskErrors
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -208,4 +210,15 @@ class Query:
         )
 
 
-schema = strawberry.Schema(query=Query)
+def _internal(error: GraphQLError) -> bool:
+    """Errors whose message must not reach the caller: anything but the policy's refusals and the
+    caller's own mistakes in the query (which have no original error)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, PermissionError | GraphQLError)
+
+
+def _masking() -> MaskErrors:
+    return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
+
+
+schema = strawberry.Schema(query=Query, extensions=[_masking])
