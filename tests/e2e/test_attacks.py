@@ -1058,11 +1058,6 @@ async def test_an_enormous_body_is_refused_whoever_sends_it(world: World) -> Non
         assert response.status_code == 413, f"{path}: {response.status_code}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: the gateway's WebSocket route /graphql (which strawberry adds, though there are no "
-    "subscriptions) crashes in the context getter (TypeError): a 500 under a server that speaks WebSocket",
-)
 async def test_the_gateway_websocket_answers_without_crashing(world: World) -> None:
     sent: list[dict[str, Any]] = []
     incoming = iter([{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}])

@@ -6,8 +6,9 @@ from betterwork_events.auth import InvalidToken, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import PlainTextResponse
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.projections import AssessmentReports, FactoryDirectory
@@ -37,10 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     verifier = TokenVerifier(settings)
 
-    async def context(request: Request) -> Context:
+    async def context(request: HTTPConnection) -> Context:
+        if request.scope["type"] == "websocket":  # the schema has no subscriptions
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
-        if request.method == "GET":
+        if request.scope["method"] == "GET":
             return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
@@ -52,7 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ) from None
 
     graphql = GraphQLRouter(
-        schema, path="/graphql", context_getter=context, graphql_ide="graphiql", allow_queries_via_get=False
+        schema,
+        path="/graphql",
+        context_getter=context,
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        subscription_protocols=(),
     )
     sdl = APIRouter()
 
