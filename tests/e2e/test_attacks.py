@@ -1009,12 +1009,6 @@ async def test_graphql_errors_tell_nothing_of_the_database(world: World) -> None
     assert refused["errors"][0]["message"].startswith("government users see country aggregates only")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a factory's own user can record a workforce of 3,000,000,000 (PATCH /factories/{id}); every "
-    "later profile event of that factory then fails the gateway's, assessment's, committee's and training's "
-    "projections (int32) and goes to their dead-letter topics: the read models stop following its profile",
-)
 async def test_an_impossible_workforce_is_refused_rather_than_poisoning_the_read_models(world: World) -> None:
     workforce = {"total": 3_000_000_000, "women": 2_000_000_000, "men": 1_000_000_000}
     response = await world.registry.patch(
