@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Awaitable[None]]
 
+# The largest request body any route takes (413 beyond it): a country's whole factory list as
+# CSV is a few megabytes. Bodies are read before the token is checked, so without a bound anyone
+# could make a service hold any amount in memory.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
 
 @dataclass
 class Runtime:
@@ -77,7 +82,9 @@ def service_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=lifespan, max_body_size=MAX_BODY_BYTES
+    )
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(runtime.settings)
 
