@@ -1071,11 +1071,6 @@ async def test_the_gateway_websocket_answers_without_crashing(world: World) -> N
     assert sent and sent[0]["type"] in ("websocket.close", "websocket.http.response.start"), sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: GET /ready (no token needed) answers the database driver's error verbatim, naming the "
-    "database, host or user when PostgreSQL is unreachable",
-)
 async def test_readiness_tells_nothing_of_the_database(create_database) -> None:
     url = (await create_database("factory-registry")).rsplit("/", 1)[0] + "/registry_secret_db_name"
     app = create_registry(RegistrySettings(database_url=url, run_background_tasks=False))

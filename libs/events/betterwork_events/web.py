@@ -97,8 +97,10 @@ def service_app(
         try:
             async with runtime.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
-        except Exception as error:
-            return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        except Exception:
+            # Anyone may ask: the driver's words (database, host, user) go to the log only.
+            log.exception("readiness: the database does not answer")
+            return JSONResponse({"status": "unavailable", "reason": "the database does not answer"}, status_code=503)
         return JSONResponse({"status": "ready", "service": runtime.service})
 
     for router in routers:
