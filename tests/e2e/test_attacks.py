@@ -1103,12 +1103,6 @@ JORDAN = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: countrySummary suppresses a cell by the number of enrolled factories, not by how many of them "
-    "have a workforce: with five enrolled in Jordan and one workforce recorded, government JO reads that one "
-    "factory's exact workforce and women's share",
-)
 async def test_a_government_cannot_read_one_factorys_workforce_from_an_aggregate(world: World) -> None:
     for i, (name, address) in enumerate(JORDAN):
         profile = {"name": name, "country": "JO", "address": address, "confirmed_new": True}

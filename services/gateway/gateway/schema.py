@@ -195,14 +195,20 @@ class Query:
         _allowed(lambda: policy.readable_country_aggregates(info.context.principal, country))
         query = sa.select(
             sa.func.count(),
+            sa.func.count(factories.c.workers_total),
             sa.func.sum(factories.c.workers_total),
             sa.func.sum(factories.c.workers_women),
         ).where(factories.c.country == country, factories.c.enrollment == "enrolled", factories.c.merged_into.is_(None))
         async with info.context.engine.connect() as conn:
-            count, workers, women = (await conn.execute(query)).one()
+            count, with_workforce, workers, women = (await conn.execute(query)).one()
         if count < policy.SMALLEST_CELL:
             return CountrySummary(
                 country=country, enrolled_factories=None, workers=None, women_share=None, suppressed=True
+            )
+        if with_workforce < policy.SMALLEST_CELL:
+            # The workforce figures are a cell of their own: the factories that recorded one.
+            return CountrySummary(
+                country=country, enrolled_factories=count, workers=None, women_share=None, suppressed=True
             )
         share = round(women / workers, 3) if workers else None
         return CountrySummary(
