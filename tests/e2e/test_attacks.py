@@ -1194,12 +1194,6 @@ async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent
     assert not await brand_sees_takeo()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: POST /factories/imports matches every row against the country's factories and the rows above "
-    "it on the event loop: a few hundred rows stall every other request of the registry (and its Kafka "
-    "heartbeats) for seconds",
-)
 async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:
     rows = "".join(f"Phnom Penh Garment Factory No. {i},KH,Street {i} Chbar Ampov Phnom Penh\n" for i in range(250))
 

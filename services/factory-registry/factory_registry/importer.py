@@ -195,8 +195,14 @@ async def import_factories(
                 continue
             if profile.country not in known:
                 known[profile.country] = await directory.factories_in(conn, profile.country)
-            candidates = likely_duplicates(
-                profile.name, profile.address, profile.country, known[profile.country], local_name=profile.local_name
+            # Matching is CPU work growing with the rows: off the event loop, or the whole registry waits.
+            candidates = await asyncio.to_thread(
+                likely_duplicates,
+                profile.name,
+                profile.address,
+                profile.country,
+                known[profile.country],
+                local_name=profile.local_name,
             )
             if candidates and row.get("confirmed_new", "").lower() not in ("yes", "true", "1"):
                 outcome.outcome, outcome.candidates = "duplicate-candidate", candidates
