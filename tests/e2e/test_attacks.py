@@ -24,6 +24,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -1090,6 +1091,70 @@ async def test_no_token_is_401_whatever_the_body(world: World) -> None:
         "/factories", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 401
+
+
+# Ids no route should choke on: traversal, injection, encodings, and a name too long for any file.
+WEIRD_IDS = ["..", "%2e%2e", "' OR '1'='1", "%0A", "%C0%AE", "%FF", "😀", "null", "-1", "A" * 2000]
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        pytest.param(
+            service,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="HOLE: GET /tools/{version} with a version longer than a file name may be (2,000 characters) "
+                "is a 500: the service asks the file system before it checks the version against the shipped ones",
+            ),
+        )
+        if service == "assessment"
+        else service
+        for service in TABLES
+    ],
+)
+async def test_no_id_however_strange_makes_a_route_fail(world: World, service: str) -> None:
+    client: httpx.AsyncClient = getattr(world, service)
+    failed: list[str] = []
+    for (method, route), probes_of_route in TABLES[service].items():
+        if "{" not in route or not probes_of_route:
+            continue
+        for weird in WEIRD_IDS:
+            path = re.sub(r"\{[a-z_]+\}", weird.replace("\\", "\\\\"), route)  # every id at once: nothing exists
+            example = probes_of_route[0]
+            strange = Probe(method, path.replace("{", "{{").replace("}", "}}"), example.may, example.json, example.csv)
+            response = await strange.send(client, world, PROGRAMME)
+            if response.status_code >= 500 or any(word in response.text for word in INTERNALS):
+                failed.append(f"{method} {path[:80]}: {response.status_code} {response.text[:80]}")
+    assert failed == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: POST /graphql with a deeply nested JSON body is a 500 (RecursionError) for any signed-in caller",
+)
+async def test_a_deeply_nested_graphql_body_is_a_400(world: World) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    response = await world.gateway.post(
+        "/graphql", content=nested, headers=world.callers["brand A"] | {"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: the gateway has no limit on aliases or tokens: one brand query of 5,000 aliases runs 5,000 "
+    "database queries (seconds of work per request), and anybody signed in can send them back to back",
+)
+async def test_a_query_of_thousands_of_aliases_is_refused(world: World) -> None:
+    aliases = " ".join(f"supplier{i}: factories {{ id name }}" for i in range(1000))
+    answer = (await world.graphql(f"{{ {aliases} }}", world.callers["brand A"])).json()
+    assert answer.get("errors") and not answer.get("data"), str(answer)[:200]
+    # An ordinary query of a portal still runs.
+    ordinary = (
+        await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", world.callers["brand A"])
+    ).json()
+    assert "errors" not in ordinary
 
 
 # --- aggregates and consent over time ---------------------------------------------------------
