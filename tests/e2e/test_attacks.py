@@ -833,7 +833,7 @@ async def test_governments_read_only_their_own_countrys_aggregates_and_nothing_i
 async def test_aliases_batching_and_get_queries_do_not_get_round_the_policy(world: World) -> None:
     aliased = " ".join(
         f'f{i}: factory(id: "{factory_id}") {{ id assessmentReports {{ id }} }}'
-        for i, factory_id in enumerate([world.angkor, world.mekong, world.saigon, world.duplicate] * 25)
+        for i, factory_id in enumerate([world.angkor, world.mekong, world.saigon, world.duplicate] * 10)
     )
     answer = (await world.graphql(f"{{ {aliased} }}", world.callers["brand B"])).json()["data"]
     assert {found["id"] for found in answer.values() if found} == {world.mekong}
@@ -1114,10 +1114,6 @@ async def test_no_id_however_strange_makes_a_route_fail(world: World, service: s
     assert failed == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: POST /graphql with a deeply nested JSON body is a 500 (RecursionError) for any signed-in caller",
-)
 async def test_a_deeply_nested_graphql_body_is_a_400(world: World) -> None:
     nested = "[" * 100_000 + "]" * 100_000
     response = await world.gateway.post(
@@ -1126,11 +1122,6 @@ async def test_a_deeply_nested_graphql_body_is_a_400(world: World) -> None:
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: the gateway has no limit on aliases or tokens: one brand query of 5,000 aliases runs 5,000 "
-    "database queries (seconds of work per request), and anybody signed in can send them back to back",
-)
 async def test_a_query_of_thousands_of_aliases_is_refused(world: World) -> None:
     aliases = " ".join(f"supplier{i}: factories {{ id name }}" for i in range(1000))
     answer = (await world.graphql(f"{{ {aliases} }}", world.callers["brand A"])).json()

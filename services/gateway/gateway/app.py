@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from betterwork_events.auth import InvalidToken, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
@@ -16,6 +18,15 @@ from gateway.schema import Context, schema
 from gateway.settings import Settings
 
 SERVICE = "gateway"
+
+
+class GatewayRouter(GraphQLRouter[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        """A body nested too deeply for the JSON parser is a 400 like any unreadable body, not a 500."""
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
 
-    graphql = GraphQLRouter(
+    graphql = GatewayRouter(
         schema,
         path="/graphql",
         context_getter=context,

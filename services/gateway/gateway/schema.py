@@ -11,7 +11,7 @@ import strawberry
 from betterwork_events.auth import Principal
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -227,4 +227,18 @@ def _masking() -> MaskErrors:
     return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
 
 
-schema = strawberry.Schema(query=Query, extensions=[_masking])
+# Each alias of a root field is a database query, and every token is parsed: bounds far above
+# what a portal or a partner's query needs, far below what would tie up the gateway.
+MOST_ALIASES = 50
+MOST_TOKENS = 5_000
+
+
+def _few_aliases() -> MaxAliasesLimiter:
+    return MaxAliasesLimiter(max_alias_count=MOST_ALIASES)
+
+
+def _few_tokens() -> MaxTokensLimiter:
+    return MaxTokensLimiter(max_token_count=MOST_TOKENS)
+
+
+schema = strawberry.Schema(query=Query, extensions=[_masking, _few_aliases, _few_tokens])
