@@ -144,7 +144,7 @@ async def test_an_unannounced_assessment_from_schedule_to_verified_remediation(s
     assert (await services.assessment.get("/assessments", headers=own)).json() == []
     assert (
         await services.assessment.get(f"/assessments/{assessment['id']}", headers=bearer(Audience.BRAND, "BR-0001"))
-    ).status_code == 404
+    ).status_code == 403  # brands read through the gateway; refused before anything is looked up
 
     started = await services.step(assessment, "start", {"started_on": str(TODAY)})
     assert started.json()["status"] == "in-progress"

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import asyncpg
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from betterwork_events.auth import Principal, TokenVerifier
@@ -33,6 +35,11 @@ from betterwork_events.tracing import setup_tracing
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Awaitable[None]]
+
+# The largest request body any route takes (413 beyond it): a country's whole factory list as
+# CSV is a few megabytes. Bodies are read before the token is checked, so without a bound anyone
+# could make a service hold any amount in memory.
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -136,7 +143,9 @@ def service_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title, description=description, version=version, lifespan=lifespan, max_body_size=MAX_BODY_BYTES
+    )
     app.state.runtime = runtime
     app.state.store = runtime.store
     app.state.token_verifier = TokenVerifier(runtime.settings)
@@ -150,8 +159,10 @@ def service_app(
         try:
             async with runtime.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
-        except Exception as error:
-            return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        except Exception:
+            # Anyone may ask: the driver's words (database, host, user) go to the log only.
+            log.exception("readiness: the database does not answer")
+            return JSONResponse({"status": "unavailable", "reason": "the database does not answer"}, status_code=503)
         return JSONResponse({"status": "ready", "service": runtime.service})
 
     for router in routers:
@@ -173,6 +184,23 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(asyncpg.PostgresError, database_error)  # the store's appends use asyncpg directly
+
+
+# PostgreSQL refuses the NUL character in text (character_not_in_repertoire) and in JSON
+# (untranslatable_character): it arrives in an id or a text field the caller sent.
+REFUSED_TEXT = {"22021", "22P05"}
+
+
+async def database_error(request: Request, error: Exception) -> JSONResponse:
+    """The caller's text PostgreSQL cannot store is a 422; any other database error a 500 that says nothing
+    of the database (the statement and its parameters go to the log, never to the caller)."""
+    sqlstate = getattr(error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
+    if sqlstate in REFUSED_TEXT:
+        return JSONResponse({"detail": "text may not contain the NUL character (\\u0000)"}, status_code=422)
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def command_context(principal: Principal, request: Request) -> CommandContext:

@@ -150,7 +150,12 @@ def programme_only(principal: Principal, what: str) -> None:
 
 
 async def readable(request: Request, principal: Principal, assessment_id: str) -> Assessment:
-    """The assessment if the caller may see it; to anyone else it does not exist."""
+    """The assessment if the caller may see it; to a factory that may not, it does not exist.
+
+    Brands and governments are refused (403) before anything is looked up, so whether the
+    assessment exists is not theirs to learn either."""
+    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
+        raise forbidden("brands and governments read published reports through the gateway, not here")
     assessment = await handlers.load_assessment(store(request), assessment_id)
     if principal.audience is Audience.PROGRAMME:
         return assessment
@@ -201,9 +206,7 @@ async def improvement_step(
     request: Request, principal: CurrentPrincipal, response: Response, assessment_id: str, decide: Any
 ) -> AssessmentView:
     """Steps of the improvement plan: the factory's own users, or programme staff."""
-    await readable(request, principal, assessment_id)
-    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
-        raise forbidden("only the factory and programme staff work on the improvement plan")
+    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
     assessment = await handlers.change_assessment(
         store(request), assessment_id, None, decide, command_context(principal, request)
     )

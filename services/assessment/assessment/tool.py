@@ -202,9 +202,10 @@ def _tools_dir() -> Traversable:
 
 
 def _document(version: str) -> dict[str, Any]:
+    # Only shipped versions reach the file system: a version comes from a URL, of any length.
+    if version not in shipped_versions():
+        raise NotFound(f"no assessment tool version {version[:100]!r}; shipped: {', '.join(shipped_versions())}")
     path = _tools_dir() / f"{version}.json"
-    if not path.is_file():
-        raise NotFound(f"no assessment tool version {version!r}; shipped: {', '.join(shipped_versions())}")
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if document.get("version") != version:
         raise ValueError(f"{version}.json declares version {document.get('version')!r}")

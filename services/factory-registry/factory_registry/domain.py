@@ -182,7 +182,9 @@ class Factory:
         if duplicate_profile.country != survivor_profile.country:
             raise IllegalStep("factories in different countries are not duplicates")
         links = {brand: since for brand, since in self.brand_links.items() if brand not in survivor.brand_links}
-        consents = tuple(sorted(self.consenting_brands - survivor.consenting_brands))
+        # Consent is not carried over: the survivor's users may have revoked it on their record,
+        # and a merge must never share reports they chose not to share. They grant it again.
+        consents: tuple[str, ...] = ()
         return (
             [FactoryMerged(factory_id=self.id, surviving_factory_id=survivor.id, reason=reason)],
             [

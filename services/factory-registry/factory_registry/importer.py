@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from betterwork_events.contracts.factory_registry import FactoryProfile
-from betterwork_events.errors import IllegalStep
+from betterwork_events.errors import IllegalStep, InvalidRequest
 from betterwork_events.store import CommandContext, EventStore
 from pydantic import ValidationError
 
@@ -102,13 +102,17 @@ class ImportRejected(IllegalStep):
 
 def read_csv(text: str) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise IllegalStep(f"the CSV header lacks the column(s) {', '.join(missing)}")
-    unknown = [c for c in reader.fieldnames or [] if c not in COLUMNS]
-    if unknown:
-        raise IllegalStep(f"unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
-    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    try:
+        fieldnames = reader.fieldnames or []
+        missing = [c for c in REQUIRED if c not in fieldnames]
+        if missing:
+            raise IllegalStep(f"the CSV header lacks the column(s) {', '.join(missing)}")
+        unknown = [c for c in fieldnames if c not in COLUMNS]
+        if unknown:
+            raise IllegalStep(f"unknown column(s) {', '.join(unknown)}; the columns are {', '.join(COLUMNS)}")
+        return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except csv.Error as error:  # e.g. a field longer than the csv module's limit
+        raise InvalidRequest(f"the CSV cannot be read, line {reader.line_num}: {error}") from None
 
 
 def profile_of(row: dict[str, str]) -> FactoryProfile:
@@ -191,8 +195,14 @@ async def import_factories(
                 continue
             if profile.country not in known:
                 known[profile.country] = await directory.factories_in(conn, profile.country)
-            candidates = likely_duplicates(
-                profile.name, profile.address, profile.country, known[profile.country], local_name=profile.local_name
+            # Matching is CPU work growing with the rows: off the event loop, or the whole registry waits.
+            candidates = await asyncio.to_thread(
+                likely_duplicates,
+                profile.name,
+                profile.address,
+                profile.country,
+                known[profile.country],
+                local_name=profile.local_name,
             )
             if candidates and row.get("confirmed_new", "").lower() not in ("yes", "true", "1"):
                 outcome.outcome, outcome.candidates = "duplicate-candidate", candidates

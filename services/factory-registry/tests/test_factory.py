@@ -143,7 +143,7 @@ def test_linking_twice_unlinking_a_stranger_and_ending_before_beginning_are_refu
         f.revoke_consent("BR-0001")
 
 
-def test_merging_moves_links_and_consents_to_the_survivor_and_retires_the_duplicate() -> None:
+def test_merging_moves_links_but_not_consent_to_the_survivor_and_retires_the_duplicate() -> None:
     survivor = enrolled()
     duplicate = factory(ANGKOR.model_copy(update={"name": "ANGKOR APPAREL COMPANY LIMITED"}), "KH-2026-0043-3")
     run(duplicate, duplicate.link_brand(brand(), MONDAY))
@@ -158,7 +158,8 @@ def test_merging_moves_links_and_consents_to_the_survivor_and_retires_the_duplic
             factory_id="KH-2026-0043-3", surviving_factory_id="KH-2026-0042-5", reason="same site registered twice"
         )
     ]
-    assert survivor.may_share_reports_with("BR-0001")
+    assert "BR-0001" in survivor.brand_links
+    assert not survivor.may_share_reports_with("BR-0001")  # the survivor's users decide that anew
     with pytest.raises(FactoryWasMerged, match="merged into KH-2026-0042-5"):
         duplicate.update_profile({"address": "elsewhere"})
 

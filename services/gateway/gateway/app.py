@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from betterwork_events.auth import InvalidToken, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import PlainTextResponse
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
@@ -16,6 +19,15 @@ from gateway.schema import Context, schema
 from gateway.settings import Settings
 
 SERVICE = "gateway"
+
+
+class GatewayRouter(GraphQLRouter[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        """A body nested too deeply for the JSON parser is a 400 like any unreadable body, not a 500."""
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,10 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     verifier = TokenVerifier(settings)
 
-    async def context(request: Request) -> Context:
+    async def context(request: HTTPConnection) -> Context:
+        if request.scope["type"] == "websocket":  # the schema has no subscriptions
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
-        if request.method == "GET":
+        if request.scope["method"] == "GET":
             return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
@@ -67,8 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
 
-    graphql = GraphQLRouter(
-        schema, path="/graphql", context_getter=context, graphql_ide="graphiql", allow_queries_via_get=False
+    graphql = GatewayRouter(
+        schema,
+        path="/graphql",
+        context_getter=context,
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        subscription_protocols=(),
     )
     sdl = APIRouter()
 

@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 import strawberry
 from betterwork_events.auth import Principal
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -193,14 +195,20 @@ class Query:
         _allowed(lambda: policy.readable_country_aggregates(info.context.principal, country))
         query = sa.select(
             sa.func.count(),
+            sa.func.count(factories.c.workers_total),
             sa.func.sum(factories.c.workers_total),
             sa.func.sum(factories.c.workers_women),
         ).where(factories.c.country == country, factories.c.enrollment == "enrolled", factories.c.merged_into.is_(None))
         async with info.context.engine.connect() as conn:
-            count, workers, women = (await conn.execute(query)).one()
+            count, with_workforce, workers, women = (await conn.execute(query)).one()
         if count < policy.SMALLEST_CELL:
             return CountrySummary(
                 country=country, enrolled_factories=None, workers=None, women_share=None, suppressed=True
+            )
+        if with_workforce < policy.SMALLEST_CELL:
+            # The workforce figures are a cell of their own: the factories that recorded one.
+            return CountrySummary(
+                country=country, enrolled_factories=count, workers=None, women_share=None, suppressed=True
             )
         share = round(women / workers, 3) if workers else None
         return CountrySummary(
@@ -208,4 +216,29 @@ class Query:
         )
 
 
-schema = strawberry.Schema(query=Query)
+def _internal(error: GraphQLError) -> bool:
+    """Errors whose message must not reach the caller: anything but the policy's refusals and the
+    caller's own mistakes in the query (which have no original error)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, PermissionError | GraphQLError)
+
+
+def _masking() -> MaskErrors:
+    return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
+
+
+# Each alias of a root field is a database query, and every token is parsed: bounds far above
+# what a portal or a partner's query needs, far below what would tie up the gateway.
+MOST_ALIASES = 50
+MOST_TOKENS = 5_000
+
+
+def _few_aliases() -> MaxAliasesLimiter:
+    return MaxAliasesLimiter(max_alias_count=MOST_ALIASES)
+
+
+def _few_tokens() -> MaxTokensLimiter:
+    return MaxTokensLimiter(max_token_count=MOST_TOKENS)
+
+
+schema = strawberry.Schema(query=Query, extensions=[_masking, _few_aliases, _few_tokens])

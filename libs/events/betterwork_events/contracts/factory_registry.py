@@ -30,11 +30,18 @@ class GeoPoint(Part):
     longitude: float = Field(ge=-180, le=180)
 
 
+# Far more than any garment or footwear site employs; the bound keeps every figure within the
+# 32-bit integers of the read models, so one absurd profile cannot stall their projections.
+MOST_WORKERS = 1_000_000
+
+
 class Workforce(Part):
-    total: int = Field(ge=0, description="All workers employed at the site")
-    women: int = Field(ge=0)
-    men: int = Field(ge=0)
-    migrant: int = Field(default=0, ge=0, description="Workers who migrated (domestically or abroad) for the job")
+    total: int = Field(ge=0, le=MOST_WORKERS, description="All workers employed at the site")
+    women: int = Field(ge=0, le=MOST_WORKERS)
+    men: int = Field(ge=0, le=MOST_WORKERS)
+    migrant: int = Field(
+        default=0, ge=0, le=MOST_WORKERS, description="Workers who migrated (domestically or abroad) for the job"
+    )
 
 
 class Ownership(Part):

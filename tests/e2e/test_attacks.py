@@ -1,0 +1,1252 @@
+"""Attacking the services as every kind of caller there is.
+
+One world is built once for the module: two brands, two Cambodian suppliers and a Vietnamese
+one, a duplicate record merged away, a published report and two unannounced visits still to
+come, a factory committee with its minutes, and a training session two factories share. Then
+every route of every service, and every field of the GraphQL schema, is tried with every caller
+that has no right to it, and the answers are held to the rules:
+
+- a brand sees only its own consenting suppliers (linked AND consenting);
+- a government only aggregates of its own country, small cells suppressed;
+- a factory never the date of an unannounced assessment, nor a hint that one is scheduled;
+- programme staff register, enroll, assess and review; a factory's own users update its
+  profile, manage consent, read their published reports and work their improvement plan, and
+  record their committee's meetings and action items; brands write nowhere;
+- a missing or bad token is 401; a good token without the right is 403 (an assessment the caller
+  may not see is 404: that it exists is itself the secret).
+
+The route tables are exhaustive on purpose: a route added without a rule here fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from assessment.app import create_app as create_assessment
+from assessment.settings import Settings as AssessmentSettings
+from assessment.tool import tool
+from betterwork_events.auth import Audience
+from betterwork_events.errors import NotFound
+from betterwork_events.factories import known_factory
+from committee.app import create_app as create_committee
+from committee.settings import Settings as CommitteeSettings
+from factory_registry.app import create_app as create_registry
+from factory_registry.settings import Settings as RegistrySettings
+from fastapi import FastAPI
+from gateway.app import create_app as create_gateway
+from gateway.settings import Settings as GatewaySettings
+from training.app import create_app as create_training
+from training.settings import Settings as TrainingSettings
+
+from tests import conftest as fixtures
+from tests.e2e.conftest import PROGRAMME, SETTINGS, bearer
+from tests.support import eventually, serve
+
+TODAY = dt.datetime.now(dt.UTC).date()
+YESTERDAY = TODAY - dt.timedelta(days=1)
+KH_TOOL = tool("global-1").for_country("KH")
+WAGES = next(q.id for q in KH_TOOL.questions if q.compliance_point_id == "compensation.minimum-wages")
+# The unannounced visits still to come: these dates must never reach a factory or a brand.
+NEXT_VISIT_TO_ANGKOR = TODAY + dt.timedelta(days=23)
+NEXT_VISIT_TO_MEKONG = TODAY + dt.timedelta(days=41)
+REVIEWER = bearer(Audience.PROGRAMME)  # dev-user: not one of the assessors
+
+ANGKOR = {
+    "name": "Angkor Apparel Co., Ltd.",
+    "country": "KH",
+    "address": "National Road 4, Kambol, Phnom Penh",
+    "workforce": {"total": 2400, "women": 1980, "men": 420, "migrant": 35},
+}
+ANGKOR_DUPLICATE = {"name": "Angkor Apparel Company Limited", "country": "KH", "address": "NR4, Kambol, Phnom Penh"}
+MEKONG = {
+    "name": "Mekong Footwear Ltd.",
+    "country": "KH",
+    "address": "Manhattan SEZ, Bavet, Svay Rieng",
+    "sector": "footwear",
+    "workforce": {"total": 1650, "women": 1300, "men": 350},
+}
+SAIGON_STITCH = {
+    "name": "Saigon Stitch Garment Co., Ltd.",
+    "country": "VN",
+    "address": "Lot C5, My Phuoc 2 Industrial Park, Ben Cat, Binh Duong",
+    "workforce": {"total": 1850, "women": 1420, "men": 430},
+}
+
+
+def person(number: str, name: str, sex: str, job: str) -> dict[str, str]:
+    return {"employee_number": number, "name": name, "sex": sex, "job_title": job}
+
+
+SREYMOM = person("AA-01873", "Chan Sreymom", "female", "sewing operator, line 14")
+SOPHEA = person("AA-00412", "Keo Sophea", "female", "quality inspector")
+RITHY = person("AA-00977", "Heng Rithy", "male", "mechanic")
+DARA = person("AA-00007", "Sok Dara", "female", "HR manager")
+ELECTION = {
+    "held_on": str(TODAY - dt.timedelta(days=50)),
+    "seats": 2,
+    "term_ends_on": str(TODAY + dt.timedelta(days=680)),
+    "candidates": [{"person": SREYMOM, "votes": 412}, {"person": SOPHEA, "votes": 388}, {"person": RITHY, "votes": 97}],
+}
+ACTION_ITEM = {
+    "description": "Clear the east exit of the cutting floor and mark the floor in front of it",
+    "owner": "M-1",
+    "due_on": str(TODAY + dt.timedelta(days=7)),
+}
+MEETING = {
+    "held_on": str(TODAY - dt.timedelta(days=5)),
+    "attendees": ["M-1", "M-2", "M-3"],
+    "agenda": [{"title": "Blocked emergency exit on the cutting floor"}],
+    "minutes": "The committee walked the cutting floor; the east exit was blocked by fabric rolls.",
+    "action_items": [ACTION_ITEM],
+}
+SST = {
+    "course": "SST",
+    "days": [str(TODAY + dt.timedelta(days=14)), str(TODAY + dt.timedelta(days=15))],
+    "venue": "Better Factories Cambodia training room, Phnom Penh",
+    "trainer": "Pich Sopheap, enterprise advisor",
+}
+
+
+# --- who calls --------------------------------------------------------------------------------
+
+
+def forged(claims: dict[str, Any], key: str = SETTINGS.jwt_secret or "", algorithm: str = "HS256") -> dict[str, str]:
+    now = int(time.time())
+    full = {"sub": "mallory", "iss": SETTINGS.jwt_issuer, "aud": SETTINGS.jwt_audience, "iat": now, "exp": now + 600}
+    full |= claims
+    return {"Authorization": f"Bearer {jwt.encode(full, key, algorithm=algorithm)}"}
+
+
+def unsigned(claims: dict[str, Any]) -> dict[str, str]:
+    """alg none: a token anybody can write."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    body = {"sub": "mallory", "iss": SETTINGS.jwt_issuer, "aud": SETTINGS.jwt_audience, "exp": now + 600} | claims
+    return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(body)}."}
+
+
+PROGRAMME_CLAIMS = {"bw_audience": "programme"}
+# Tokens that must get 401 everywhere a token is needed.
+BAD_TOKENS: dict[str, dict[str, str]] = {
+    "no token": {},
+    "not a bearer token": {"Authorization": "Basic cHJvZ3JhbW1lOnByb2dyYW1tZQ=="},
+    "garbage": {"Authorization": "Bearer not-a-jwt"},
+    "expired": forged(PROGRAMME_CLAIMS | {"exp": int(time.time()) - 60}),
+    "signed with another key": forged(PROGRAMME_CLAIMS, key="mallorys-own-signing-key-0123456789abcdef"),
+    "alg none": unsigned(PROGRAMME_CLAIMS),
+    "wrong issuer": forged(PROGRAMME_CLAIMS | {"iss": "https://login.example.com"}),
+    "wrong audience": forged(PROGRAMME_CLAIMS | {"aud": "another-system"}),
+    "no expiry": forged(PROGRAMME_CLAIMS | {"exp": None}),
+    "unknown audience": forged({"bw_audience": "admin"}),
+    "brand without scope": forged({"bw_audience": "brand"}),
+}
+
+
+@dataclass
+class World:
+    registry: httpx.AsyncClient
+    assessment: httpx.AsyncClient
+    committee: httpx.AsyncClient
+    training: httpx.AsyncClient
+    gateway: httpx.AsyncClient
+    apps: dict[str, FastAPI]
+    northwind: str = ""  # brand A: buys from Angkor, which consents
+    lotus: str = ""  # brand B: buys from Angkor (no consent) and from Mekong (consent)
+    angkor: str = ""  # factory X
+    mekong: str = ""  # factory Y
+    saigon: str = ""  # a Vietnamese factory
+    duplicate: str = ""  # a second record of Angkor, merged into it
+    published: str = ""  # Angkor's published report
+    action: str = ""  # an improvement action of it
+    visit_to_angkor: str = ""  # scheduled, unannounced
+    visit_to_mekong: str = ""  # scheduled, unannounced
+    committee_of_angkor: str = ""
+    meeting: str = ""
+    action_item: str = ""
+    shared_session: str = ""  # Angkor's and Mekong's people trained together
+    mekong_session: str = ""  # Mekong's people only
+    callers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    async def graphql(self, query: str, headers: dict[str, str], variables: dict[str, Any] | None = None) -> Any:
+        body: dict[str, Any] = {"query": query} | ({"variables": variables} if variables else {})
+        return await self.gateway.post("/graphql", json=body, headers=headers)
+
+
+async def known_to(app: FastAPI, factory_id: str, enrollment: str = "enrolled") -> None:
+    async def known() -> bool:
+        try:
+            return (await known_factory(app.state.runtime.engine, factory_id)).enrollment == enrollment
+        except NotFound:
+            return False
+
+    await eventually(known, what=f"{app.title} learning that {factory_id} is {enrollment}")
+
+
+def etag(response: httpx.Response) -> int:
+    return int(response.headers["etag"].strip('"'))
+
+
+async def build(world: World) -> None:
+    registry, assessment = world.registry, world.assessment
+
+    async def ok(response: Any, status: int = 200) -> dict[str, Any]:
+        response = await response
+        assert response.status_code == status, response.text
+        return response.json()
+
+    brand = {"kind": "retailer", "partnership": "partner"}
+    world.northwind = (
+        await ok(registry.post("/brands", json=brand | {"name": "Northwind Outfitters"}, headers=PROGRAMME), 201)
+    )["id"]
+    world.lotus = (
+        await ok(registry.post("/brands", json=brand | {"name": "Lotus Retail Group"}, headers=PROGRAMME), 201)
+    )["id"]
+
+    async def enrolled(profile: dict[str, Any]) -> str:
+        factory = await ok(registry.post("/factories", json=profile | {"confirmed_new": True}, headers=PROGRAMME), 201)
+        await ok(registry.post(f"/factories/{factory['id']}/enrollment/apply", headers=PROGRAMME))
+        body = {"service_package": "core", "enrolled_on": str(TODAY - dt.timedelta(days=90))}
+        await ok(registry.post(f"/factories/{factory['id']}/enrollment/enroll", json=body, headers=PROGRAMME))
+        return factory["id"]
+
+    world.angkor, world.mekong, world.saigon = [await enrolled(p) for p in (ANGKOR, MEKONG, SAIGON_STITCH)]
+    world.duplicate = (
+        await ok(registry.post("/factories", json=ANGKOR_DUPLICATE | {"confirmed_new": True}, headers=PROGRAMME), 201)
+    )["id"]
+    since = {"since": "2024-02-01"}
+    for factory, brand_id in [
+        (world.angkor, world.northwind),
+        (world.angkor, world.lotus),
+        (world.mekong, world.lotus),
+    ]:
+        await ok(registry.post(f"/factories/{factory}/brands", json=since | {"brand_id": brand_id}, headers=PROGRAMME))
+    await ok(
+        registry.put(
+            f"/factories/{world.angkor}/consents/{world.northwind}", headers=bearer(Audience.FACTORY, world.angkor)
+        )
+    )
+    await ok(
+        registry.put(
+            f"/factories/{world.mekong}/consents/{world.lotus}", headers=bearer(Audience.FACTORY, world.mekong)
+        )
+    )
+    merge = {"into": world.angkor, "reason": "the same site in Kambol, registered twice"}
+    await ok(registry.post(f"/factories/{world.duplicate}/merge", json=merge, headers=PROGRAMME))
+
+    # An assessment of Angkor, published with one non-compliance; two more visits to come.
+    for app in ("assessment", "committee", "training"):
+        await known_to(world.apps[app], world.angkor)
+        await known_to(world.apps[app], world.mekong)
+
+    async def schedule(factory_id: str, on: dt.date) -> str:
+        body = {"factory_id": factory_id, "planned_date": str(on), "assessors": ["assessor-sokha", "assessor-dara"]}
+        return (await ok(assessment.post("/assessments", json=body, headers=PROGRAMME), 201))["id"]
+
+    world.published = await schedule(world.angkor, TODAY)
+    base = f"/assessments/{world.published}"
+    started = await assessment.post(f"{base}/start", json={"started_on": str(TODAY)}, headers=PROGRAMME)
+    version = etag(started)
+    for q in KH_TOOL.questions:
+        result = "non-compliant" if q.id == WAGES else "compliant"
+        evidence = "payslips of line 14 below the minimum wage" if q.id == WAGES else ""
+        answered = await assessment.put(
+            f"{base}/findings/{q.id}",
+            json={"result": result, "evidence": evidence},
+            headers=PROGRAMME | {"If-Match": f'"{version}"'},
+        )
+        assert answered.status_code == 200, answered.text
+        version = etag(answered)
+    await ok(assessment.post(f"{base}/submit", headers=PROGRAMME))
+    await ok(assessment.post(f"{base}/approve", headers=REVIEWER))
+    await ok(assessment.post(f"{base}/publish", json={"published_on": str(TODAY)}, headers=PROGRAMME))
+    planned = {"what": "pay the arrears of line 14", "who": "HR manager", "due_on": str(TODAY + dt.timedelta(days=20))}
+    report = await ok(
+        assessment.post(
+            f"{base}/findings/{WAGES}/actions", json=planned, headers=bearer(Audience.FACTORY, world.angkor)
+        )
+    )
+    world.action = report["improvement_actions"][0]["id"]
+    world.visit_to_angkor = await schedule(world.angkor, NEXT_VISIT_TO_ANGKOR)
+    world.visit_to_mekong = await schedule(world.mekong, NEXT_VISIT_TO_MEKONG)
+
+    # Angkor's committee, with its minutes.
+    committee = world.committee
+    body = {"factory_id": world.angkor, "established_on": str(TODAY - dt.timedelta(days=60))}
+    world.committee_of_angkor = (await ok(committee.post("/committees", json=body, headers=PROGRAMME), 201))["id"]
+    path = f"/committees/{world.committee_of_angkor}"
+    await ok(committee.post(f"{path}/elections", json=ELECTION, headers=PROGRAMME), 201)
+    appointed = {"person": DARA, "term_starts_on": str(TODAY - dt.timedelta(days=50))}
+    await ok(committee.post(f"{path}/members", json=appointed, headers=PROGRAMME), 201)
+    meeting = await committee.post(f"{path}/meetings", json=MEETING, headers=bearer(Audience.FACTORY, world.angkor))
+    assert meeting.status_code == 201, meeting.text
+    world.meeting = meeting.headers["location"].rsplit("/", 1)[1]
+    minutes = await ok(committee.get(f"{path}/meetings/{world.meeting}", headers=PROGRAMME))
+    world.action_item = minutes["action_items"][0]["action_item_id"]
+
+    # A safety training for Angkor's and Mekong's supervisors together, and one for Mekong alone.
+    training = world.training
+    shared = await ok(
+        training.post("/sessions", json=SST | {"factory_ids": [world.angkor, world.mekong]}, headers=PROGRAMME), 201
+    )
+    world.shared_session = shared["id"]
+    for participant, factory, sex in [
+        ("AA-S-001", world.angkor, "female"),
+        ("MF-S-101", world.mekong, "female"),
+        ("MF-S-102", world.mekong, "male"),
+        ("MF-S-103", world.mekong, "female"),
+    ]:
+        body = {"participant_id": participant, "factory_id": factory, "role": "supervisor", "sex": sex}
+        await ok(training.post(f"/sessions/{world.shared_session}/participants", json=body, headers=PROGRAMME), 201)
+    world.mekong_session = (
+        await ok(training.post("/sessions", json=SST | {"factory_ids": [world.mekong]}, headers=PROGRAMME), 201)
+    )["id"]
+
+    world.callers = {
+        "programme": PROGRAMME,
+        "brand A": bearer(Audience.BRAND, world.northwind),
+        "brand B": bearer(Audience.BRAND, world.lotus),
+        "government KH": bearer(Audience.GOVERNMENT, "KH"),
+        "government VN": bearer(Audience.GOVERNMENT, "VN"),
+        "factory X": bearer(Audience.FACTORY, world.angkor),
+        "factory Y": bearer(Audience.FACTORY, world.mekong),
+        "merged factory": bearer(Audience.FACTORY, world.duplicate),
+    }
+
+    # The gateway has seen it all: Angkor's report reaches Northwind.
+    async def projected() -> bool:
+        query = f'{{ factory(id: "{world.angkor}") {{ assessmentReports {{ id }} }} }}'
+        data = (await world.graphql(query, world.callers["brand A"])).json()["data"]
+        return bool(data["factory"] and data["factory"]["assessmentReports"])
+
+    await eventually(projected, what="the gateway projecting the world")
+
+
+@pytest.fixture(scope="module")
+async def world(create_database, kafka: str) -> AsyncIterator[World]:
+    common = {"kafka_bootstrap": kafka, "topic_prefix": f"t{fixtures.RUN}-attacks-{uuid.uuid4().hex[:6]}."}
+    apps = {
+        "registry": create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common)),
+        "assessment": create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common)),
+        "committee": create_committee(CommitteeSettings(database_url=await create_database("committee"), **common)),
+        "training": create_training(TrainingSettings(database_url=await create_database("training"), **common)),
+        "gateway": create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common)),
+    }
+    async with (
+        serve(apps["registry"]) as registry_url,
+        serve(apps["assessment"]) as assessment_url,
+        serve(apps["committee"]) as committee_url,
+        serve(apps["training"]) as training_url,
+        serve(apps["gateway"]) as gateway_url,
+        httpx.AsyncClient(base_url=registry_url) as registry,
+        httpx.AsyncClient(base_url=assessment_url) as assessment,
+        httpx.AsyncClient(base_url=committee_url) as committee,
+        httpx.AsyncClient(base_url=training_url) as training,
+        httpx.AsyncClient(base_url=gateway_url) as gateway,
+    ):
+        world = World(registry, assessment, committee, training, gateway, apps)
+        await build(world)
+        yield world
+
+
+# --- the route tables -------------------------------------------------------------------------
+
+SIGNED_IN = frozenset(
+    {"programme", "brand A", "brand B", "government KH", "government VN", "factory X", "factory Y", "merged factory"}
+)
+EVERYONE = SIGNED_IN | {"public"}
+PROGRAMME_ONLY = frozenset({"programme"})
+ANGKOR_ITSELF = frozenset({"programme", "factory X"})  # factory X is Angkor
+FACTORIES = frozenset({"programme", "factory X", "factory Y", "merged factory"})
+
+
+def hidden(caller: str) -> int:
+    """An assessment a factory may not see does not exist for it; brands and governments never read here."""
+    return 404 if caller in ("factory X", "factory Y", "merged factory") else 403
+
+
+def forbidden(caller: str) -> int:
+    return 403
+
+
+def session_hidden(caller: str) -> int:
+    """A training session of other factories does not exist for a factory; others never read here."""
+    return 404 if caller in ("factory X", "factory Y", "merged factory") else 403
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request to a route: who may make it, and what everybody else must get."""
+
+    method: str
+    path: str  # formatted with the world's ids, e.g. "/factories/{angkor}"
+    may: frozenset[str]
+    json: Any = None
+    csv: str | None = None
+    denied: Callable[[str], int] = forbidden
+    allowed: int = 200  # what a permitted caller gets from a read
+
+    def url(self, world: World) -> str:
+        return self.path.format(**vars(world), wages=WAGES, today=TODAY)
+
+    async def send(self, client: httpx.AsyncClient, world: World, headers: dict[str, str]) -> httpx.Response:
+        if self.csv is not None:
+            headers = headers | {"content-type": "text/csv"}
+            return await client.request(self.method, self.url(world), content=self.csv, headers=headers)
+        return await client.request(self.method, self.url(world), json=filled(self.json, world), headers=headers)
+
+
+def probes(*items: Probe) -> list[Probe]:
+    return list(items)
+
+
+OPERATIONS = {
+    ("GET", "/health"): probes(Probe("GET", "/health", EVERYONE)),
+    ("GET", "/ready"): probes(Probe("GET", "/ready", EVERYONE)),
+    ("GET", "/openapi.json"): probes(Probe("GET", "/openapi.json", EVERYONE)),
+    ("GET", "/docs"): probes(Probe("GET", "/docs", EVERYONE)),
+    ("GET", "/docs/oauth2-redirect"): probes(Probe("GET", "/docs/oauth2-redirect", EVERYONE)),
+    ("GET", "/redoc"): probes(Probe("GET", "/redoc", EVERYONE)),
+}
+
+TONLE_SAP = {"name": "Tonle Sap Garments Ltd.", "country": "KH", "address": "Street 598, Russey Keo, Phnom Penh"}
+REASON = {"reason": "the factory asked for it in writing"}
+REGISTRY = OPERATIONS | {
+    ("POST", "/factories"): probes(Probe("POST", "/factories", PROGRAMME_ONLY, TONLE_SAP | {"confirmed_new": True})),
+    ("GET", "/factories/{factory_id}"): probes(
+        Probe("GET", "/factories/{angkor}", ANGKOR_ITSELF),
+        # The merged record's id leads to Angkor, and only Angkor's own users (and the programme) follow it.
+        Probe("GET", "/factories/{duplicate}", ANGKOR_ITSELF, allowed=308),
+        Probe("GET", "/factories/{mekong}", frozenset({"programme", "factory Y"})),
+    ),
+    ("GET", "/factories/{factory_id}/history"): probes(Probe("GET", "/factories/{angkor}/history", ANGKOR_ITSELF)),
+    ("PATCH", "/factories/{factory_id}"): probes(
+        Probe("PATCH", "/factories/{angkor}", ANGKOR_ITSELF, {"local_name": "រោងចក្រ អង្គរ"})
+    ),
+    ("POST", "/factories/{factory_id}/enrollment/apply"): probes(
+        Probe("POST", "/factories/{angkor}/enrollment/apply", PROGRAMME_ONLY)
+    ),
+    ("POST", "/factories/{factory_id}/enrollment/enroll"): probes(
+        Probe(
+            "POST",
+            "/factories/{angkor}/enrollment/enroll",
+            PROGRAMME_ONLY,
+            {"service_package": "core", "enrolled_on": "2026-01-05"},
+        )
+    ),
+    **{
+        ("POST", f"/factories/{{factory_id}}/enrollment/{step}"): probes(
+            Probe("POST", f"/factories/{{angkor}}/enrollment/{step}", PROGRAMME_ONLY, REASON)
+        )
+        for step in ("suspend", "reinstate", "withdraw", "close")
+    },
+    ("POST", "/factories/{factory_id}/brands"): probes(
+        Probe("POST", "/factories/{mekong}/brands", PROGRAMME_ONLY, {"brand_id": "{northwind}", "since": "2025-06-01"})
+    ),
+    ("DELETE", "/factories/{factory_id}/brands/{brand_id}"): probes(
+        Probe("DELETE", "/factories/{angkor}/brands/{northwind}?until={today}", PROGRAMME_ONLY)
+    ),
+    ("PUT", "/factories/{factory_id}/consents/{brand_id}"): probes(
+        Probe("PUT", "/factories/{angkor}/consents/{lotus}", ANGKOR_ITSELF)
+    ),
+    ("DELETE", "/factories/{factory_id}/consents/{brand_id}"): probes(
+        Probe("DELETE", "/factories/{angkor}/consents/{northwind}", ANGKOR_ITSELF)
+    ),
+    ("POST", "/factories/{factory_id}/merge"): probes(
+        Probe("POST", "/factories/{mekong}/merge", PROGRAMME_ONLY, {"into": "{angkor}", "reason": "same site"})
+    ),
+    ("POST", "/factories/imports"): probes(
+        Probe(
+            "POST",
+            "/factories/imports",
+            PROGRAMME_ONLY,
+            csv="name,country,address\nTonle Sap Garments Ltd.,KH,Phnom Penh\n",
+        )
+    ),
+    ("POST", "/brands"): probes(
+        Probe(
+            "POST", "/brands", PROGRAMME_ONLY, {"name": "Mallory Sourcing", "kind": "buyer", "partnership": "partner"}
+        )
+    ),
+    ("GET", "/brands/{brand_id}"): probes(Probe("GET", "/brands/{northwind}", frozenset({"programme", "brand A"}))),
+    ("POST", "/brands/{brand_id}/partnership"): probes(
+        Probe("POST", "/brands/{northwind}/partnership", PROGRAMME_ONLY, {"partnership": "former-partner"})
+    ),
+    ("GET", "/countries"): probes(Probe("GET", "/countries", SIGNED_IN)),
+    ("GET", "/countries/{code}"): probes(Probe("GET", "/countries/KH", SIGNED_IN)),
+}
+
+VISIT = "/assessments/{visit_to_angkor}"
+REPORT = "/assessments/{published}"
+ASSESSMENT = OPERATIONS | {
+    ("POST", "/assessments"): probes(
+        Probe(
+            "POST",
+            "/assessments",
+            PROGRAMME_ONLY,
+            {"factory_id": "{angkor}", "planned_date": "2027-02-02", "assessors": ["assessor-sokha"]},
+        )
+    ),
+    # Factories list their own published reports (an empty list for Mekong: its visit is still to come).
+    ("GET", "/assessments"): probes(Probe("GET", "/assessments", FACTORIES)),
+    ("GET", "/assessments/{assessment_id}"): probes(
+        Probe("GET", REPORT, ANGKOR_ITSELF, denied=hidden),
+        Probe("GET", VISIT, PROGRAMME_ONLY, denied=hidden),
+        Probe("GET", "/assessments/{visit_to_mekong}", PROGRAMME_ONLY, denied=hidden),
+    ),
+    ("POST", "/assessments/{assessment_id}/cancel"): probes(Probe("POST", f"{VISIT}/cancel", PROGRAMME_ONLY, REASON)),
+    ("POST", "/assessments/{assessment_id}/start"): probes(
+        Probe("POST", f"{VISIT}/start", PROGRAMME_ONLY, {"started_on": "{today}"})
+    ),
+    ("PUT", "/assessments/{assessment_id}/findings/{question_id}"): probes(
+        Probe("PUT", f"{VISIT}/findings/{{wages}}", PROGRAMME_ONLY, {"result": "compliant"}),
+        Probe("PUT", f"{REPORT}/findings/{{wages}}", PROGRAMME_ONLY, {"result": "compliant"}),
+    ),
+    ("POST", "/assessments/{assessment_id}/submit"): probes(Probe("POST", f"{VISIT}/submit", PROGRAMME_ONLY)),
+    ("POST", "/assessments/{assessment_id}/return"): probes(
+        Probe("POST", f"{VISIT}/return", PROGRAMME_ONLY, {"comments": "evidence for the wage finding is missing"})
+    ),
+    ("POST", "/assessments/{assessment_id}/approve"): probes(Probe("POST", f"{VISIT}/approve", PROGRAMME_ONLY)),
+    ("POST", "/assessments/{assessment_id}/publish"): probes(
+        Probe("POST", f"{VISIT}/publish", PROGRAMME_ONLY, {"published_on": "{today}"})
+    ),
+    ("POST", "/assessments/{assessment_id}/findings/{question_id}/actions"): probes(
+        Probe(
+            "POST",
+            f"{REPORT}/findings/{{wages}}/actions",
+            ANGKOR_ITSELF,
+            {"what": "pay arrears", "who": "HR", "due_on": "2027-01-10"},
+            denied=hidden,
+        ),
+        # Angkor itself may not plan on a visit it must not know of.
+        Probe(
+            "POST",
+            f"{VISIT}/findings/{{wages}}/actions",
+            PROGRAMME_ONLY,
+            {"what": "x", "who": "HR", "due_on": "2027-01-10"},
+            denied=hidden,
+        ),
+    ),
+    ("POST", "/assessments/{assessment_id}/actions/{action_id}/progress"): probes(
+        Probe(
+            "POST",
+            f"{REPORT}/actions/{{action}}/progress",
+            ANGKOR_ITSELF,
+            {"note": "March arrears paid"},
+            denied=hidden,
+        )
+    ),
+    ("POST", "/assessments/{assessment_id}/findings/{question_id}/remediated"): probes(
+        Probe(
+            "POST", f"{REPORT}/findings/{{wages}}/remediated", ANGKOR_ITSELF, {"note": "arrears paid"}, denied=hidden
+        ),
+        Probe(
+            "POST", f"{VISIT}/findings/{{wages}}/remediated", PROGRAMME_ONLY, {"note": "arrears paid"}, denied=hidden
+        ),
+    ),
+    ("POST", "/assessments/{assessment_id}/findings/{question_id}/verify"): probes(
+        Probe("POST", f"{REPORT}/findings/{{wages}}/verify", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/findings/{question_id}/reject"): probes(
+        Probe("POST", f"{REPORT}/findings/{{wages}}/reject", PROGRAMME_ONLY, REASON)
+    ),
+    ("POST", "/assessments/{assessment_id}/public-response"): probes(
+        Probe("POST", f"{REPORT}/public-response", ANGKOR_ITSELF, {"response": "All arrears are paid."}, denied=hidden),
+        Probe("POST", f"{VISIT}/public-response", PROGRAMME_ONLY, {"response": "x"}, denied=hidden),
+    ),
+    ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
+    # Public by design: the latest published report's public issues, and only that.
+    ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
+}
+
+PICC = "/committees/{committee_of_angkor}"
+DEPARTURE = {"left_on": "{today}", "reason": "left the factory"}
+COMMITTEE = OPERATIONS | {
+    ("POST", "/committees"): probes(
+        Probe("POST", "/committees", PROGRAMME_ONLY, {"factory_id": "{mekong}", "established_on": "{today}"})
+    ),
+    ("GET", "/committees/{committee_id}"): probes(Probe("GET", PICC, ANGKOR_ITSELF)),
+    ("GET", "/committees/{committee_id}/health"): probes(Probe("GET", f"{PICC}/health", ANGKOR_ITSELF)),
+    ("GET", "/committees/{committee_id}/history"): probes(Probe("GET", f"{PICC}/history", ANGKOR_ITSELF)),
+    ("GET", "/factories/{factory_id}/committee"): probes(Probe("GET", "/factories/{angkor}/committee", ANGKOR_ITSELF)),
+    ("GET", "/factories/{factory_id}/committees"): probes(
+        Probe("GET", "/factories/{angkor}/committees", ANGKOR_ITSELF)
+    ),
+    ("POST", "/committees/{committee_id}/dissolution"): probes(
+        Probe("POST", f"{PICC}/dissolution", PROGRAMME_ONLY, {"dissolved_on": "{today}", "reason": "factory closed"})
+    ),
+    ("POST", "/committees/{committee_id}/elections"): probes(
+        Probe("POST", f"{PICC}/elections", PROGRAMME_ONLY, ELECTION)
+    ),
+    ("POST", "/committees/{committee_id}/members"): probes(
+        Probe("POST", f"{PICC}/members", PROGRAMME_ONLY, {"person": DARA, "term_starts_on": "{today}"})
+    ),
+    ("PUT", "/committees/{committee_id}/members/{member_id}/office"): probes(
+        Probe("PUT", f"{PICC}/members/M-1/office", PROGRAMME_ONLY, {"office": "chair"})
+    ),
+    ("POST", "/committees/{committee_id}/members/{member_id}/departure"): probes(
+        Probe("POST", f"{PICC}/members/M-1/departure", PROGRAMME_ONLY, DEPARTURE)
+    ),
+    ("POST", "/committees/{committee_id}/members/{member_id}/replacement"): probes(
+        Probe(
+            "POST", f"{PICC}/members/M-1/replacement", PROGRAMME_ONLY, {"replaced_on": "{today}", "reason": "resigned"}
+        )
+    ),
+    ("POST", "/committees/{committee_id}/meetings"): probes(Probe("POST", f"{PICC}/meetings", ANGKOR_ITSELF, MEETING)),
+    ("GET", "/committees/{committee_id}/meetings/{meeting_id}"): probes(
+        Probe("GET", f"{PICC}/meetings/{{meeting}}", ANGKOR_ITSELF)
+    ),
+    ("POST", "/committees/{committee_id}/meetings/{meeting_id}/action-items"): probes(
+        Probe("POST", f"{PICC}/meetings/{{meeting}}/action-items", ANGKOR_ITSELF, ACTION_ITEM)
+    ),
+    ("POST", "/committees/{committee_id}/action-items/{action_item_id}/start"): probes(
+        Probe("POST", f"{PICC}/action-items/{{action_item}}/start", ANGKOR_ITSELF, {"note": "rolls moved"})
+    ),
+    ("POST", "/committees/{committee_id}/action-items/{action_item_id}/closure"): probes(
+        Probe(
+            "POST",
+            f"{PICC}/action-items/{{action_item}}/closure",
+            ANGKOR_ITSELF,
+            {"closed_on": "{today}", "outcome": "exit clear"},
+        )
+    ),
+}
+
+SHARED = "/sessions/{shared_session}"
+BOTH_FACTORIES = frozenset({"programme", "factory X", "factory Y"})
+TRAINING = OPERATIONS | {
+    ("GET", "/courses"): probes(Probe("GET", "/courses", SIGNED_IN)),
+    ("GET", "/courses/{code}"): probes(Probe("GET", "/courses/SST", SIGNED_IN)),
+    ("POST", "/sessions"): probes(Probe("POST", "/sessions", PROGRAMME_ONLY, SST | {"factory_ids": ["{angkor}"]})),
+    ("GET", "/sessions"): probes(Probe("GET", "/sessions", FACTORIES)),
+    ("GET", "/sessions/{session_id}"): probes(
+        Probe("GET", SHARED, BOTH_FACTORIES, denied=session_hidden),
+        Probe("GET", "/sessions/{mekong_session}", frozenset({"programme", "factory Y"}), denied=session_hidden),
+    ),
+    ("POST", "/sessions/{session_id}/reschedule"): probes(
+        Probe("POST", f"{SHARED}/reschedule", PROGRAMME_ONLY, {"days": ["2027-01-12"], "reason": "public holiday"})
+    ),
+    ("POST", "/sessions/{session_id}/participants"): probes(
+        Probe(
+            "POST",
+            f"{SHARED}/participants",
+            PROGRAMME_ONLY,
+            {"participant_id": "AA-S-002", "factory_id": "{angkor}", "role": "supervisor", "sex": "male"},
+        )
+    ),
+    ("PUT", "/sessions/{session_id}/attendance/{day}"): probes(
+        Probe("PUT", f"{SHARED}/attendance/{{today}}", PROGRAMME_ONLY, {"present": ["AA-S-001"]})
+    ),
+    ("PUT", "/sessions/{session_id}/participants/{participant_id}/scores/{phase}"): probes(
+        Probe("PUT", f"{SHARED}/participants/AA-S-001/scores/pre", PROGRAMME_ONLY, {"score": 55})
+    ),
+    ("PUT", "/sessions/{session_id}/participants/{participant_id}/feedback"): probes(
+        Probe("PUT", f"{SHARED}/participants/AA-S-001/feedback", PROGRAMME_ONLY, {"rating": 5})
+    ),
+    ("POST", "/sessions/{session_id}/deliver"): probes(Probe("POST", f"{SHARED}/deliver", PROGRAMME_ONLY)),
+    ("POST", "/sessions/{session_id}/cancel"): probes(Probe("POST", f"{SHARED}/cancel", PROGRAMME_ONLY, REASON)),
+}
+
+GATEWAY = OPERATIONS | {
+    ("GET", "/graphql/schema.graphql"): probes(Probe("GET", "/graphql/schema.graphql", EVERYONE)),
+    ("GET", "/graphql"): probes(Probe("GET", "/graphql", EVERYONE)),  # the GraphiQL page; it runs no query
+    ("POST", "/graphql"): probes(Probe("POST", "/graphql", SIGNED_IN, {"query": "{{ __typename }}"})),
+    ("WEBSOCKET", "/graphql"): [],  # no subscriptions: see test_the_gateway_websocket_answers_without_crashing
+}
+
+TABLES = {
+    "registry": REGISTRY,
+    "assessment": ASSESSMENT,
+    "committee": COMMITTEE,
+    "training": TRAINING,
+    "gateway": GATEWAY,
+}
+
+
+def operations(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, HEAD aside, including routes of included routers."""
+
+    def walk(routes: list[Any]) -> Any:
+        for route in routes:
+            if hasattr(route, "original_router"):  # FastAPI's included router
+                yield from walk(route.original_router.routes)
+            elif getattr(route, "methods", None):
+                yield from ((method, route.path) for method in route.methods if method != "HEAD")
+            else:
+                yield ("WEBSOCKET", route.path)
+
+    return set(walk(app.routes))
+
+
+def filled(value: Any, world: World) -> Any:
+    """A body template with the world's ids in it."""
+    if isinstance(value, str):
+        return value.format(**vars(world), wages=WAGES, today=TODAY)
+    if isinstance(value, list):
+        return [filled(v, world) for v in value]
+    if isinstance(value, dict):
+        return {k: filled(v, world) for k, v in value.items()}
+    return value
+
+
+# --- every route, every caller ----------------------------------------------------------------
+
+
+SERVICES = list(TABLES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_route_has_a_rule_and_refuses_everyone_it_does_not_name(world: World, service: str) -> None:
+    table = TABLES[service]
+    assert operations(world.apps[service]) == set(table), (
+        f"{service}'s routes and this table differ: give every new route its rule here"
+    )
+    client: httpx.AsyncClient = getattr(world, service)
+    wrong: list[str] = []
+
+    def expect(probe: Probe, caller: str, response: httpx.Response, status: int) -> None:
+        if response.status_code != status:
+            wrong.append(f"{probe.method} {probe.url(world)} as {caller}: {response.status_code}, not {status}")
+
+    for probes_of_route in table.values():
+        for probe in probes_of_route:
+            for caller in sorted(SIGNED_IN - probe.may):
+                expect(probe, caller, await probe.send(client, world, world.callers[caller]), probe.denied(caller))
+            if "public" not in probe.may:
+                for name, headers in BAD_TOKENS.items():
+                    expect(probe, name, await probe.send(client, world, headers), 401)
+            if probe.method == "GET":  # reads change nothing: those named may make them
+                for caller in sorted(probe.may):
+                    headers = {} if caller == "public" else world.callers[caller]
+                    expect(probe, caller, await probe.send(client, world, headers), probe.allowed)
+    assert wrong == []
+
+
+async def test_a_401_says_how_to_authenticate_and_never_echoes_the_token(world: World) -> None:
+    for name, headers in BAD_TOKENS.items():
+        response = await world.registry.get(f"/factories/{world.angkor}", headers=headers)
+        assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer"), name
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        assert not token or token not in response.text, name
+
+
+# --- GraphQL: every field, every caller -------------------------------------------------------
+
+INTROSPECTION = """{ __schema {
+  queryType { fields { name args { name } } } mutationType { name } subscriptionType { name }
+  types { name kind fields { name } }
+} }"""
+REVIEWED_FIELDS = {
+    "Query": {"factories", "factory", "countrySummary"},
+    "Factory": {
+        "id",
+        "name",
+        "localName",
+        "country",
+        "address",
+        "sector",
+        "enrollment",
+        "workforce",
+        "assessmentReports",
+    },
+    "Workforce": {"total", "women", "men"},
+    "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
+    "CompliancePointResult": {"compliancePointId", "clusterId", "nonCompliant", "nonCompliantQuestions", "remediation"},
+    "ClusterResult": {"clusterId", "compliancePointsAssessed", "compliancePointsNonCompliant", "nonComplianceRate"},
+    "CountrySummary": {"country", "enrolledFactories", "workers", "womenShare", "suppressed"},
+}
+EVERYTHING_OF_A_FACTORY = """id name localName country address sector enrollment workforce { total women men }
+  assessmentReports { id publishedOn toolVersion recurringQuestions
+    compliancePoints { compliancePointId clusterId nonCompliant nonCompliantQuestions remediation }
+    clusters { clusterId compliancePointsAssessed compliancePointsNonCompliant nonComplianceRate } }"""
+
+
+async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(world: World) -> None:
+    schema = (await world.graphql(INTROSPECTION, PROGRAMME)).json()["data"]["__schema"]
+    assert schema["mutationType"] is None and schema["subscriptionType"] is None
+    objects = {t["name"]: {f["name"] for f in t["fields"]} for t in schema["types"] if t["kind"] == "OBJECT"}
+    ours = {name: fields for name, fields in objects.items() if not name.startswith("__")}
+    assert ours == REVIEWED_FIELDS, "a new type or field: decide who may read it, and test it here"
+
+
+def who_sees(world: World) -> dict[str, set[str]]:
+    """The factories each caller may read individually: linked AND consenting for a brand."""
+    return {
+        "programme": {world.angkor, world.mekong, world.saigon},
+        "brand A": {world.angkor},  # Northwind buys from Angkor, which consents
+        "brand B": {world.mekong},  # Lotus buys from Angkor too, but only Mekong consents
+        "factory X": {world.angkor},
+        "factory Y": {world.mekong},
+        "merged factory": set(),  # its record lives on as Angkor's, for Angkor's users
+    }
+
+
+async def test_each_caller_reads_through_graphql_only_the_factories_it_may(world: World) -> None:
+    ours = {world.angkor, world.mekong, world.saigon}
+    for caller, expected in who_sees(world).items():
+        headers = world.callers[caller]
+        listed = (await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", headers)).json()
+        assert {f["id"] for f in listed["data"]["factories"]} & ours == expected, caller
+        for factory_id in (world.angkor, world.mekong, world.saigon, world.duplicate, "KH-2026-9999-1"):
+            query = f'{{ factory(id: "{factory_id}") {{ {EVERYTHING_OF_A_FACTORY} }} }}'
+            found = (await world.graphql(query, headers)).json()["data"]["factory"]
+            resolved = world.angkor if factory_id == world.duplicate else factory_id
+            assert (found is not None) == (resolved in expected), (caller, factory_id)
+            if found is not None:
+                reports = {r["id"] for r in found["assessmentReports"]}
+                assert reports == ({world.published} if resolved == world.angkor else set()), (caller, factory_id)
+
+
+async def test_governments_read_only_their_own_countrys_aggregates_and_nothing_individual(world: World) -> None:
+    factory = f'{{ factory(id: "{world.angkor}") {{ id }} }}'
+    for caller in ("government KH", "government VN"):
+        headers = world.callers[caller]
+        for query in ("{ factories { id } }", factory, '{ factories(country: "KH") { id name } }'):
+            answer = (await world.graphql(query, headers)).json()
+            assert answer["errors"][0]["message"].startswith("government users see country aggregates only"), query
+            assert world.angkor not in json.dumps(answer.get("data"))
+    summary = '{ countrySummary(country: "%s") { country enrolledFactories workers womenShare suppressed } }'
+    own = (await world.graphql(summary % "KH", world.callers["government KH"])).json()["data"]["countrySummary"]
+    assert own == {"country": "KH", "enrolledFactories": None, "workers": None, "womenShare": None, "suppressed": True}
+    for caller, country in [("government VN", "KH"), ("government KH", "VN"), ("government KH", "kh")]:
+        refused = (await world.graphql(summary % country, world.callers[caller])).json()
+        assert refused["data"] is None and "only" in refused["errors"][0]["message"], (caller, country)
+    for caller in ("brand A", "factory X", "merged factory"):
+        refused = (await world.graphql(summary % "KH", world.callers[caller])).json()
+        assert refused["data"] is None, caller
+
+
+async def test_aliases_batching_and_get_queries_do_not_get_round_the_policy(world: World) -> None:
+    aliased = " ".join(
+        f'f{i}: factory(id: "{factory_id}") {{ id assessmentReports {{ id }} }}'
+        for i, factory_id in enumerate([world.angkor, world.mekong, world.saigon, world.duplicate] * 10)
+    )
+    answer = (await world.graphql(f"{{ {aliased} }}", world.callers["brand B"])).json()["data"]
+    assert {found["id"] for found in answer.values() if found} == {world.mekong}
+
+    batch = [{"query": "{ factories { id } }"}, {"query": '{ countrySummary(country: "KH") { workers } }'}]
+    batched = await world.gateway.post("/graphql", json=batch, headers=world.callers["brand A"])
+    assert batched.status_code == 400
+
+    for headers in ({}, PROGRAMME):
+        by_get = await world.gateway.get("/graphql", params={"query": "{ factories { id } }"}, headers=headers)
+        assert world.angkor not in by_get.text
+
+    variables = await world.graphql(
+        "query ($id: ID!) { factory(id: $id) { id } }", world.callers["brand A"], {"id": world.mekong}
+    )
+    assert variables.json()["data"]["factory"] is None
+
+
+# --- the unannounced visit --------------------------------------------------------------------
+
+
+async def everything_readable_by(world: World, caller: str) -> list[httpx.Response]:
+    """Every read a factory or a brand can make that could mention an assessment."""
+    headers = world.callers[caller]
+    reads = [
+        await world.assessment.get("/assessments", headers=headers),
+        await world.assessment.get(f"/assessments?factory_id={world.angkor}", headers=headers),
+        await world.assessment.get(f"/assessments/{world.published}", headers=headers),
+        await world.assessment.get(f"/transparency/{world.angkor}"),
+        await world.assessment.get(f"/transparency/{world.mekong}"),
+        await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", headers),
+        await world.registry.get(f"/factories/{world.angkor}/history", headers=headers),
+        await world.registry.get(f"/factories/{world.mekong}/history", headers=headers),
+        await world.committee.get(f"/committees/{world.committee_of_angkor}/history", headers=headers),
+        await world.training.get("/sessions", headers=headers),
+    ]
+    return reads
+
+
+@pytest.mark.parametrize("caller", ["factory X", "factory Y", "brand A", "brand B"])
+async def test_no_read_mentions_a_visit_still_to_come(world: World, caller: str) -> None:
+    for response in await everything_readable_by(world, caller):
+        text = response.text + json.dumps(dict(response.headers))
+        for secret in (
+            world.visit_to_angkor,
+            world.visit_to_mekong,
+            str(NEXT_VISIT_TO_ANGKOR),
+            str(NEXT_VISIT_TO_MEKONG),
+        ):
+            assert secret not in text, f"{caller}: {response.request.url} mentions {secret}"
+
+
+async def test_a_scheduled_visit_answers_a_factory_exactly_like_one_that_never_existed(world: World) -> None:
+    """Same status, same words (bar the id), same headers: nothing to tell them apart."""
+    never = str(uuid.uuid4())
+    for caller in ("factory X", "factory Y"):
+        headers = world.callers[caller]
+        for suffix, body in [
+            ("", None),
+            (f"/findings/{WAGES}/actions", {"what": "x", "who": "HR", "due_on": "2027-01-10"}),
+            ("/actions/a1b2c3d4e5f6/progress", {"note": "done"}),
+            (f"/findings/{WAGES}/remediated", {"note": "done"}),
+            ("/public-response", {"response": "We were not told."}),
+        ]:
+            method = "GET" if body is None else "POST"
+            scheduled = await world.assessment.request(
+                method, f"/assessments/{world.visit_to_angkor}{suffix}", json=body, headers=headers
+            )
+            missing = await world.assessment.request(
+                method, f"/assessments/{never}{suffix}", json=body, headers=headers
+            )
+            assert scheduled.status_code == missing.status_code == 404, (caller, suffix)
+            assert scheduled.text.replace(world.visit_to_angkor, never) == missing.text
+            assert set(scheduled.headers) - {"date"} == set(missing.headers) - {"date"}
+    listed = (await world.assessment.get("/assessments", headers=world.callers["factory X"])).json()
+    assert [row["id"] for row in listed] == [world.published] and "planned_date" not in listed[0]
+    assert (await world.assessment.get("/assessments", headers=world.callers["factory Y"])).json() == []
+
+
+# --- a factory and its neighbours -------------------------------------------------------------
+
+
+async def test_a_factory_reaches_nothing_of_another_factory(world: World) -> None:
+    mekong = world.callers["factory Y"]
+    for response in [
+        await world.registry.get(f"/factories/{world.angkor}", headers=mekong),
+        await world.registry.get(f"/factories/{world.duplicate}", headers=mekong),  # merged ids lead nowhere new
+        await world.registry.get(f"/factories/{world.angkor}/history", headers=mekong),
+        await world.committee.get(f"/factories/{world.angkor}/committees", headers=mekong),
+        await world.committee.get(f"/committees/{world.committee_of_angkor}/meetings/{world.meeting}", headers=mekong),
+    ]:
+        assert response.status_code == 403, response.request.url
+    assert (await world.assessment.get(f"/assessments/{world.published}", headers=mekong)).status_code == 404
+    # Asking for Angkor's rows by name returns Mekong's own, never Angkor's.
+    assert (await world.assessment.get(f"/assessments?factory_id={world.angkor}", headers=mekong)).json() == []
+    sessions = (await world.training.get(f"/sessions?factory_id={world.angkor}", headers=mekong)).json()
+    assert {s["id"] for s in sessions} == {world.shared_session}  # Mekong is in it too
+    # The merged record's own users read nothing of the factory it was merged into.
+    merged = world.callers["merged factory"]
+    assert (await world.registry.get(f"/factories/{world.duplicate}", headers=merged)).status_code == 403
+    assert (await world.graphql(f'{{ factory(id: "{world.duplicate}") {{ id }} }}', merged)).json()["data"] == {
+        "factory": None
+    }
+    assert (
+        await world.training.get(SHARED.format(shared_session=world.shared_session), headers=merged)
+    ).status_code == 404
+
+
+async def test_of_a_shared_training_a_factory_sees_only_its_own_people(world: World) -> None:
+    session = (await world.training.get(f"/sessions/{world.shared_session}", headers=world.callers["factory X"])).json()
+    assert [p["participant_id"] for p in session["participants"]] == ["AA-S-001"]
+    assert "MF-S-101" not in json.dumps(session)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: a factory reading a training session it shares learns from its version (the ETag, and "
+    "`version` in GET /sessions) how many changes the other factories' people caused, e.g. how many "
+    "Mekong registered: Angkor sees 1 participant and version 5",
+)
+async def test_the_version_of_a_shared_session_says_nothing_of_the_other_factorys_people(world: World) -> None:
+    seen = await world.training.get(f"/sessions/{world.shared_session}", headers=world.callers["factory X"])
+    listed = (await world.training.get("/sessions", headers=world.callers["factory X"])).json()
+    own_changes = 1 + len(seen.json()["participants"])  # scheduled, then Angkor's own registrations
+    assert etag(seen) <= own_changes
+    assert all(s["version"] <= own_changes for s in listed if s["id"] == world.shared_session)
+
+
+# --- bad input: never a 500, never an internal in the answer ----------------------------------
+
+INTERNALS = ("SQL", "SELECT", "INSERT", "sqlalchemy", "asyncpg", "Traceback", "postgresql")
+
+
+async def test_a_nul_character_is_a_422_not_a_500(world: World) -> None:
+    for client, path in [
+        (world.registry, "/factories/%00"),
+        (world.registry, "/factories/%00/history"),
+        (world.assessment, "/assessments/%00"),
+        (world.assessment, "/assessments?factory_id=%00"),
+        (world.committee, "/committees/%00"),
+        (world.committee, "/factories/%00/committees"),
+        (world.training, "/sessions/%00"),
+        (world.training, "/sessions?factory_id=%00"),
+    ]:
+        response = await client.get(path, headers=PROGRAMME)
+        assert response.status_code == 422, f"{path}: {response.status_code}"
+        assert not any(word in response.text for word in INTERNALS), response.text
+    angkor = world.callers["factory X"]
+    for response in [
+        await world.registry.patch(f"/factories/{world.angkor}", json={"local_name": "Angkor\u0000"}, headers=angkor),
+        await world.committee.post(
+            f"{PICC.format(committee_of_angkor=world.committee_of_angkor)}/meetings",
+            json=MEETING | {"minutes": "exit\u0000"},
+            headers=angkor,
+        ),
+        await world.assessment.post(
+            f"/assessments/{world.published}/public-response", json={"response": "paid\u0000"}, headers=angkor
+        ),
+    ]:
+        assert response.status_code == 422, f"{response.request.url}: {response.status_code}"
+
+
+async def test_graphql_errors_tell_nothing_of_the_database(world: World) -> None:
+    for query, caller in [
+        ('{ factory(id: "\\u0000") { id } }', "brand A"),
+        ('{ factories(country: "\\u0000") { id } }', "factory X"),
+        ('{ countrySummary(country: "\\u0000") { workers } }', "programme"),
+    ]:
+        answer = (await world.graphql(query, world.callers[caller])).json()
+        messages = " ".join(error["message"] for error in answer.get("errors", []))
+        assert not any(word in messages for word in INTERNALS), messages
+    # The policy's own refusals still say why.
+    refused = (await world.graphql("{ factories { id } }", world.callers["government KH"])).json()
+    assert refused["errors"][0]["message"].startswith("government users see country aggregates only")
+
+
+async def test_an_impossible_workforce_is_refused_rather_than_poisoning_the_read_models(world: World) -> None:
+    workforce = {"total": 3_000_000_000, "women": 2_000_000_000, "men": 1_000_000_000}
+    response = await world.registry.patch(
+        f"/factories/{world.mekong}", json={"workforce": workforce}, headers=world.callers["factory Y"]
+    )
+    assert response.status_code == 422, response.text
+    imported = await world.registry.post(
+        "/factories/imports?dry_run=true",
+        content="name,country,address,workers_total\nBavet Shoes Ltd.,KH,Bavet,3000000000\n",
+        headers=PROGRAMME | {"content-type": "text/csv"},
+    )
+    assert imported.status_code == 422 and imported.json()["rows"][0]["outcome"] == "invalid"
+
+
+async def test_an_oversized_csv_field_is_a_422(world: World) -> None:
+    csv = "name,country,address\n" + "Angkor " * 30_000 + ",KH,Phnom Penh\n"
+    response = await world.registry.post(
+        "/factories/imports?dry_run=true", content=csv, headers=PROGRAMME | {"content-type": "text/csv"}
+    )
+    assert response.status_code == 422, response.status_code
+
+
+async def test_an_enormous_body_is_refused_whoever_sends_it(world: World) -> None:
+    enormous = {"name": "A" * (12 * 1024 * 1024), "country": "KH", "address": "Phnom Penh"}
+    for client, path in [
+        (world.registry, "/factories"),
+        (world.assessment, "/assessments"),
+        (world.committee, "/committees"),
+        (world.training, "/sessions"),
+    ]:
+        response = await client.post(path, json=enormous)
+        assert response.status_code == 413, f"{path}: {response.status_code}"
+
+
+async def test_the_gateway_websocket_answers_without_crashing(world: World) -> None:
+    sent: list[dict[str, Any]] = []
+    incoming = iter([{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}])
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    token = world.callers["brand A"]["Authorization"].encode()
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"authorization", token), (b"sec-websocket-protocol", b"graphql-transport-ws")],
+        "subprotocols": ["graphql-transport-ws"],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    await world.apps["gateway"](scope, receive, send)
+    assert sent and sent[0]["type"] in ("websocket.close", "websocket.http.response.start"), sent
+
+
+async def test_readiness_tells_nothing_of_the_database(create_database) -> None:
+    url = (await create_database("factory-registry")).rsplit("/", 1)[0] + "/registry_secret_db_name"
+    app = create_registry(RegistrySettings(database_url=url, run_background_tasks=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as client:
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    assert "registry_secret_db_name" not in response.text and "postgres" not in response.text, response.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (minor): without a token, a POST whose body is not JSON gets 422, not 401: the body is parsed "
+    "before the token is checked",
+)
+async def test_no_token_is_401_whatever_the_body(world: World) -> None:
+    response = await world.registry.post(
+        "/factories", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+
+
+# Ids no route should choke on: traversal, injection, encodings, and a name too long for any file.
+WEIRD_IDS = ["..", "%2e%2e", "' OR '1'='1", "%0A", "%C0%AE", "%FF", "😀", "null", "-1", "A" * 2000]
+
+
+@pytest.mark.parametrize("service", list(TABLES))
+async def test_no_id_however_strange_makes_a_route_fail(world: World, service: str) -> None:
+    client: httpx.AsyncClient = getattr(world, service)
+    failed: list[str] = []
+    for (method, route), probes_of_route in TABLES[service].items():
+        if "{" not in route or not probes_of_route:
+            continue
+        for weird in WEIRD_IDS:
+            path = re.sub(r"\{[a-z_]+\}", weird.replace("\\", "\\\\"), route)  # every id at once: nothing exists
+            example = probes_of_route[0]
+            strange = Probe(method, path.replace("{", "{{").replace("}", "}}"), example.may, example.json, example.csv)
+            response = await strange.send(client, world, PROGRAMME)
+            if response.status_code >= 500 or any(word in response.text for word in INTERNALS):
+                failed.append(f"{method} {path[:80]}: {response.status_code} {response.text[:80]}")
+    assert failed == []
+
+
+async def test_a_deeply_nested_graphql_body_is_a_400(world: World) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    response = await world.gateway.post(
+        "/graphql", content=nested, headers=world.callers["brand A"] | {"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+async def test_a_query_of_thousands_of_aliases_is_refused(world: World) -> None:
+    aliases = " ".join(f"supplier{i}: factories {{ id name }}" for i in range(1000))
+    answer = (await world.graphql(f"{{ {aliases} }}", world.callers["brand A"])).json()
+    assert answer.get("errors") and not answer.get("data"), str(answer)[:200]
+    # An ordinary query of a portal still runs.
+    ordinary = (
+        await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", world.callers["brand A"])
+    ).json()
+    assert "errors" not in ordinary
+
+
+# --- aggregates and consent over time ---------------------------------------------------------
+
+JORDAN = [
+    ("Al Hassan Apparel Co.", "Al Hassan Industrial Estate, Irbid"),
+    ("Dulayl Knitwear Ltd.", "Al Dulayl Industrial Park, Zarqa"),
+    ("Sahab Garments Co.", "King Abdullah II Ibn Al Hussein Industrial Estate, Sahab"),
+    ("Tajamouat Textiles Ltd.", "Al Tajamouat Industrial City, Amman"),
+    ("Karak Sportswear Co.", "Karak Qualifying Industrial Zone, Karak"),
+]
+
+
+async def test_a_government_cannot_read_one_factorys_workforce_from_an_aggregate(world: World) -> None:
+    for i, (name, address) in enumerate(JORDAN):
+        profile = {"name": name, "country": "JO", "address": address, "confirmed_new": True}
+        if i == 0:
+            profile["workforce"] = {"total": 3120, "women": 2496, "men": 624}
+        created = (await world.registry.post("/factories", json=profile, headers=PROGRAMME)).json()
+        await world.registry.post(f"/factories/{created['id']}/enrollment/apply", headers=PROGRAMME)
+        enrolled = {"service_package": "core", "enrolled_on": "2026-02-01"}
+        await world.registry.post(f"/factories/{created['id']}/enrollment/enroll", json=enrolled, headers=PROGRAMME)
+    summary = '{ countrySummary(country: "JO") { enrolledFactories workers womenShare suppressed } }'
+
+    async def all_enrolled() -> bool:
+        answer = (await world.graphql(summary, PROGRAMME)).json()["data"]["countrySummary"]
+        return answer["enrolledFactories"] == 5
+
+    await eventually(all_enrolled, what="the gateway counting five Jordanian factories")
+    seen = (await world.graphql(summary, bearer(Audience.GOVERNMENT, "JO"))).json()["data"]["countrySummary"]
+    assert seen["workers"] is None and seen["womenShare"] is None and seen["suppressed"] is True, seen
+
+
+async def supplier_of(world: World, brand_id: str, profile: dict[str, Any], consent: bool = True) -> str:
+    created = await world.registry.post("/factories", json=profile | {"confirmed_new": True}, headers=PROGRAMME)
+    factory_id = created.json()["id"]
+    link = {"brand_id": brand_id, "since": "2025-03-01"}
+    assert (
+        await world.registry.post(f"/factories/{factory_id}/brands", json=link, headers=PROGRAMME)
+    ).status_code == 200
+    if consent:
+        granted = await world.registry.put(
+            f"/factories/{factory_id}/consents/{brand_id}", headers=bearer(Audience.FACTORY, factory_id)
+        )
+        assert granted.status_code == 200
+    return factory_id
+
+
+async def new_brand(world: World, name: str) -> str:
+    body = {"name": name, "kind": "buyer", "partnership": "partner"}
+    return (await world.registry.post("/brands", json=body, headers=PROGRAMME)).json()["id"]
+
+
+async def test_a_merge_does_not_undo_a_factorys_revocation(world: World) -> None:
+    harbour = await new_brand(world, "Harbour & Pine Trading")
+    kampot = await supplier_of(
+        world, harbour, {"name": "Kampot Knitwear Ltd.", "country": "KH", "address": "Road 33, Kampot"}
+    )
+    # Kampot's users take their consent back ...
+    revoked = await world.registry.delete(
+        f"/factories/{kampot}/consents/{harbour}", headers=bearer(Audience.FACTORY, kampot)
+    )
+    assert revoked.status_code == 200
+    # ... but an old duplicate record of Kampot, registered by a field office, still carries one.
+    old = await supplier_of(
+        world, harbour, {"name": "Kampot Knitwear Limited", "country": "KH", "address": "Rd 33, Kampot town"}
+    )
+    merge = {"into": kampot, "reason": "the same site, registered twice"}
+    assert (await world.registry.post(f"/factories/{old}/merge", json=merge, headers=PROGRAMME)).status_code == 200
+    survivor = (await world.registry.get(f"/factories/{kampot}", headers=PROGRAMME)).json()
+    assert harbour not in survivor["consenting_brands"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: a revocation the registry has acknowledged (DELETE /factories/{id}/consents/{brand} → 200) "
+    "is not in effect at the gateway until the relay, Kafka and the projection catch up: the brand's next read "
+    "still returns the factory (for as long as Kafka or the gateway's consumer is down)",
+)
+async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent(world: World) -> None:
+    harbour = await new_brand(world, "Harbour & Pine Outlet")
+    takeo = await supplier_of(
+        world, harbour, {"name": "Takeo Garment Co., Ltd.", "country": "KH", "address": "NR2, Takeo"}
+    )
+    brand = bearer(Audience.BRAND, harbour)
+
+    async def brand_sees_takeo() -> bool:
+        return any(
+            f["id"] == takeo for f in (await world.graphql("{ factories { id } }", brand)).json()["data"]["factories"]
+        )
+
+    await eventually(brand_sees_takeo, what="the gateway learning of the consent")
+    revoked = await world.registry.delete(
+        f"/factories/{takeo}/consents/{harbour}", headers=bearer(Audience.FACTORY, takeo)
+    )
+    assert revoked.status_code == 200
+    assert not await brand_sees_takeo()
+
+
+async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:
+    rows = "".join(f"Phnom Penh Garment Factory No. {i},KH,Street {i} Chbar Ampov Phnom Penh\n" for i in range(250))
+
+    def health_from_another_thread() -> float:
+        # The services run on this test's event loop: a stalled loop must be timed from outside it.
+        time.sleep(0.3)  # the registry is matching the rows by now
+        started = time.monotonic()
+        httpx.get(str(world.registry.base_url.join("/health")), timeout=120)
+        return time.monotonic() - started
+
+    health = asyncio.create_task(asyncio.to_thread(health_from_another_thread))
+    imported = await world.registry.post(
+        "/factories/imports?dry_run=true",
+        content="name,country,address\n" + rows,
+        headers=PROGRAMME | {"content-type": "text/csv"},
+        timeout=120,
+    )
+    assert imported.status_code == 422  # the rows look like each other
+    waited = await health
+    assert waited < 1.0, f"/health waited {waited:.1f}s for the import"
