@@ -962,12 +962,6 @@ async def test_the_version_of_a_shared_session_says_nothing_of_the_other_factory
     assert all(s["version"] <= own_changes for s in listed if s["id"] == world.shared_session)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (minor): a brand or a government gets 403 for a committee that exists and 404 for one that does "
-    "not (GET /committees/{id}, its health, history, meetings, and the meeting and action-item writes): it learns "
-    "which factories have a committee, though it may read none",
-)
 async def test_brands_and_governments_learn_nothing_from_a_committee_id(world: World) -> None:
     existing = f"/committees/{world.committee_of_angkor}"
     missing = f"/committees/{world.mekong}-C7"
