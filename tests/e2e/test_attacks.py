@@ -12,10 +12,11 @@ that has no right to it, and the answers are held to the rules:
 - programme staff register, enroll, assess and review; a factory's own users update its
   profile, manage consent, read their published reports and work their improvement plan, and
   record their committee's meetings and action items; brands write nowhere;
-- a missing or bad token is 401; a good token without the right is 403 (an assessment the caller
-  may not see is 404: that it exists is itself the secret).
+- a missing or bad token is 401; a good token without the right is 403 (an assessment or a
+  training session a factory may not see is 404: that it exists is itself the secret).
 
 The route tables are exhaustive on purpose: a route added without a rule here fails the test.
+Holes still open are strict xfails whose reason names the route, the caller and the impact.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from tests.e2e.conftest import PROGRAMME, SETTINGS, bearer
 from tests.support import eventually, serve
 
 TODAY = dt.datetime.now(dt.UTC).date()
-YESTERDAY = TODAY - dt.timedelta(days=1)
 KH_TOOL = tool("global-1").for_country("KH")
 WAGES = next(q.id for q in KH_TOOL.questions if q.compliance_point_id == "compensation.minimum-wages")
 # The unannounced visits still to come: these dates must never reach a factory or a brand.
