@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from betterwork_events.auth import CurrentPrincipal
+from betterwork_events.auth import CurrentPrincipal, Principal
 from betterwork_events.contracts.committee import (
     ActionItemId,
     ActionItemRaised,
@@ -305,6 +305,12 @@ async def committee_response(committee: Committee, request: Request, response: R
     return CommitteeView.of(committee, await handlers.health(engine(request), committee, health_policy(request)))
 
 
+async def committee_for(request: Request, principal: Principal, committee_id: str) -> Committee:
+    """The committee a route reads or records in, once the caller is one who may reach committees at all."""
+    policy.may_reach_committees(principal)
+    return await handlers.load_committee(store(request), committee_id)
+
+
 def located(response: Response, committee: Committee, path: str) -> None:
     etag(committee, response)
     response.headers["Location"] = f"/committees/{committee.id}{path}"
@@ -339,7 +345,7 @@ async def get_committee(
     committee_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> CommitteeView:
     """The committee as it is now: members, elections, meetings, action items and its health today."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)
     return await committee_response(committee, request, response)
 
@@ -347,7 +353,7 @@ async def get_committee(
 @router.get("/committees/{committee_id}/health", response_model=list[HealthCheckView], tags=["committees"])
 async def get_health(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[HealthCheckView]:
     """The health checks the portals show, each `ok`, `attention`, `not-met` or `unknown`, with the reason."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)
     return [HealthCheckView.of(c) for c in await handlers.health(engine(request), committee, health_policy(request))]
 
@@ -355,7 +361,7 @@ async def get_health(committee_id: str, principal: CurrentPrincipal, request: Re
 @router.get("/committees/{committee_id}/history", tags=["committees"])
 async def committee_history(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
     """Every change to the committee, oldest first, with who made it and when."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)
     return await handlers.committee_history(store(request), committee_id)
 
@@ -584,7 +590,7 @@ async def record_meeting(
 ) -> MeetingView:
     """Record a meeting held: attendance, agenda (topics may name findings or compliance points),
     minutes, decisions and the action items it raised. Attendees and owners must be members on the day."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "record the committee's meetings")
     outcome = await handlers.change_committee(
         store(request),
@@ -613,7 +619,7 @@ async def record_meeting(
 async def get_meeting(
     committee_id: str, meeting_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> MeetingView:
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)
     if meeting_id not in committee.meetings:
         raise NotFound(f"committee {committee_id} has no meeting {meeting_id}")
@@ -638,7 +644,7 @@ async def raise_action_item(
     idempotency_key: IdempotencyKey = None,
 ) -> ActionItemView:
     """Add an action item raised in a meeting already recorded."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "raise the committee's action items")
     outcome = await handlers.change_committee(
         store(request),
@@ -667,7 +673,7 @@ async def start_action_item(
     if_match: IfMatch = None,
 ) -> ActionItemView:
     """Record that work on an open action item has started."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "update the committee's action items")
     outcome = await handlers.change_committee(
         store(request),
@@ -695,7 +701,7 @@ async def close_action_item(
     if_match: IfMatch = None,
 ) -> ActionItemView:
     """Close an action item as done, with its outcome."""
-    committee = await handlers.load_committee(store(request), committee_id)
+    committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "close the committee's action items")
     outcome = await handlers.change_committee(
         store(request),

@@ -14,6 +14,13 @@ def _own_factory(principal: Principal, factory_id: str) -> bool:
     return principal.audience is Audience.FACTORY and principal.scope == factory_id
 
 
+def may_reach_committees(principal: Principal) -> None:
+    """Brands and governments: 403 before any committee is looked up, so that whether it exists is
+    not theirs to learn either."""
+    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
+        raise forbidden("only programme staff and the factory's own users may read or record its committee")
+
+
 def may_manage(principal: Principal, what: str) -> None:
     """Establish, elect, appoint, replace, dissolve: programme staff only."""
     if principal.audience is not Audience.PROGRAMME:
