@@ -1203,12 +1203,6 @@ async def new_brand(world: World, name: str) -> str:
     return (await world.registry.post("/brands", json=body, headers=PROGRAMME)).json()["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (policy): programme staff can grant report-sharing consent on a factory's behalf (PUT "
-    "/factories/{id}/consents/{brand} with a programme token): a linked brand then reads reports the factory never "
-    "agreed to share. Consent is the factory's own act; the programme revoking one would only narrow access",
-)
 async def test_only_the_factory_itself_consents_to_share_its_reports(world: World) -> None:
     harbour = await new_brand(world, "Harbour & Pine Direct")
     svay = await supplier_of(

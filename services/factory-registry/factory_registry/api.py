@@ -352,8 +352,12 @@ async def unlink_brand(
 async def grant_consent(
     factory_id: str, brand_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> FactoryView:
-    """The factory lets the brand read its assessment reports (while the brand is linked as a buyer)."""
-    programme_or_own_factory(principal, factory_id, "manage report-sharing consent")
+    """The factory lets the brand read its assessment reports (while the brand is linked as a buyer).
+
+    Only the factory's own users grant consent: it is the factory's decision to share. Programme
+    staff may revoke one (which only narrows access), never grant it."""
+    if not (principal.audience is Audience.FACTORY and principal.scope == factory_id):
+        raise forbidden("only the factory's own users may consent to share its reports")
     brand = await handlers.load_brand(store(request), brand_id)
     factory = await handlers.change_factory(
         store(request), factory_id, None, lambda f: f.grant_consent(brand), command_context(principal, request)
