@@ -20,8 +20,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_PORT = int(os.environ.get("BW_PG_PORT", "55432"))
-KAFKA = f"127.0.0.1:{os.environ.get('BW_KAFKA_PORT', '59092')}"
+PG_PORT = int(os.environ.get("BW_PG_PORT", "25432"))
+KAFKA = f"127.0.0.1:{os.environ.get('BW_KAFKA_PORT', '29092')}"
 RUN = uuid.uuid4().hex[:8]
 _counter = itertools.count(1)
 

@@ -33,9 +33,10 @@ LOGS = LOCAL / "logs"
 PIDS = LOCAL / "pids"
 KAFKA_POM = ROOT / "deploy" / "local" / "kafka" / "pom.xml"
 
-PG_PORT = int(os.environ.get("BW_PG_PORT", "55432"))
-KAFKA_PORT = int(os.environ.get("BW_KAFKA_PORT", "59092"))
-KAFKA_CONTROLLER_PORT = int(os.environ.get("BW_KAFKA_CONTROLLER_PORT", "59093"))
+# Below Linux's ephemeral range (32768 and up), so no client connection can hold them first.
+PG_PORT = int(os.environ.get("BW_PG_PORT", "25432"))
+KAFKA_PORT = int(os.environ.get("BW_KAFKA_PORT", "29092"))
+KAFKA_CONTROLLER_PORT = int(os.environ.get("BW_KAFKA_CONTROLLER_PORT", "29093"))
 HOST = "127.0.0.1"
 
 

@@ -440,7 +440,7 @@ def report(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    port = os.environ.get("BW_PG_PORT", "55432")
+    port = os.environ.get("BW_PG_PORT", "25432")
     parser = argparse.ArgumentParser(
         description="Benchmark EventStore.append and read_all against the raw limit of the same PostgreSQL.",
         epilog="Targets: appends >= 60% of raw inserts; read-back >= 200,000 events/s. A report only: the exit "

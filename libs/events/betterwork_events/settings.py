@@ -12,7 +12,7 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BW_", extra="ignore")
 
     database_url: str = Field(description="SQLAlchemy URL of the service's own database (postgresql+asyncpg://…)")
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:29092"
     # Prepended to every topic name, so test runs (or tenants of a shared broker) stay apart.
     topic_prefix: str = ""
     # Development: tokens signed with this shared secret (HS256). Production: set jwks_url instead.

@@ -6,7 +6,7 @@ DEFAULT = HealthPolicy()
 
 
 class Settings(CommonSettings):
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/bw_committee"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:25432/bw_committee"
     # What the health checks expect of a committee (BW_MEETING_EVERY_DAYS, ...).
     meeting_every_days: int = DEFAULT.meeting_every_days
     meeting_grace_days: int = DEFAULT.meeting_grace_days

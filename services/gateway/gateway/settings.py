@@ -2,4 +2,4 @@ from betterwork_events.settings import CommonSettings
 
 
 class Settings(CommonSettings):
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/bw_gateway"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:25432/bw_gateway"
