@@ -18,6 +18,8 @@ from gateway.read_model import consents, factories, supplier_links
 # Aggregates over fewer factories than this are withheld: with two or three factories in a
 # cell, a "country statistic" identifies the factories.
 SMALLEST_CELL = 5
+# Worker counts in aggregates are rounded to 10**this (to the hundred).
+WORKERS_ROUNDED_TO_DIGITS = 2
 
 
 class AccessDenied(Exception):

@@ -123,7 +123,10 @@ class Factory:
         )
 
 
-@strawberry.type(description="A country's programme in numbers; cells of fewer than 5 factories are withheld")
+@strawberry.type(
+    description="A country's programme in numbers; cells of fewer than 5 factories are withheld, workers are "
+    "rounded to the hundred and shares to the hundredth"
+)
 class CountrySummary:
     country: str
     enrolled_factories: int | None
@@ -210,9 +213,12 @@ class Query:
             return CountrySummary(
                 country=country, enrolled_factories=count, workers=None, women_share=None, suppressed=True
             )
-        share = round(women / workers, 3) if workers else None
+        # Rounded, so that the difference of two readings (before and after one factory enrolls)
+        # does not give that factory's workforce to the person.
+        share = round(women / workers, 2) if workers else None
+        rounded = int(round(workers, -policy.WORKERS_ROUNDED_TO_DIGITS))
         return CountrySummary(
-            country=country, enrolled_factories=count, workers=workers, women_share=share, suppressed=False
+            country=country, enrolled_factories=count, workers=rounded, women_share=share, suppressed=False
         )
 
 
