@@ -7,7 +7,7 @@ value is the JSON data, so a subscriber can route on the headers without parsing
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,9 +56,6 @@ class Envelope:
     def contract(self) -> EventContract:
         """The data as its current contract (old versions are upcast)."""
         return catalogue.decode(self.type, self.data)
-
-    def with_position(self, position: int) -> Envelope:
-        return replace(self, position=position)
 
     # --- Kafka binary content mode ---------------------------------------------------------
 

@@ -224,10 +224,6 @@ class EventStore:
             result = await conn.execute(sa.select(events_table.c.stream_id).where(events_table.c.event_id == event_id))
             return result.scalar()
 
-    async def version(self, stream_id: str) -> int:
-        async with self._autocommit() as conn:
-            return await self._version(conn, stream_id)
-
     @staticmethod
     async def _version(conn: AsyncConnection, stream_id: str) -> int:
         result = await conn.execute(
