@@ -306,7 +306,7 @@ class Topics:
             type=event.event_type,
             subject=f"{service}-{FACTORY}",
             time=dt.datetime.now(dt.UTC),
-            data=event.model_dump(mode="json"),
+            data_json=event.model_dump_json(),
             streamversion=position,
             position=position,
             factoryid=FACTORY,

@@ -45,4 +45,5 @@ async def test_the_directory_rebuilt_from_events_equals_the_one_kept_in_step(cre
         assert await snapshot(store) == kept
         assert len(kept) == 4 and any(row[0] == ids[2] and row[-1] == ids[1] for row in kept)
     finally:
+        await store.close()
         await engine.dispose()

@@ -6,6 +6,7 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -50,7 +51,9 @@ class TimesApplied:
 @pytest.fixture
 async def store(create_database):
     engine = create_async_engine(await create_database("factory-registry"), pool_size=40, max_overflow=0)
-    yield EventStore(engine, source="/betterwork/factory-registry")
+    store = EventStore(engine, source="/betterwork/factory-registry")
+    yield store
+    await store.close()
     await engine.dispose()
 
 
@@ -166,9 +169,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_rest_are_app
 
     # Two more that no projection can apply: bytes that are not an event, and data breaking its contract.
     good = (await store.load("factory-ET-1"))[0]
-    broken = Envelope(
-        **{**good.__dict__, "id": uuid.uuid4(), "subject": "factory-ET-9", "data": {"factory_id": "ET-9"}}
-    )
+    broken = replace(good, id=uuid.uuid4(), subject="factory-ET-9", data_json='{"factory_id": "ET-9"}')
     producer = AIOKafkaProducer(bootstrap_servers=kafka)
     await producer.start()
     await producer.send_and_wait(topic, b"{not json", key=b"ET-8", headers=[("ce_type", good.type.encode())])

@@ -25,14 +25,23 @@ class MalformedEnvelope(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Envelope:
+    """One event with its CloudEvents attributes.
+
+    Treat it as immutable (`dataclasses.replace` makes a changed copy). It is not declared frozen
+    because the event store builds one per event it reads, and a frozen dataclass's __init__
+    costs three times as much; slots keep it to one object per event for the cyclic GC to walk.
+    """
+
     id: UUID
     source: str
     type: str
     subject: str  # the stream (aggregate) id
     time: datetime
-    data: JsonObject
+    # The data as JSON text, exactly as stored and as published: the relay passes it through, and
+    # only a reader that looks inside pays for decoding it (`data`).
+    data_json: str
     streamversion: int
     position: int
     factoryid: str | None = None
@@ -42,11 +51,22 @@ class Envelope:
     actor: str | None = None
     specversion: str = SPEC_VERSION
     datacontenttype: str = CONTENT_TYPE
-    dataschema: str = field(default="")
+    dataschema: str = ""
+    _data: JsonObject | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.dataschema:
-            object.__setattr__(self, "dataschema", SCHEMA_URI.format(type=self.type))
+            self.dataschema = SCHEMA_URI.format(type=self.type)
+
+    @property
+    def data(self) -> JsonObject:
+        """The data decoded (once, on first use)."""
+        if self._data is None:
+            decoded = json.loads(self.data_json)
+            if not isinstance(decoded, dict):
+                raise MalformedEnvelope("event data is not a JSON object")
+            self._data = decoded
+        return self._data
 
     @property
     def key(self) -> str:
@@ -84,7 +104,7 @@ class Envelope:
         return headers
 
     def kafka_value(self) -> bytes:
-        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
+        return self.data_json.encode()
 
     @classmethod
     def from_kafka(
@@ -93,16 +113,13 @@ class Envelope:
         attributes = {name[3:]: raw.decode() for name, raw in headers if name.startswith("ce_")}
         content_type = next((raw.decode() for name, raw in headers if name == "content-type"), CONTENT_TYPE)
         try:
-            data = json.loads(value or b"null")
-            if not isinstance(data, dict):
-                raise MalformedEnvelope("event data is not a JSON object")
-            return cls(
+            envelope = cls(
                 id=UUID(attributes["id"]),
                 source=attributes["source"],
                 type=attributes["type"],
                 subject=attributes["subject"],
                 time=datetime.fromisoformat(attributes["time"]),
-                data=data,
+                data_json=(value or b"null").decode(),
                 streamversion=int(attributes["streamversion"]),
                 position=int(attributes["position"]),
                 factoryid=attributes.get("factoryid"),
@@ -114,6 +131,10 @@ class Envelope:
                 datacontenttype=content_type,
                 dataschema=attributes.get("dataschema", ""),
             )
+            envelope.data  # noqa: B018 - a record whose data is not a JSON object is refused here, not later
+            return envelope
+        except MalformedEnvelope:
+            raise
         except (KeyError, ValueError) as error:
             raise MalformedEnvelope(f"not a Better Work CloudEvent: {error!r}") from error
 

@@ -151,8 +151,7 @@ class OutboxRelay:
             )
 
     async def _listen(self) -> asyncpg.Connection:
-        url = self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(url)
+        connection = await asyncpg.connect(self.store.dsn)
         await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         return connection
 

@@ -10,49 +10,24 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from betterwork_events.catalogue import SCHEMA_URI, EventContract
-from betterwork_events.envelope import Envelope
+from betterwork_events.envelope import CONTENT_TYPE, SPEC_VERSION, Envelope
+from betterwork_events.errors import InvalidRequest
 from betterwork_events.migrations import NOTIFY_CHANNEL
 from betterwork_events.tracing import current_traceparent, tracer
 
 log = logging.getLogger(__name__)
-
-metadata = sa.MetaData()
-
-events_table = sa.Table(
-    "events",
-    metadata,
-    sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
-    sa.Column("stream_id", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("data", pg.JSONB, nullable=False),
-    sa.Column("factory_id", sa.Text),
-    sa.Column("actor", sa.Text),
-    sa.Column("correlation_id", pg.UUID(as_uuid=True)),
-    sa.Column("causation_id", pg.UUID(as_uuid=True)),
-    sa.Column("traceparent", sa.Text),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    # and transaction_id xid8 DEFAULT pg_current_xact_id(), which SQLAlchemy need not know: see migrations.py
-    sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
-)
 
 
 class VersionConflict(Exception):
@@ -104,38 +79,58 @@ class Batch:
     held_back: bool  # events exist that are not readable yet (their transactions are in flight)
 
 
+# In the order of Envelope's fields (see `_envelopes`), then the transaction id for checkpoints.
 _COLUMNS = (
-    "position, event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, "
-    "traceparent, recorded_at, transaction_id::text::bigint AS txid"
+    "event_id, type, stream_id, recorded_at, data, version, position, factory_id, correlation_id, causation_id, "
+    "traceparent, actor, transaction_id::text::bigint AS txid"
 )
 
 # Only rows written by transactions older than every transaction still running are returned, so
 # a row that commits late can never land behind the reader's checkpoint and be skipped.
-_READ_ALL = sa.text(
-    f"""
+_READ_ALL = f"""
     SELECT {_COLUMNS} FROM events
-    WHERE (transaction_id, position) > (CAST(:txid AS xid8), :position)
+    WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
     ORDER BY transaction_id, position
-    LIMIT :limit
-    """
-)
-_HELD_BACK = sa.text(
-    """
+    LIMIT $3
+"""
+_HELD_BACK = """
     SELECT EXISTS (
       SELECT 1 FROM events
       WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-        AND (transaction_id, position) > (CAST(:txid AS xid8), :position)
+        AND (transaction_id, position) > ($1::bigint::text::xid8, $2)
     )
-    """
+"""
+_LOAD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version"
+_STREAM_OF = "SELECT stream_id FROM events WHERE event_id = $1"
+_APPENDED_BEFORE = "SELECT stream_id, max(version) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
+_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+_NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+_INSERT_COLUMNS = (
+    "event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, traceparent"
 )
 
 
 class EventStore:
-    def __init__(self, engine: AsyncEngine, source: str) -> None:
+    """Appends and reads a service's events.
+
+    Its own statements go straight to asyncpg through a small pool of its own: appends are the
+    hot path of every command and reads the relay's whole work, and SQLAlchemy's execution
+    machinery (pool checkout, statement cache, result processing, greenlet switches) cost as much
+    client CPU as the round trips themselves. `engine` stays for the services' own queries, and an
+    append can join a transaction of theirs (`connection=`).
+    """
+
+    def __init__(self, engine: AsyncEngine, source: str, *, pool_size: int = 10) -> None:
         self.engine = engine
         self.source = source  # the CloudEvents source: which service wrote the events
-        self._notifier = _Notifier(engine)
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.connections = _Connections(self.dsn, pool_size)
+        self._notifier = _Notifier(self)
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._notifier.sending)
+        await self.connections.close()
 
     async def append(
         self,
@@ -159,88 +154,78 @@ class EventStore:
             raise ValueError("one event id per event")
         context = context or CommandContext()
         traceparent = current_traceparent()
-        rows = [
-            {
-                "event_id": event_id,
-                "stream_id": stream_id,
-                "version": expected_version + offset + 1,
-                "type": event.event_type,
-                "data": event.model_dump(mode="json"),
-                "factory_id": event.factory_id_key,
-                "actor": context.actor,
-                "correlation_id": context.correlation_id,
-                "causation_id": context.causation_id,
-                "traceparent": traceparent,
-            }
-            for offset, (event_id, event) in enumerate(zip(ids, events, strict=True))
+        data = [event.model_dump_json() for event in events]
+        for text in data:
+            _refuse_nul(text)
+        values = [
+            value
+            for offset, (event_id, event, text) in enumerate(zip(ids, events, data, strict=True))
+            for value in (
+                event_id,
+                stream_id,
+                expected_version + offset + 1,
+                event.event_type,
+                text,
+                event.factory_id_key,
+                context.actor,
+                context.correlation_id,
+                context.causation_id,
+                traceparent,
+            )
         ]
+        insert = _insert_sql(len(events))
         with tracer.start_as_current_span("event_store.append", attributes={"bw.stream_id": stream_id}):
             # One INSERT statement however many events: atomic on its own, so it needs no
-            # transaction of ours (one round trip instead of BEGIN, INSERT, COMMIT). Inside the
-            # caller's transaction, a savepoint keeps that transaction usable after a conflict.
-            if connection is not None:
-                statement, parameters = (_INSERT, rows[0]) if len(rows) == 1 else (_INSERT.values(rows), None)
-                try:
-                    async with connection.begin_nested():
-                        await connection.execute(statement, parameters)
-                except IntegrityError as error:
-                    return await self._explain_conflict(error, stream_id, expected_version, ids, connection)
-                # Delivered when the caller's transaction commits, and only if it does.
-                await connection.execute(_NOTIFY)
-            else:
-                async with self.engine.connect() as conn:
+            # transaction of ours (one round trip instead of BEGIN, INSERT, COMMIT).
+            if connection is None:
+                async with self.connections.use() as conn:
                     try:
-                        await _insert(conn, rows)
+                        await conn.execute(insert, *values)
                     except asyncpg.UniqueViolationError as error:
                         return await self._explain_conflict(error, stream_id, expected_version, ids, conn)
                 self._notifier.poke()
+            else:
+                # In the caller's transaction, on its connection; a savepoint keeps that transaction
+                # usable after a conflict.
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                try:
+                    async with connection.begin_nested():
+                        await driver.execute(insert, *values)
+                except asyncpg.UniqueViolationError as error:
+                    return await self._explain_conflict(error, stream_id, expected_version, ids, driver)
+                # Delivered when the caller's transaction commits, and only if it does.
+                await driver.execute(_NOTIFY)
         return Appended(stream_id, expected_version + len(events), ids)
 
+    @staticmethod
     async def _explain_conflict(
-        self,
-        error: IntegrityError | asyncpg.UniqueViolationError,
+        error: asyncpg.UniqueViolationError,
         stream_id: str,
         expected_version: int,
         ids: tuple[UUID, ...],
-        connection: AsyncConnection | None,
+        conn: asyncpg.Connection,
     ) -> Appended:
-        async with self._connection(connection) as conn:
-            first = (
-                await conn.execute(
-                    sa.select(events_table.c.stream_id, sa.func.max(events_table.c.version))
-                    .where(events_table.c.event_id.in_(ids))
-                    .group_by(events_table.c.stream_id)
-                )
-            ).first()
-            if first is not None:
-                return Appended(first[0], first[1], ids, duplicate=True)
-            if "events_stream_version_key" in str(getattr(error, "orig", error)):
-                raise VersionConflict(stream_id, expected_version, await self._version(conn, stream_id)) from None
+        first = await conn.fetchrow(_APPENDED_BEFORE, list(ids))
+        if first is not None:
+            return Appended(first[0], first[1], ids, duplicate=True)
+        if error.constraint_name == "events_stream_version_key":
+            raise VersionConflict(stream_id, expected_version, await conn.fetchval(_VERSION, stream_id)) from None
         raise error
 
     async def stream_of(self, event_id: UUID) -> str | None:
         """The stream an event was appended to, if it was (to recognise a retried command early)."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(sa.select(events_table.c.stream_id).where(events_table.c.event_id == event_id))
-            return result.scalar()
-
-    @staticmethod
-    async def _version(conn: AsyncConnection, stream_id: str) -> int:
-        result = await conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(events_table.c.version), 0)).where(
-                events_table.c.stream_id == stream_id
-            )
-        )
-        return int(result.scalar_one())
+        async with self.connections.use() as conn:
+            stream_id: str | None = await conn.fetchval(_STREAM_OF, event_id)
+            return stream_id
 
     async def load(self, stream_id: str) -> list[Envelope]:
         """Every event of one stream, oldest first. An unknown stream raises `StreamNotFound`."""
-        async with self._autocommit() as conn:
-            rows = (await conn.execute(_LOAD, {"stream_id": stream_id})).all()
-        envelopes = [self._envelope(row) for row in rows]
-        if not envelopes:
+        async with self.connections.use() as conn:
+            rows = await conn.fetch(_LOAD, stream_id)
+        if not rows:
             raise StreamNotFound(stream_id)
-        return envelopes
+        return self._envelopes(rows)
 
     async def read_all(self, after: Checkpoint = Checkpoint(), limit: int = 1000) -> Batch:
         """Events in commit-safe global order after `after`; only those that can no longer change.
@@ -250,102 +235,172 @@ class EventStore:
         reader that follows checkpoints never skips one, while appends stay fully concurrent.
         """
         # One snapshot for both statements, so "held back" speaks of the same horizon as the batch.
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            params = {"txid": after.transaction_id, "position": after.position}
-            rows = (await conn.execute(_READ_ALL, {**params, "limit": limit})).all()
-            checkpoint = Checkpoint(rows[-1][-1], rows[-1][0]) if rows else after
+        async with self.connections.use() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await conn.fetch(_READ_ALL, after.transaction_id, after.position, limit)
+            checkpoint = Checkpoint(rows[-1][-1], rows[-1][6]) if rows else after
             held_back = False
             if len(rows) < limit:
-                next_params = {"txid": checkpoint.transaction_id, "position": checkpoint.position}
-                held_back = bool((await conn.execute(_HELD_BACK, next_params)).scalar_one())
-        return Batch([self._envelope(row) for row in rows], checkpoint, held_back)
+                held_back = await conn.fetchval(_HELD_BACK, checkpoint.transaction_id, checkpoint.position)
+        return Batch(self._envelopes(rows), checkpoint, held_back)
 
-    def _envelope(self, row: Sequence[Any]) -> Envelope:
-        """A row of `_COLUMNS` as its envelope (by position: this runs for every event read)."""
-        (
-            position,
-            event_id,
-            stream_id,
-            version,
-            type_,
-            data,
-            factory_id,
-            actor,
-            correlation_id,
-            causation_id,
-            traceparent,
-            recorded_at,
-            _,
-        ) = row
-        return Envelope(
-            id=event_id,
-            source=self.source,
-            type=type_,
-            subject=stream_id,
-            time=recorded_at.astimezone(UTC) if isinstance(recorded_at, datetime) else recorded_at,
-            data=data,
-            streamversion=version,
-            position=position,
-            factoryid=factory_id,
-            correlationid=correlation_id,
-            causationid=causation_id,
-            traceparent=traceparent,
-            actor=actor,
-            dataschema=_dataschema(type_),
-        )
-
-    @asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection without BEGIN and COMMIT/ROLLBACK round trips around each use.
-
-        For work done in one statement: a single statement is atomic and sees one snapshot
-        on its own, and each round trip costs about as much as the statement itself.
-        """
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
-
-    def _connection(self, connection: AsyncConnection | None) -> AbstractAsyncContextManager[AsyncConnection]:
-        return nullcontext(connection) if connection is not None else self.engine.connect()
+    def _envelopes(self, rows: list[asyncpg.Record]) -> list[Envelope]:
+        """Rows of `_COLUMNS` as envelopes (positional arguments: this runs for every event read)."""
+        source, schema = self.source, _dataschema
+        # fmt: off
+        return [
+            Envelope(
+                event_id, source, type_, stream_id, recorded_at, data, version, position, factory_id,
+                correlation_id, causation_id, traceparent, actor, SPEC_VERSION, CONTENT_TYPE, schema(type_),
+            )
+            for (
+                event_id, type_, stream_id, recorded_at, data, version, position, factory_id,
+                correlation_id, causation_id, traceparent, actor, _txid,
+            ) in rows
+        ]
+        # fmt: on
 
 
-_INSERT = sa.insert(events_table)
-_NOTIFY = sa.text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+class _Connections:
+    """The store's own asyncpg connections: a stack of idle ones, at most `size` in use at once.
+
+    asyncpg's pool costs the appending client more CPU than the INSERT itself (a task per release,
+    a proxy around every call, a reset round trip). The store needs none of that: its statements
+    leave no session state behind (no SET, LISTEN or session lock; transactions always closed).
+    """
+
+    MAX_IDLE = 300.0  # seconds; older idle connections are closed rather than trusted
+
+    def __init__(self, dsn: str, size: int) -> None:
+        self.dsn = dsn
+        self._idle: list[tuple[asyncpg.Connection, float]] = []
+        self._slots = asyncio.Semaphore(size)
+        self._in_use: set[asyncpg.Connection] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def use(self) -> _Use:
+        return _Use(self)
+
+    async def acquire(self) -> asyncpg.Connection:
+        await self._slots.acquire()
+        try:
+            now = time.monotonic()
+            while self._idle:
+                conn, since = self._idle.pop()
+                if not conn.is_closed() and now - since < self.MAX_IDLE:
+                    break
+                conn.terminate()
+            else:
+                conn = await asyncpg.connect(self.dsn)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._in_use.add(conn)
+        return conn
+
+    def release(self, conn: asyncpg.Connection, error: BaseException | None) -> None:
+        self._in_use.discard(conn)
+        # A statement the server refused leaves the connection as it was; a lost connection, or a
+        # statement cancelled or timed out half-way, leaves it in a state nobody can know.
+        reusable = error is None or (isinstance(error, Exception) and not isinstance(error, _BROKEN))
+        if reusable and not conn.is_closed() and not conn.is_in_transaction():
+            self._idle.append((conn, time.monotonic()))
+        elif not conn.is_closed():
+            self._retire(conn)
+        self._slots.release()
+
+    def _retire(self, conn: asyncpg.Connection) -> None:
+        """Close a connection in the background. Closing waits for the cancel request of a
+        cancelled statement to reach the server, so the server stops that statement instead of
+        finishing it (an append the caller gave up on must not commit later on its own)."""
+        task = asyncio.create_task(conn.close(timeout=_CLOSE_TIMEOUT))
+        self._closing.add(task)
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Task[None]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("a broken event store connection did not close cleanly: %s", task.exception())
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            self._retire(conn)
+        for conn in self._in_use:  # only if a task still runs a statement: it gets an error
+            conn.terminate()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+_CLOSE_TIMEOUT = 10.0  # seconds
+# Errors after which a connection's state is unknown (asyncpg raises PostgresError for what the
+# server refused, except these, which end the session).
+_BROKEN = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # the server shut down or terminated the session
+)
+
+
+class _Use:
+    """`async with connections.use() as conn:` (a plain class: cheaper than @asynccontextmanager)."""
+
+    __slots__ = ("conn", "connections")
+
+    def __init__(self, connections: _Connections) -> None:
+        self.connections = connections
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self.conn = await self.connections.acquire()
+        return self.conn
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        self.connections.release(self.conn, error)
 
 
 class _Notifier:
-    """Wakes the relay after appends, with at most one NOTIFY in flight per process.
+    """Wakes the relay after appends: one NOTIFY for all the appends of a few milliseconds.
 
     A NOTIFY in the append's own transaction would take PostgreSQL's notification lock during
     that commit and serialise every appending commit behind it; sent on its own, after the
-    commit, it costs one cheap statement for many appends. The relay's slow poll covers a
-    notification lost to a failure in between.
+    commit, it costs one cheap statement for many appends (the relay reads them in one batch
+    anyway). The relay's slow poll covers a notification lost to a failure in between.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._sending: asyncio.Task[None] | None = None
-        self._again = False
+    DELAY = 0.005  # seconds an append's notification may wait for others to share it
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.sending: set[asyncio.Task[None]] = set()
+        self._waiting = False
 
     def poke(self) -> None:
-        if self._sending is not None and not self._sending.done():
-            self._again = True  # an append committed after the one being sent was started
-            return
-        self._again = False
-        self._sending = asyncio.create_task(self._send())
-        self._sending.add_done_callback(lambda _: self.poke() if self._again else None)
+        if self._waiting:
+            return  # the notification about to be sent covers this append too
+        self._waiting = True
+        task = asyncio.create_task(self._send())
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
 
     async def _send(self) -> None:
+        await asyncio.sleep(self.DELAY)
+        self._waiting = False  # an append committed from now on needs a notification of its own
         try:
-            async with self.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with self.store.connections.use() as conn:
                 await conn.execute(_NOTIFY)
         except Exception as error:
             log.warning("could not notify the relay (it will poll): %s", error)
 
 
-_LOAD = sa.text(f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")
+# The escape JSON writes for NUL, not itself escaped (after an even number of backslashes).
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _refuse_nul(data_json: str) -> None:
+    """PostgreSQL's text cannot hold NUL: an event carrying one would fail every read model that
+    stores the text, so it is refused before it becomes a fact."""
+    if "\\u0000" in data_json and _NUL.search(data_json):
+        raise InvalidRequest("text may not contain the NUL character (\\u0000)")
 
 
 @lru_cache(maxsize=1024)
@@ -354,35 +409,13 @@ def _dataschema(event_type: str) -> str:
     return SCHEMA_URI.format(type=event_type)
 
 
-_INSERT_COLUMNS = tuple(c.name for c in events_table.columns if c.name not in ("position", "recorded_at"))
-
-
 @lru_cache(maxsize=64)
 def _insert_sql(count: int) -> str:
-    """INSERT of `count` events in one statement, rows in the order given (so positions follow versions)."""
-    width = len(_INSERT_COLUMNS)
+    """INSERT of `count` events in one statement, rows in the order given (so positions follow versions).
+
+    asyncpg prepares it once per connection."""
+    width = len(_INSERT_COLUMNS.split(", "))
     values = ", ".join(
         "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")" for row in range(count)
     )
-    return f"INSERT INTO events ({', '.join(_INSERT_COLUMNS)}) VALUES {values}"
-
-
-async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """The append's INSERT straight on the pooled asyncpg connection, outside any transaction.
-
-    Appends are the hot path of every command, and SQLAlchemy's execution machinery (statement
-    cache lookup, parameter processing, result set-up, greenlet switches) costs as much client
-    CPU as the round trip itself. asyncpg prepares the statement once per connection.
-    """
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    args = [json.dumps(row[c]) if c == "data" else row[c] for row in rows for c in _INSERT_COLUMNS]
-    try:
-        await driver.execute(_insert_sql(len(rows)), *args)
-    except asyncpg.PostgresError:
-        if driver.is_closed():  # e.g. the server was shut down: the pool must not hand it out again
-            await conn.invalidate()
-        raise  # a refused statement leaves the connection as it was: nothing is open on it
-    except BaseException:
-        await conn.invalidate()  # lost, or cancelled mid-statement: its state is unknown
-        raise
+    return f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values}"

@@ -47,7 +47,7 @@ def sent(event: EventContract) -> Envelope:
         type=event.event_type,
         subject=f"assessment-{VISIT['assessment_id']}",
         time=dt.datetime(2026, 4, 2, 9, 30, tzinfo=dt.UTC),
-        data=event.model_dump(mode="json"),
+        data_json=event.model_dump_json(),
         streamversion=263,
         position=18422,
         factoryid=FACTORY,

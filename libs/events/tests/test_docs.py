@@ -416,7 +416,7 @@ def envelope(event: EventContract, *, with_optional_attributes: bool) -> Envelop
         type=event.event_type,
         subject=f"factory-{ANGKOR_APPAREL}",
         time=datetime(2025, 3, 4, 2, 30, 15, tzinfo=UTC),
-        data=event.model_dump(mode="json"),
+        data_json=event.model_dump_json(),
         streamversion=1,
         position=1842,
         factoryid=event.factory_id_key,  # the event store always records it for events about a factory

@@ -18,7 +18,7 @@ def envelope_of(event: FactoryRegistered) -> Envelope:
         type=event.event_type,
         subject=f"factory-{event.factory_id}",
         time=datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
-        data=event.model_dump(mode="json"),
+        data_json=event.model_dump_json(),
         streamversion=1,
         position=42,
         factoryid=event.factory_id,

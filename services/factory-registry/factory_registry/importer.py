@@ -260,6 +260,7 @@ async def _run(rows: list[dict[str, str]], dry_run: bool, actor: str) -> int:
     except ImportRejected as rejected:
         report = rejected.report
     finally:
+        await store.close()
         await engine.dispose()
     for row in report.rows:
         where = row.factory_id or (", ".join(f"{c.factory_id} ({c.score})" for c in row.candidates)) or ""
