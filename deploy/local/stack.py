@@ -320,6 +320,7 @@ def service_environment(service: Service) -> dict[str, str]:
         "BW_DATABASE_URL": f"postgresql+asyncpg://postgres@{HOST}:{PG_PORT}/{service.database}",
         "BW_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
         "BW_SERVICE_URLS": ",".join(f"{s.name}={s.url}" for s in SERVICES if s.name != "gateway"),
+        "BW_ENVIRONMENT": os.environ.get("BW_ENVIRONMENT", "development"),
     }
 
 
@@ -408,6 +409,7 @@ def env() -> None:
     print(f"BW_PG_URL=postgresql+asyncpg://postgres@{HOST}:{PG_PORT}/postgres")
     print(f"BW_KAFKA_BOOTSTRAP={HOST}:{KAFKA_PORT}")
     print(f"BW_RUN_ID={uuid.uuid4().hex[:8]}")
+    print("BW_ENVIRONMENT=development")
 
 
 COMMANDS = {

@@ -17,7 +17,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from betterwork_events.settings import CommonSettings
+from betterwork_events.settings import DEVELOPMENT_JWT_SECRET, CommonSettings
 
 
 class Audience(StrEnum):
@@ -47,19 +47,33 @@ class InvalidToken(Exception):
 
 
 class TokenVerifier:
+    """Verifies bearer tokens; refuses to exist where it could not tell a forged token from a real one."""
+
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        if self._jwks is None and not settings.jwt_secret:
+            raise ValueError(
+                "no way to verify tokens: set BW_JWT_JWKS_URL to the identity provider's keys "
+                "(or BW_JWT_SECRET), or BW_ENVIRONMENT=development for the development key"
+            )
+        if (
+            self._jwks is None
+            and settings.jwt_secret == DEVELOPMENT_JWT_SECRET
+            and settings.environment != "development"
+        ):
+            raise ValueError(
+                "the development signing key is public (anyone can mint tokens with it), so it is only "
+                "accepted with BW_ENVIRONMENT=development"
+            )
 
     def verify(self, token: str) -> Principal:
         try:
             if self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token).key
                 algorithms = ["RS256", "ES256", "EdDSA"]
-            elif self.settings.jwt_secret:
-                key, algorithms = self.settings.jwt_secret, ["HS256"]
             else:
-                raise InvalidToken("no way to verify tokens is configured")
+                key, algorithms = self.settings.jwt_secret or "", ["HS256"]
             claims = jwt.decode(
                 token,
                 key,
@@ -147,7 +161,7 @@ def main() -> None:
             f"a {audience} token needs a scope: the "
             + {"brand": "brand id", "government": "country code", "factory": "factory id"}[audience]
         )
-    settings = CommonSettings(database_url="unused")
+    settings = CommonSettings(database_url="unused", environment="development")
     print(mint(settings, audience, args.scope, args.subject, args.hours * 3600))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_JWT_SECRET = "development-only-signing-key-change-me-0123456789"
@@ -15,14 +17,23 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:29092"
     # Prepended to every topic name, so test runs (or tenants of a shared broker) stay apart.
     topic_prefix: str = ""
-    # Development: tokens signed with this shared secret (HS256). Production: set jwks_url instead.
-    jwt_secret: str | None = DEVELOPMENT_JWT_SECRET
+    # `development` (what `make run` and the tests set) verifies tokens signed with the public
+    # development key unless told otherwise; elsewhere services refuse that key (see auth.py).
+    environment: Literal["development", "production"] = "production"
+    # Tokens signed with this shared secret (HS256); the identity provider's JWKS wins if both are set.
+    jwt_secret: str | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "betterwork-dev"
     jwt_audience: str = "betterwork"
     otlp_endpoint: str | None = None
     # Off only in tests that drive the relay and consumers themselves.
     run_background_tasks: bool = True
+
+    @model_validator(mode="after")
+    def _development_key_in_development(self) -> Self:
+        if self.environment == "development" and not self.jwt_jwks_url and not self.jwt_secret:
+            self.jwt_secret = DEVELOPMENT_JWT_SECRET
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

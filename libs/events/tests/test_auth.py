@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 from betterwork_events.auth import Audience, InvalidToken, Principal, TokenVerifier, mint
-from betterwork_events.settings import CommonSettings
+from betterwork_events.settings import DEVELOPMENT_JWT_SECRET, CommonSettings
 
 SETTINGS = CommonSettings(database_url="unused")
 verifier = TokenVerifier(SETTINGS)
@@ -46,3 +46,25 @@ def test_an_unsigned_token_is_refused() -> None:
     claims = jwt.decode(mint(SETTINGS, Audience.PROGRAMME), options={"verify_signature": False})
     with pytest.raises(InvalidToken):
         verifier.verify(jwt.encode(claims, None, algorithm="none"))
+
+
+def test_outside_development_the_public_development_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BW_ENVIRONMENT", raising=False)  # a deployment that says nothing
+    with pytest.raises(ValueError, match="no way to verify tokens"):
+        TokenVerifier(CommonSettings(database_url="unused"))
+    with pytest.raises(ValueError, match="development signing key is public"):
+        TokenVerifier(CommonSettings(database_url="unused", jwt_secret=DEVELOPMENT_JWT_SECRET))
+
+    TokenVerifier(CommonSettings(database_url="unused", jwt_jwks_url="https://login.example.org/certs"))
+    own_secret = TokenVerifier(
+        CommonSettings(database_url="unused", jwt_secret="a-secret-of-their-own-0123456789-abcdef")
+    )
+    with pytest.raises(InvalidToken):  # a token minted with the development key means nothing there
+        own_secret.verify(mint(SETTINGS, Audience.PROGRAMME))
+
+
+def test_development_verifies_tokens_signed_with_the_development_key() -> None:
+    development = CommonSettings(database_url="unused", environment="development")
+
+    assert development.jwt_secret == DEVELOPMENT_JWT_SECRET
+    assert TokenVerifier(development).verify(mint(SETTINGS, Audience.PROGRAMME)).audience == Audience.PROGRAMME
