@@ -1235,11 +1235,6 @@ async def test_a_merge_does_not_undo_a_factorys_revocation(world: World) -> None
     assert harbour not in survivor["consenting_brands"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: merging a duplicate record also carries its brand links over: a brand the surviving factory had "
-    "stopped supplying (DELETE /factories/{id}/brands/{brand}) is its buyer again after the merge",
-)
 async def test_a_merge_does_not_relink_a_brand_the_factory_stopped_supplying(world: World) -> None:
     harbour = await new_brand(world, "Harbour & Pine Wholesale")
     kep = await supplier_of(world, harbour, {"name": "Kep Seaside Apparel", "country": "KH", "address": "NR33A, Kep"})

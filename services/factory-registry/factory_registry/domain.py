@@ -87,6 +87,7 @@ class Factory:
     enrolled_on: dt.date | None = None
     merged_into: str | None = None
     brand_links: dict[str, dt.date] = field(default_factory=dict)  # brand id → linked since
+    ended_links: dict[str, dt.date] = field(default_factory=dict)  # brand id → until, of its last ended link
     consenting_brands: set[str] = field(default_factory=set)
     version: int = 0
 
@@ -181,7 +182,13 @@ class Factory:
             raise IllegalStep("a factory cannot be merged into itself")
         if duplicate_profile.country != survivor_profile.country:
             raise IllegalStep("factories in different countries are not duplicates")
-        links = {brand: since for brand, since in self.brand_links.items() if brand not in survivor.brand_links}
+        # A link the survivor's record ended on or after the duplicate's link began is the newer
+        # fact: the brand stopped buying, and a merge must not make it the factory's buyer again.
+        links = {
+            brand: since
+            for brand, since in self.brand_links.items()
+            if brand not in survivor.brand_links and survivor.ended_links.get(brand, dt.date.min) < since
+        }
         # Consent is not carried over: the survivor's users may have revoked it on their record,
         # and a merge must never share reports they chose not to share. They grant it again.
         consents: tuple[str, ...] = ()
@@ -225,6 +232,7 @@ class Factory:
                 self.brand_links[event.brand_id] = event.since
             case BrandUnlinked():
                 self.brand_links.pop(event.brand_id, None)
+                self.ended_links[event.brand_id] = event.until
             case ReportSharingConsentGranted():
                 self.consenting_brands.add(event.brand_id)
             case ReportSharingConsentRevoked():

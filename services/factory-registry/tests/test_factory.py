@@ -164,6 +164,22 @@ def test_merging_moves_links_but_not_consent_to_the_survivor_and_retires_the_dup
         duplicate.update_profile({"address": "elsewhere"})
 
 
+def test_a_merge_does_not_relink_a_brand_the_survivor_stopped_supplying_since() -> None:
+    survivor, earlier, later = enrolled(), dt.date(2025, 6, 1), dt.date(2026, 4, 1)
+    northwind, harbour = brand(), brand("BR-0002", "Harbour & Pine")
+    for b in (northwind, harbour):
+        run(survivor, survivor.link_brand(b, earlier))
+        run(survivor, survivor.unlink_brand(b.id, MONDAY))
+    duplicate = factory(ANGKOR.model_copy(update={"name": "ANGKOR APPAREL COMPANY LIMITED"}), "KH-2026-0043-3")
+    run(duplicate, duplicate.link_brand(northwind, earlier))  # recorded before the survivor's link ended: stale
+    run(duplicate, duplicate.link_brand(harbour, later))  # began after it ended: the brand buys again
+
+    _, absorbed = duplicate.merge_into(survivor, "same site registered twice")
+    run(survivor, absorbed)
+
+    assert set(survivor.brand_links) == {"BR-0002"}
+
+
 def test_factories_in_different_countries_are_not_merged() -> None:
     vietnam = factory(ANGKOR.model_copy(update={"country": "VN"}), "VN-2026-0001-4")
     with pytest.raises(IllegalStep, match="different countries"):
