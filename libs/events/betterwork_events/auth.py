@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from betterwork_events.settings import DEVELOPMENT_JWT_SECRET, CommonSettings
@@ -126,7 +129,7 @@ def authenticated(
 ) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
     if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        raise _token_required()
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return verifier.verify(credentials.credentials)
@@ -139,6 +142,33 @@ def authenticated(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
+
+
+def _token_required() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+
+class TokenFirstRoute(APIRoute):
+    """A route that needs a caller answers a request without a bearer token with 401 before it reads
+    the body: FastAPI parses the body first, so a malformed one would get a 422 describing the route's
+    schema to anyone. (`APIRouter(route_class=TokenFirstRoute)`.)"""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _needs_a_caller(self.dependant):
+            return handler
+
+        async def token_first(request: Request) -> Response:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise _token_required()
+            return await handler(request)
+
+        return token_first
+
+
+def _needs_a_caller(dependant: Dependant) -> bool:
+    return dependant.call is authenticated or any(_needs_a_caller(d) for d in dependant.dependencies)
 
 
 def forbidden(reason: str) -> HTTPException:

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, forbidden
+from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.errors import InvalidRequest, NotFound
 from betterwork_events.store import EventStore
@@ -23,7 +23,7 @@ from assessment import handlers
 from assessment.domain import Assessment, Status
 from assessment.tool import tool
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from betterwork_events.auth import CurrentPrincipal, Principal
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.committee import (
     ActionItemId,
     ActionItemRaised,
@@ -39,6 +39,7 @@ from committee import handlers, policy
 from committee.domain import ActionItem, Committee, HealthCheck, HealthPolicy, HealthStatus, Member, NewActionItem
 
 router = APIRouter(
+    route_class=TokenFirstRoute,
     responses={
         403: {
             "model": Problem,
@@ -50,7 +51,7 @@ router = APIRouter(
             "description": "An impossible step (e.g. a person in two roles, a tie without a run-off), or the "
             "committee changed since the If-Match version",
         },
-    }
+    },
 )
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]

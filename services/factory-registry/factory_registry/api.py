@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, forbidden
+from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
 from betterwork_events.contracts.factory_registry import (
     BrandKind,
     Contact,
@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from factory_registry import handlers, importer
 from factory_registry.domain import Brand, Factory
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 

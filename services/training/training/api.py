@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from betterwork_events.auth import CurrentPrincipal, Principal
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.training import (
     FactoryAttendance,
     FactoryId,
@@ -31,7 +31,7 @@ from training import directory, handlers, policy
 from training.courses import CATALOGUE_VERSION, COURSES, Course
 from training.domain import Participant, Status, TrainingSession
 
-router = APIRouter()
+router = APIRouter(route_class=TokenFirstRoute)
 
 
 STEP_ERRORS: dict[int | str, dict[str, Any]] = {
