@@ -195,6 +195,11 @@ class DeliveryView(BaseModel):
     factories: list[FactoryAttendance]
 
 
+# A session's version counts every change, the other factories' people's too: a factory's users
+# (who change nothing) do not get it.
+VERSION_DESCRIPTION = "The ETag to send as If-Match with a change; only for programme staff, who make changes"
+
+
 class SessionView(BaseModel):
     id: str
     status: Status
@@ -208,7 +213,7 @@ class SessionView(BaseModel):
     attendance: dict[dt.date, list[str]] = Field(description="Day → who was present, for the days recorded")
     cancellation_reason: str | None
     delivery: DeliveryView | None
-    version: int
+    version: int | None = Field(description=VERSION_DESCRIPTION)
 
     @classmethod
     def of(cls, session: TrainingSession, principal: Principal) -> SessionView:
@@ -229,7 +234,7 @@ class SessionView(BaseModel):
             attendance={day: sorted(ids & present) for day, present in sorted(session.attendance.items())},
             cancellation_reason=session.cancellation_reason,
             delivery=cls._delivery(session, principal),
-            version=session.version,
+            version=session.version if policy.sees_whole_session(principal) else None,
         )
 
     @staticmethod
@@ -256,7 +261,7 @@ class SessionSummary(BaseModel):
     first_day: dt.date
     last_day: dt.date
     status: Status
-    version: int
+    version: int | None = Field(description=VERSION_DESCRIPTION)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -271,8 +276,10 @@ def clock(request: Request) -> handlers.Clock:
 
 
 def session_response(session: TrainingSession, principal: Principal, response: Response) -> SessionView:
-    response.headers["ETag"] = f'"{session.version}"'
-    return SessionView.of(session, principal)
+    view = SessionView.of(session, principal)
+    if view.version is not None:
+        response.headers["ETag"] = f'"{view.version}"'
+    return view
 
 
 async def change(
@@ -358,7 +365,10 @@ async def sessions(
         rows = await directory.listed(
             conn, readable, factory_id=factory_id, course=course, status=state, since=since, until=until, limit=limit
         )
-    return [SessionSummary.model_validate(row, from_attributes=True) for row in rows]
+    summaries = [SessionSummary.model_validate(row, from_attributes=True) for row in rows]
+    if not policy.sees_whole_session(principal):
+        summaries = [summary.model_copy(update={"version": None}) for summary in summaries]
+    return summaries
 
 
 @router.get("/sessions/{session_id}", response_model=SessionView, tags=["sessions"], responses=READ_ERRORS)
