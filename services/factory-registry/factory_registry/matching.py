@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 NAME_WEIGHT = 0.7
 ADDRESS_WEIGHT = 0.3
@@ -385,8 +386,24 @@ class _Name:
         return cls(tuple(tokens), " ".join(tokens), " ".join(sorted(tokens)))
 
 
+# Normalising is most of the work of comparing one name with a country's factories, and an import
+# compares every row with all of them: each registered name and address is normalised once.
+NORMALISED_CACHE = 65_536
+
+
+@lru_cache(maxsize=NORMALISED_CACHE)
 def _comparable_name(name: str, country: str) -> _Name:
     return _Name.of(_translate_name(_respell(_name_tokens(name), country), country))
+
+
+@lru_cache(maxsize=NORMALISED_CACHE)
+def _comparable_address(address: str, country: str) -> tuple[str, ...]:
+    return tuple(_respell(_address_tokens(address), country))
+
+
+@lru_cache(maxsize=NORMALISED_CACHE)
+def _comparable_local_name(local_name: str) -> str:
+    return normalize_name(local_name)
 
 
 def _ratio(matcher: SequenceMatcher[str], a: str) -> float:
@@ -430,9 +447,8 @@ class _NameComparison:
         # The quick ratios bound ratio() from above and, the letters being the same, bound the ratio of the
         # sorted words too; most of a country's factories stop there.
         self._text.set_seq1(other.text)
-        if all(
-            bound >= need and bound > similarity for bound in (self._text.real_quick_ratio(), self._text.quick_ratio())
-        ):
+        bounds = (bound() for bound in (self._text.real_quick_ratio, self._text.quick_ratio))  # cheapest first
+        if all(bound >= need and bound > similarity for bound in bounds):
             similarity = max(similarity, self._text.ratio(), _ratio(self._sorted, other.sorted_text))
         if similarity >= need and _has_swapped_words(self.name.tokens, other.tokens):
             # A word replaced by another names a different business or site ("Hawassa Garments", "Hawassa
@@ -442,7 +458,7 @@ class _NameComparison:
         return similarity
 
 
-def _address_similarity(a: list[str], b: list[str]) -> float:
+def _address_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     if not a or not b:
         return 0.0
     sa, sb = set(a), set(b)
@@ -488,7 +504,7 @@ def likely_duplicates(
     country = country.strip().upper()
     registering = _NameComparison(_comparable_name(name, country))
     registering_local = normalize_name(local_name) if local_name else None
-    address_tokens = _respell(_address_tokens(address), country)
+    address_tokens = _comparable_address(address, country)
     # Scores are reported to two decimals and compared as reported, so the cut is half a hundredth lower.
     cut = threshold - 0.005
     name_needed = (cut - ADDRESS_WEIGHT) / NAME_WEIGHT
@@ -498,7 +514,7 @@ def likely_duplicates(
         if record.country.strip().upper() != country:
             continue
         same_local = bool(
-            registering_local and record.local_name and normalize_name(record.local_name) == registering_local
+            registering_local and record.local_name and _comparable_local_name(record.local_name) == registering_local
         )
         other = _comparable_name(record.name, country)
         # A local-name match is reported whatever the Latin names say, so their similarity is computed in full.
@@ -507,7 +523,7 @@ def likely_duplicates(
         if not (same_name or same_local) and name_similarity < name_needed:
             continue
 
-        address_similarity = _address_similarity(address_tokens, _respell(_address_tokens(record.address), country))
+        address_similarity = _address_similarity(address_tokens, _comparable_address(record.address, country))
         score = NAME_WEIGHT * name_similarity + ADDRESS_WEIGHT * address_similarity
         if same_local:
             score = max(score, SAME_LOCAL_NAME_FLOOR + (1 - SAME_LOCAL_NAME_FLOOR) * address_similarity)
