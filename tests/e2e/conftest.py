@@ -50,11 +50,12 @@ class Stack:
 async def stack(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[Stack]:
     common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
     registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
-    gateway = create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common))
-    async with (
-        serve(registry) as registry_url,
-        serve(gateway) as gateway_url,
-        httpx.AsyncClient(base_url=registry_url) as r,
-        httpx.AsyncClient(base_url=gateway_url) as g,
-    ):
-        yield Stack(r, g, registry.state.store)
+    gateway_db = await create_database("gateway")
+    async with serve(registry) as registry_url:
+        gateway = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        async with (
+            serve(gateway) as gateway_url,
+            httpx.AsyncClient(base_url=registry_url) as r,
+            httpx.AsyncClient(base_url=gateway_url) as g,
+        ):
+            yield Stack(r, g, registry.state.store)

@@ -108,16 +108,17 @@ async def services(create_database, kafka: str, topic_prefix: str) -> AsyncItera
     common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
     registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
     assessment = create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common))
-    gateway = create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common))
-    async with (
-        serve(registry) as registry_url,
-        serve(assessment) as assessment_url,
-        serve(gateway) as gateway_url,
-        httpx.AsyncClient(base_url=registry_url) as r,
-        httpx.AsyncClient(base_url=assessment_url) as a,
-        httpx.AsyncClient(base_url=gateway_url) as g,
-    ):
-        yield Services(r, a, g, kafka, topic_prefix)
+    gateway_db = await create_database("gateway")
+    async with serve(registry) as registry_url:
+        gateway = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        async with (
+            serve(assessment) as assessment_url,
+            serve(gateway) as gateway_url,
+            httpx.AsyncClient(base_url=registry_url) as r,
+            httpx.AsyncClient(base_url=assessment_url) as a,
+            httpx.AsyncClient(base_url=gateway_url) as g,
+        ):
+            yield Services(r, a, g, kafka, topic_prefix)
 
 
 def question(issue: str | None = None, cluster: str | None = None) -> str:

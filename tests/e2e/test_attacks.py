@@ -344,23 +344,24 @@ async def world(create_database, kafka: str) -> AsyncIterator[World]:
         "assessment": create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common)),
         "committee": create_committee(CommitteeSettings(database_url=await create_database("committee"), **common)),
         "training": create_training(TrainingSettings(database_url=await create_database("training"), **common)),
-        "gateway": create_gateway(GatewaySettings(database_url=await create_database("gateway"), **common)),
     }
-    async with (
-        serve(apps["registry"]) as registry_url,
-        serve(apps["assessment"]) as assessment_url,
-        serve(apps["committee"]) as committee_url,
-        serve(apps["training"]) as training_url,
-        serve(apps["gateway"]) as gateway_url,
-        httpx.AsyncClient(base_url=registry_url) as registry,
-        httpx.AsyncClient(base_url=assessment_url) as assessment,
-        httpx.AsyncClient(base_url=committee_url) as committee,
-        httpx.AsyncClient(base_url=training_url) as training,
-        httpx.AsyncClient(base_url=gateway_url) as gateway,
-    ):
-        world = World(registry, assessment, committee, training, gateway, apps)
-        await build(world)
-        yield world
+    gateway_db = await create_database("gateway")
+    async with serve(apps["registry"]) as registry_url:
+        apps["gateway"] = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        async with (
+            serve(apps["assessment"]) as assessment_url,
+            serve(apps["committee"]) as committee_url,
+            serve(apps["training"]) as training_url,
+            serve(apps["gateway"]) as gateway_url,
+            httpx.AsyncClient(base_url=registry_url) as registry,
+            httpx.AsyncClient(base_url=assessment_url) as assessment,
+            httpx.AsyncClient(base_url=committee_url) as committee,
+            httpx.AsyncClient(base_url=training_url) as training,
+            httpx.AsyncClient(base_url=gateway_url) as gateway,
+        ):
+            world = World(registry, assessment, committee, training, gateway, apps)
+            await build(world)
+            yield world
 
 
 # --- the route tables -------------------------------------------------------------------------
@@ -483,6 +484,9 @@ REGISTRY = OPERATIONS | {
         )
     ),
     ("GET", "/brands/{brand_id}"): probes(Probe("GET", "/brands/{northwind}", frozenset({"programme", "brand A"}))),
+    ("GET", "/brands/{brand_id}/report-sharing"): probes(
+        Probe("GET", "/brands/{northwind}/report-sharing", frozenset({"programme", "brand A"}))
+    ),
     ("POST", "/brands/{brand_id}/partnership"): probes(
         Probe("POST", "/brands/{northwind}/partnership", PROGRAMME_ONLY, {"partnership": "former-partner"})
     ),
@@ -1284,12 +1288,6 @@ async def test_a_government_cannot_learn_one_factorys_workforce_from_two_aggrega
     assert before["workers"] is None or after["workers"] is None or after["workers"] - before["workers"] != 1333
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a revocation the registry has acknowledged (DELETE /factories/{id}/consents/{brand} → 200) "
-    "is not in effect at the gateway until the relay, Kafka and the projection catch up: the brand's next read "
-    "still returns the factory (for as long as Kafka or the gateway's consumer is down)",
-)
 async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent(world: World) -> None:
     harbour = await new_brand(world, "Harbour & Pine Outlet")
     takeo = await supplier_of(
@@ -1308,6 +1306,25 @@ async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent
     )
     assert revoked.status_code == 200
     assert not await brand_sees_takeo()
+
+
+async def test_without_the_registrys_word_a_brand_reads_nothing(create_database, kafka: str) -> None:
+    """The gateway fails closed: if the registry cannot confirm a brand's consents, the brand gets a 503."""
+    settings = GatewaySettings(
+        database_url=await create_database("gateway"),
+        kafka_bootstrap=kafka,
+        topic_prefix=f"t{fixtures.RUN}-closed-{uuid.uuid4().hex[:6]}.",
+        registry_url="http://127.0.0.1:9",  # nothing listens there
+        run_background_tasks=False,
+    )
+    query = {"query": "{ factories { id } }"}
+    async with serve(create_gateway(settings)) as url, httpx.AsyncClient(base_url=url) as gateway:
+        as_brand = await gateway.post("/graphql", json=query, headers=bearer(Audience.BRAND, "BR-0001"))
+        as_programme = await gateway.post("/graphql", json=query, headers=PROGRAMME)
+
+    assert as_brand.status_code == 503, as_brand.text
+    assert "data" not in as_brand.json()
+    assert as_programme.status_code == 200 and as_programme.json() == {"data": {"factories": []}}
 
 
 async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:

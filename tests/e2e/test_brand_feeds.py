@@ -137,16 +137,16 @@ async def feeds(create_database, kafka: str, topic_prefix: str) -> AsyncIterator
     gateway_db = await create_database("gateway")
     registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
     assessment = create_assessment(AssessmentSettings(database_url=await create_database("assessment"), **common))
-    gateway = create_gateway(GatewaySettings(database_url=gateway_db, **common))
-    async with (
-        serve(registry) as registry_url,
-        serve(assessment) as assessment_url,
-        serve(gateway) as gateway_url,
-        httpx.AsyncClient(base_url=registry_url) as r,
-        httpx.AsyncClient(base_url=assessment_url) as a,
-        httpx.AsyncClient(base_url=gateway_url) as g,
-    ):
-        yield FeedServices(r, a, g, kafka, topic_prefix, gateway_db)
+    async with serve(registry) as registry_url:
+        gateway = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        async with (
+            serve(assessment) as assessment_url,
+            serve(gateway) as gateway_url,
+            httpx.AsyncClient(base_url=registry_url) as r,
+            httpx.AsyncClient(base_url=assessment_url) as a,
+            httpx.AsyncClient(base_url=gateway_url) as g,
+        ):
+            yield FeedServices(r, a, g, kafka, topic_prefix, gateway_db)
 
 
 async def test_each_brand_receives_exactly_what_it_may_read_and_nothing_before_publication(

@@ -52,6 +52,7 @@ class Runtime:
     engine: AsyncEngine
     background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
     store: EventStore | None = None
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. closing HTTP clients
 
 
 def event_sourced(service: str, settings: CommonSettings, *, learns_factories: bool = True) -> Runtime:
@@ -148,6 +149,8 @@ def service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in runtime.on_shutdown:
+                await close()
             if runtime.store is not None:
                 await runtime.store.close()
             await runtime.engine.dispose()

@@ -147,6 +147,11 @@ class BrandView(BaseModel):
         return cls(id=brand.id, name=brand.name, kind=brand.kind, partnership=brand.partnership, version=brand.version)
 
 
+class ReportSharingView(BaseModel):
+    brand_id: str
+    factory_ids: list[str] = Field(description="Its suppliers that share their assessment reports with it now")
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -438,6 +443,17 @@ async def get_brand(brand_id: str, principal: CurrentPrincipal, request: Request
     if not (principal.audience is Audience.BRAND and principal.scope == brand_id):
         programme_only(principal, "read other brands")
     return BrandView.of(await handlers.load_brand(store(request), brand_id))
+
+
+@router.get("/brands/{brand_id}/report-sharing", response_model=ReportSharingView, tags=["brands"])
+async def report_sharing(brand_id: str, principal: CurrentPrincipal, request: Request) -> ReportSharingView:
+    """The factories whose reports the brand may read now: its suppliers that consent, as of the last
+    committed change. The gateway checks every read of a brand against it, so a revoked consent
+    takes effect at once, not when the gateway's read model catches up."""
+    if not (principal.audience is Audience.BRAND and principal.scope == brand_id):
+        programme_only(principal, "read which factories share their reports with other brands")
+    factory_ids = await handlers.factories_sharing_reports_with(store(request), brand_id)
+    return ReportSharingView(brand_id=brand_id, factory_ids=factory_ids)
 
 
 @router.post("/brands/{brand_id}/partnership", response_model=BrandView, tags=["brands"])

@@ -1,7 +1,8 @@
 """The registry's directory: who exists, by country, updated in the same transaction as the
 events it follows. It answers what commands must know across streams (the next programme
-number, likely duplicates, where a merged id now points) and lists for the API. Like every read
-model it can be rebuilt from the events (`rebuild`)."""
+number, likely duplicates, where a merged id now points, which factories share their reports
+with a brand now) and lists for the API. Like every read model it can be rebuilt from the
+events (`rebuild`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts.factory_registry import (
+    BrandLinked,
     BrandPartnershipChanged,
     BrandRegistered,
+    BrandUnlinked,
     FactoryClosed,
+    FactoryDuplicateAbsorbed,
     FactoryEnrolled,
     FactoryEnrollmentApplied,
     FactoryEnrollmentReinstated,
@@ -22,6 +26,8 @@ from betterwork_events.contracts.factory_registry import (
     FactoryProfileUpdated,
     FactoryRegistered,
     FactoryWithdrawn,
+    ReportSharingConsentGranted,
+    ReportSharingConsentRevoked,
 )
 from betterwork_events.errors import IllegalStep
 from betterwork_events.store import Checkpoint, EventStore
@@ -54,6 +60,19 @@ brands = sa.Table(
     sa.Column("number", sa.Integer),
     sa.Column("name", sa.Text),
     sa.Column("partnership", sa.Text),
+)
+# A brand reads a factory's reports while both rows exist: the factory supplies it, and consents.
+supplier_links = sa.Table(
+    "supplier_links",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("brand_id", sa.Text, primary_key=True),
+)
+report_consents = sa.Table(
+    "report_consents",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("brand_id", sa.Text, primary_key=True),
 )
 
 ENROLLMENT_BY_EVENT = {
@@ -94,10 +113,23 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                 )
             case FactoryMerged(factory_id=factory_id, surviving_factory_id=survivor):
                 await _update(conn, factory_id, merged_into=survivor)
+                for table in (supplier_links, report_consents):  # what carries over came with the survivor's event
+                    await conn.execute(table.delete().where(table.c.factory_id == factory_id))
                 # Ids that already pointed at the merged record now point at the survivor.
                 await conn.execute(
                     factories.update().where(factories.c.merged_into == factory_id).values(merged_into=survivor)
                 )
+            case BrandLinked(factory_id=factory_id, brand_id=brand_id):
+                await _add(conn, supplier_links, factory_id, [brand_id])
+            case BrandUnlinked(factory_id=factory_id, brand_id=brand_id):
+                await _remove(conn, supplier_links, factory_id, brand_id)
+            case ReportSharingConsentGranted(factory_id=factory_id, brand_id=brand_id):
+                await _add(conn, report_consents, factory_id, [brand_id])
+            case ReportSharingConsentRevoked(factory_id=factory_id, brand_id=brand_id):
+                await _remove(conn, report_consents, factory_id, brand_id)
+            case FactoryDuplicateAbsorbed(factory_id=factory_id, brand_links=links, consenting_brands=consenting):
+                await _add(conn, supplier_links, factory_id, list(links))
+                await _add(conn, report_consents, factory_id, list(consenting))
             case BrandRegistered(brand_id=brand_id, name=name, partnership=partnership):
                 await conn.execute(
                     insert(brands).values(
@@ -115,6 +147,33 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                 | FactoryClosed()
             ):
                 await _update(conn, event.factory_id, enrollment=ENROLLMENT_BY_EVENT[type(event)])
+
+
+async def _add(conn: AsyncConnection, table: sa.Table, factory_id: str, brand_ids: list[str]) -> None:
+    if brand_ids:
+        rows = [{"factory_id": factory_id, "brand_id": brand_id} for brand_id in brand_ids]
+        await conn.execute(insert(table).values(rows).on_conflict_do_nothing())
+
+
+async def _remove(conn: AsyncConnection, table: sa.Table, factory_id: str, brand_id: str) -> None:
+    await conn.execute(table.delete().where(table.c.factory_id == factory_id, table.c.brand_id == brand_id))
+
+
+async def sharing_reports_with(conn: AsyncConnection, brand_id: str) -> list[str]:
+    """The factories whose reports the brand may read now: its suppliers that consent."""
+    query = (
+        sa.select(supplier_links.c.factory_id)
+        .join(
+            report_consents,
+            sa.and_(
+                report_consents.c.factory_id == supplier_links.c.factory_id,
+                report_consents.c.brand_id == supplier_links.c.brand_id,
+            ),
+        )
+        .where(supplier_links.c.brand_id == brand_id)
+        .order_by(supplier_links.c.factory_id)
+    )
+    return list((await conn.execute(query)).scalars())
 
 
 async def _update(conn: AsyncConnection, factory_id: str, **values: object) -> None:
@@ -165,7 +224,7 @@ async def rebuild(store: EventStore, patience: float = 30.0) -> int:
     directory that silently misses appends made meanwhile, it gives up and says so."""
     replayed = 0
     async with store.engine.begin() as conn:
-        await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory"))
+        await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory, supplier_links, report_consents"))
         checkpoint = Checkpoint()
         deadline = asyncio.get_running_loop().time() + patience
         while True:

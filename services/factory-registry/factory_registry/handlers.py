@@ -177,6 +177,12 @@ async def load_brand(store: EventStore, brand_id: str) -> Brand:
     return Brand.rebuild(brand_id, [cast(BrandEvent, e.contract()) for e in envelopes])
 
 
+async def factories_sharing_reports_with(store: EventStore, brand_id: str) -> list[str]:
+    await load_brand(store, brand_id)  # an unknown brand is a 404, not an empty list
+    async with store.engine.connect() as conn:
+        return await directory.sharing_reports_with(conn, brand_id)
+
+
 @dataclass(frozen=True)
 class RegisterBrand:
     name: str

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
-from betterwork_events.auth import InvalidToken, TokenVerifier
+from betterwork_events.auth import Audience, InvalidToken, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
@@ -15,10 +16,13 @@ from strawberry.fastapi import GraphQLRouter
 
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.projections import AssessmentReports, FactoryDirectory
+from gateway.registry import Registry, RegistryUnavailable
 from gateway.schema import Context, schema
 from gateway.settings import Settings
 
 SERVICE = "gateway"
+
+log = logging.getLogger(__name__)
 
 
 class GatewayRouter(GraphQLRouter[Context, None]):
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await feeds_runner.run()
 
     verifier = TokenVerifier(settings)
+    registry = Registry(settings.registry_url)
 
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
@@ -75,11 +80,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
         try:
-            return Context(principal=verifier.verify(token), engine=engine)
+            principal = verifier.verify(token)
         except InvalidToken as error:
             raise HTTPException(
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
+        if principal.audience is not Audience.BRAND or not principal.scope:
+            return Context(principal=principal, engine=engine)
+        try:
+            sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
+        except RegistryUnavailable as error:
+            log.warning("brand read refused: %s", error)
+            raise HTTPException(
+                503, "cannot confirm which factories share their reports with you now; try again shortly"
+            ) from None
+        return Context(principal=principal, engine=engine, sharing_now=sharing_now)
 
     graphql = GatewayRouter(
         schema,
@@ -105,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ("assessment reports projection", reports.run),
             ("brand feeds", brand_feeds),
         ],
+        on_shutdown=[registry.close],
     )
     app = service_app(
         runtime,

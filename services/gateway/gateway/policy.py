@@ -26,8 +26,13 @@ class AccessDenied(Exception):
     pass
 
 
-def readable_factories(principal: Principal | None) -> sa.ColumnElement[bool]:
-    """The factories whose individual records this caller may read."""
+def readable_factories(
+    principal: Principal | None, sharing_now: frozenset[str] = frozenset()
+) -> sa.ColumnElement[bool]:
+    """The factories whose individual records this caller may read.
+
+    For a brand, `sharing_now` is what the registry says shares reports with it at this moment:
+    the read model may not have caught up with a revocation yet, and both must agree."""
     if principal is None:
         raise AccessDenied("a bearer token is required")
     match principal.audience:
@@ -36,7 +41,9 @@ def readable_factories(principal: Principal | None) -> sa.ColumnElement[bool]:
         case Audience.FACTORY:
             return factories.c.id == principal.scope
         case Audience.BRAND:
-            return brand_reads_factory(principal.scope, factories.c.id)
+            return sa.and_(
+                brand_reads_factory(principal.scope, factories.c.id), factories.c.id.in_(sorted(sharing_now))
+            )
         case Audience.GOVERNMENT:
             raise AccessDenied("government users see country aggregates only, not individual factories")
     raise AccessDenied(f"unknown audience {principal.audience}")

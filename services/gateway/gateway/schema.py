@@ -23,6 +23,8 @@ from gateway.read_model import assessment_reports, factories, finding_remediatio
 class Context(BaseContext):
     principal: Principal | None
     engine: AsyncEngine
+    # For a brand: the factories the registry says share their reports with it now (see registry.py).
+    sharing_now: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -85,7 +87,7 @@ class Factory:
     @strawberry.field(description="Its published assessment reports, newest first")
     async def assessment_reports(self, info: Info[Context, None]) -> list[AssessmentReport]:
         context = info.context
-        allowed = _allowed(lambda: policy.readable_factories(context.principal))
+        allowed = _allowed(lambda: policy.readable_factories(context.principal, context.sharing_now))
         query = (
             sa.select(assessment_reports)
             .join(factories, factories.c.id == assessment_reports.c.factory_id)
@@ -169,7 +171,7 @@ class Query:
         self, info: Info[Context, None], country: str | None = None, enrollment: Enrollment | None = None
     ) -> list[Factory]:
         context = info.context
-        allowed = _allowed(lambda: policy.readable_factories(context.principal))
+        allowed = _allowed(lambda: policy.readable_factories(context.principal, context.sharing_now))
         query = (
             sa.select(factories)
             .where(allowed, factories.c.merged_into.is_(None))
@@ -185,7 +187,7 @@ class Query:
     @strawberry.field(description="One factory; the id of a merged record finds the factory it was merged into")
     async def factory(self, info: Info[Context, None], id: strawberry.ID) -> Factory | None:
         context = info.context
-        allowed = _allowed(lambda: policy.readable_factories(context.principal))
+        allowed = _allowed(lambda: policy.readable_factories(context.principal, context.sharing_now))
         async with context.engine.connect() as conn:
             merged_into = (await conn.execute(sa.select(factories.c.merged_into).where(factories.c.id == id))).scalar()
             row = (

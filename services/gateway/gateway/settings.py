@@ -3,3 +3,5 @@ from betterwork_events.settings import CommonSettings
 
 class Settings(CommonSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:25432/bw_gateway"
+    # Asked, for every read of a brand, which factories share their reports with it now.
+    registry_url: str = "http://127.0.0.1:8101"
