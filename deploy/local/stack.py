@@ -319,7 +319,6 @@ def service_environment(service: Service) -> dict[str, str]:
         **os.environ,
         "BW_DATABASE_URL": f"postgresql+asyncpg://postgres@{HOST}:{PG_PORT}/{service.database}",
         "BW_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
-        "BW_SERVICE_URLS": ",".join(f"{s.name}={s.url}" for s in SERVICES if s.name != "gateway"),
         "BW_ENVIRONMENT": os.environ.get("BW_ENVIRONMENT", "development"),
         "BW_REGISTRY_URL": next(s.url for s in SERVICES if s.name == "factory-registry"),
     }

@@ -19,6 +19,7 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from betterwork_events.settings import DEVELOPMENT_JWT_SECRET, CommonSettings
 
@@ -129,7 +130,7 @@ def authenticated(
 ) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
     if credentials is None:
-        raise _token_required()
+        raise token_required()
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return verifier.verify(credentials.credentials)
@@ -144,8 +145,14 @@ def authenticated(
 CurrentPrincipal = Annotated[Principal, Depends(authenticated)]
 
 
-def _token_required() -> HTTPException:
+def token_required() -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if the request has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
 
 
 class TokenFirstRoute(APIRoute):
@@ -159,9 +166,8 @@ class TokenFirstRoute(APIRoute):
             return handler
 
         async def token_first(request: Request) -> Response:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise _token_required()
+            if bearer_token(request) is None:
+                raise token_required()
             return await handler(request)
 
         return token_first

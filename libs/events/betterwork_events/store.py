@@ -237,7 +237,7 @@ class EventStore:
         # One snapshot for both statements, so "held back" speaks of the same horizon as the batch.
         async with self.connections.use() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             rows = await conn.fetch(_READ_ALL, after.transaction_id, after.position, limit)
-            checkpoint = Checkpoint(rows[-1][-1], rows[-1][6]) if rows else after
+            checkpoint = Checkpoint(rows[-1]["txid"], rows[-1]["position"]) if rows else after
             held_back = False
             if len(rows) < limit:
                 held_back = await conn.fetchval(_HELD_BACK, checkpoint.transaction_id, checkpoint.position)

@@ -193,6 +193,10 @@ async def next_brand_number(conn: AsyncConnection) -> int:
     return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(brands.c.number), 0)))).scalar_one()) + 1
 
 
+async def brand_exists(conn: AsyncConnection, brand_id: str) -> bool:
+    return bool((await conn.execute(sa.select(sa.exists().where(brands.c.id == brand_id)))).scalar())
+
+
 async def brand_named(conn: AsyncConnection, name: str) -> str | None:
     return (await conn.execute(sa.select(brands.c.id).where(sa.func.lower(brands.c.name) == name.lower()))).scalar()
 

@@ -178,8 +178,10 @@ async def load_brand(store: EventStore, brand_id: str) -> Brand:
 
 
 async def factories_sharing_reports_with(store: EventStore, brand_id: str) -> list[str]:
-    await load_brand(store, brand_id)  # an unknown brand is a 404, not an empty list
+    """Asked by the gateway on every read of a brand: one connection, two index lookups."""
     async with store.engine.connect() as conn:
+        if not await directory.brand_exists(conn, brand_id):
+            raise NotFound(f"no brand {brand_id}")  # not an empty list: the caller named nobody
         return await directory.sharing_reports_with(conn, brand_id)
 
 

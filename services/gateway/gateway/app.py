@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from betterwork_events.auth import Audience, InvalidToken, TokenVerifier
+from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer_token, token_required
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
@@ -73,12 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
-        authorization = request.headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
         if request.scope["method"] == "GET":
             return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        token = bearer_token(request)
+        if token is None:
+            raise token_required()
         try:
             principal = verifier.verify(token)
         except InvalidToken as error:
