@@ -43,7 +43,9 @@ class Stack:
         return response.json()
 
     async def factories_seen_by(self, headers: dict[str, str]) -> list[dict[str, Any]]:
-        return (await self.graphql("{ factories { id name country } }", headers))["data"]["factories"]
+        return (await self.graphql("{ factories(first: 100) { nodes { id: factoryId name country } } }", headers))[
+            "data"
+        ]["factories"]["nodes"]
 
 
 @pytest.fixture

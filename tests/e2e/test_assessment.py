@@ -93,10 +93,10 @@ class Services:
         assert (await self.step(assessment, "publish", {"published_on": str(TODAY)})).status_code == 200
 
     async def reports_seen_by(self, headers: dict[str, str], factory_id: str) -> list[dict[str, Any]] | None:
-        query = f'{{ factory(id: "{factory_id}") {{ assessmentReports {{ id recurringQuestions compliancePoints {{ compliancePointId nonCompliant remediation }} }} }} }}'
+        query = f'{{ factory(id: "{factory_id}") {{ assessmentReports {{ nodes {{ id recurringQuestions compliancePoints {{ compliancePointId nonCompliant remediation }} }} }} }} }}'
         response = await self.gateway.post("/graphql", json={"query": query}, headers=headers)
         factory = response.json()["data"]["factory"]
-        return None if factory is None else factory["assessmentReports"]
+        return None if factory is None else factory["assessmentReports"]["nodes"]
 
     async def events(self) -> list[Envelope]:
         records = await read_topic(self.kafka, f"{self.topic_prefix}assessment.events")
@@ -292,7 +292,7 @@ async def test_a_brand_reads_published_reports_of_consenting_suppliers_and_never
 
     # A second visit is scheduled: nothing of it shows anywhere outside the programme.
     await services.schedule(factory_id)
-    query = {"query": "{ factories { id assessmentReports { id publishedOn } } }"}
+    query = {"query": "{ factories { nodes { id: factoryId assessmentReports { nodes { id publishedOn } } } } }"}
     for who in (as_brand, bearer(Audience.FACTORY, factory_id)):
         everything = (await services.gateway.post("/graphql", json=query, headers=who)).text
         assert str(TODAY + dt.timedelta(days=9)) not in everything

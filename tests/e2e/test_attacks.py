@@ -329,9 +329,9 @@ async def build(world: World) -> None:
 
     # The gateway has seen it all: Angkor's report reaches Northwind.
     async def projected() -> bool:
-        query = f'{{ factory(id: "{world.angkor}") {{ assessmentReports {{ id }} }} }}'
+        query = f'{{ factory(id: "{world.angkor}") {{ assessmentReports {{ nodes {{ id }} }} }} }}'
         data = (await world.graphql(query, world.callers["brand A"])).json()["data"]
-        return bool(data["factory"] and data["factory"]["assessmentReports"])
+        return bool(data["factory"] and data["factory"]["assessmentReports"]["nodes"])
 
     await eventually(projected, what="the gateway projecting the world")
 
@@ -755,9 +755,15 @@ INTROSPECTION = """{ __schema {
   types { name kind fields { name } }
 } }"""
 REVIEWED_FIELDS = {
-    "Query": {"factories", "factory", "countrySummary"},
+    "Query": {"factories", "factory", "countrySummary", "node"},
+    "FactoryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "FactoryEdge": {"cursor", "node"},
+    "AssessmentReportConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "AssessmentReportEdge": {"cursor", "node"},
+    "PageInfo": {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"},
     "Factory": {
         "id",
+        "factoryId",
         "name",
         "localName",
         "country",
@@ -773,10 +779,13 @@ REVIEWED_FIELDS = {
     "ClusterResult": {"clusterId", "compliancePointsAssessed", "compliancePointsNonCompliant", "nonComplianceRate"},
     "CountrySummary": {"country", "enrolledFactories", "workers", "womenShare", "suppressed"},
 }
-EVERYTHING_OF_A_FACTORY = """id name localName country address sector enrollment workforce { total women men }
-  assessmentReports { id publishedOn toolVersion recurringQuestions
+EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
+  workforce { total women men }
+  assessmentReports { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor } nodes { id publishedOn toolVersion recurringQuestions
     compliancePoints { compliancePointId clusterId nonCompliant nonCompliantQuestions remediation }
-    clusters { clusterId compliancePointsAssessed compliancePointsNonCompliant nonComplianceRate } }"""
+    clusters { clusterId compliancePointsAssessed compliancePointsNonCompliant nonComplianceRate } } }"""
+EVERY_FACTORY = f"{{ factories(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_FACTORY} }} }} }}"
 
 
 async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(world: World) -> None:
@@ -803,15 +812,15 @@ async def test_each_caller_reads_through_graphql_only_the_factories_it_may(world
     ours = {world.angkor, world.mekong, world.saigon}
     for caller, expected in who_sees(world).items():
         headers = world.callers[caller]
-        listed = (await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", headers)).json()
-        assert {f["id"] for f in listed["data"]["factories"]} & ours == expected, caller
+        listed = (await world.graphql(EVERY_FACTORY, headers)).json()
+        assert {f["id"] for f in listed["data"]["factories"]["nodes"]} & ours == expected, caller
         for factory_id in (world.angkor, world.mekong, world.saigon, world.duplicate, "KH-2026-9999-1"):
             query = f'{{ factory(id: "{factory_id}") {{ {EVERYTHING_OF_A_FACTORY} }} }}'
             found = (await world.graphql(query, headers)).json()["data"]["factory"]
             resolved = world.angkor if factory_id == world.duplicate else factory_id
             assert (found is not None) == (resolved in expected), (caller, factory_id)
             if found is not None:
-                reports = {r["id"] for r in found["assessmentReports"]}
+                reports = {r["id"] for r in found["assessmentReports"]["nodes"]}
                 assert reports == ({world.published} if resolved == world.angkor else set()), (caller, factory_id)
 
 
@@ -819,7 +828,7 @@ async def test_governments_read_only_their_own_countrys_aggregates_and_nothing_i
     factory = f'{{ factory(id: "{world.angkor}") {{ id }} }}'
     for caller in ("government KH", "government VN"):
         headers = world.callers[caller]
-        for query in ("{ factories { id } }", factory, '{ factories(country: "KH") { id name } }'):
+        for query in ("{ factories { nodes { id } } }", factory, '{ factories(country: "KH") { nodes { id name } } }'):
             answer = (await world.graphql(query, headers)).json()
             assert answer["errors"][0]["message"].startswith("government users see country aggregates only"), query
             assert world.angkor not in json.dumps(answer.get("data"))
@@ -836,18 +845,20 @@ async def test_governments_read_only_their_own_countrys_aggregates_and_nothing_i
 
 async def test_aliases_batching_and_get_queries_do_not_get_round_the_policy(world: World) -> None:
     aliased = " ".join(
-        f'f{i}: factory(id: "{factory_id}") {{ id assessmentReports {{ id }} }}'
+        f'f{i}: factory(id: "{factory_id}") {{ factoryId assessmentReports {{ nodes {{ id }} }} }}'
         for i, factory_id in enumerate([world.angkor, world.mekong, world.saigon, world.duplicate] * 10)
     )
     answer = (await world.graphql(f"{{ {aliased} }}", world.callers["brand B"])).json()["data"]
-    assert {found["id"] for found in answer.values() if found} == {world.mekong}
+    assert {found["factoryId"] for found in answer.values() if found} == {world.mekong}
 
-    batch = [{"query": "{ factories { id } }"}, {"query": '{ countrySummary(country: "KH") { workers } }'}]
+    batch = [{"query": "{ factories { nodes { id } } }"}, {"query": '{ countrySummary(country: "KH") { workers } }'}]
     batched = await world.gateway.post("/graphql", json=batch, headers=world.callers["brand A"])
     assert batched.status_code == 400
 
     for headers in ({}, PROGRAMME):
-        by_get = await world.gateway.get("/graphql", params={"query": "{ factories { id } }"}, headers=headers)
+        by_get = await world.gateway.get(
+            "/graphql", params={"query": "{ factories { nodes { id } } }"}, headers=headers
+        )
         assert world.angkor not in by_get.text
 
     variables = await world.graphql(
@@ -868,7 +879,7 @@ async def everything_readable_by(world: World, caller: str) -> list[httpx.Respon
         await world.assessment.get(f"/assessments/{world.published}", headers=headers),
         await world.assessment.get(f"/transparency/{world.angkor}"),
         await world.assessment.get(f"/transparency/{world.mekong}"),
-        await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", headers),
+        await world.graphql(EVERY_FACTORY, headers),
         await world.registry.get(f"/factories/{world.angkor}/history", headers=headers),
         await world.registry.get(f"/factories/{world.mekong}/history", headers=headers),
         await world.committee.get(f"/committees/{world.committee_of_angkor}/history", headers=headers),
@@ -1017,14 +1028,14 @@ async def test_a_nul_character_is_a_422_not_a_500(world: World) -> None:
 async def test_graphql_errors_tell_nothing_of_the_database(world: World) -> None:
     for query, caller in [
         ('{ factory(id: "\\u0000") { id } }', "brand A"),
-        ('{ factories(country: "\\u0000") { id } }', "factory X"),
+        ('{ factories(country: "\\u0000") { nodes { id } } }', "factory X"),
         ('{ countrySummary(country: "\\u0000") { workers } }', "programme"),
     ]:
         answer = (await world.graphql(query, world.callers[caller])).json()
         messages = " ".join(error["message"] for error in answer.get("errors", []))
         assert not any(word in messages for word in INTERNALS), messages
     # The policy's own refusals still say why.
-    refused = (await world.graphql("{ factories { id } }", world.callers["government KH"])).json()
+    refused = (await world.graphql("{ factories { nodes { id } } }", world.callers["government KH"])).json()
     assert refused["errors"][0]["message"].startswith("government users see country aggregates only")
 
 
@@ -1147,13 +1158,11 @@ async def test_a_deeply_nested_graphql_body_is_a_400(world: World) -> None:
 
 
 async def test_a_query_of_thousands_of_aliases_is_refused(world: World) -> None:
-    aliases = " ".join(f"supplier{i}: factories {{ id name }}" for i in range(1000))
+    aliases = " ".join(f"supplier{i}: factories {{ nodes {{ id name }} }}" for i in range(1000))
     answer = (await world.graphql(f"{{ {aliases} }}", world.callers["brand A"])).json()
     assert answer.get("errors") and not answer.get("data"), str(answer)[:200]
     # An ordinary query of a portal still runs.
-    ordinary = (
-        await world.graphql(f"{{ factories {{ {EVERYTHING_OF_A_FACTORY} }} }}", world.callers["brand A"])
-    ).json()
+    ordinary = (await world.graphql(EVERY_FACTORY, world.callers["brand A"])).json()
     assert "errors" not in ordinary
 
 
@@ -1297,7 +1306,10 @@ async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent
 
     async def brand_sees_takeo() -> bool:
         return any(
-            f["id"] == takeo for f in (await world.graphql("{ factories { id } }", brand)).json()["data"]["factories"]
+            f["factoryId"] == takeo
+            for f in (await world.graphql("{ factories { nodes { factoryId } } }", brand)).json()["data"]["factories"][
+                "nodes"
+            ]
         )
 
     await eventually(brand_sees_takeo, what="the gateway learning of the consent")
@@ -1317,14 +1329,14 @@ async def test_without_the_registrys_word_a_brand_reads_nothing(create_database,
         registry_url="http://127.0.0.1:9",  # nothing listens there
         run_background_tasks=False,
     )
-    query = {"query": "{ factories { id } }"}
+    query = {"query": "{ factories { nodes { id } } }"}
     async with serve(create_gateway(settings)) as url, httpx.AsyncClient(base_url=url) as gateway:
         as_brand = await gateway.post("/graphql", json=query, headers=bearer(Audience.BRAND, "BR-0001"))
         as_programme = await gateway.post("/graphql", json=query, headers=PROGRAMME)
 
     assert as_brand.status_code == 503, as_brand.text
     assert "data" not in as_brand.json()
-    assert as_programme.status_code == 200 and as_programme.json() == {"data": {"factories": []}}
+    assert as_programme.status_code == 200 and as_programme.json() == {"data": {"factories": {"nodes": []}}}
 
 
 async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:

@@ -421,8 +421,8 @@ async def test_the_feeds_wait_for_the_directory_to_apply_a_revocation_before_for
     topics: Topics,
 ) -> None:
     gateway = topics.gateway()
-    gate = Gate(gateway.state.projection_runner.projection)
-    gateway.state.projection_runner.projection = gate
+    gate = Gate(gateway.state.projection_runners["factory-directory"].projection)
+    gateway.state.projection_runners["factory-directory"].projection = gate
     async with serve(gateway):
         await topics.publish("factory-registry", fr.BrandLinked(factory_id=FACTORY, brand_id=NORTHWIND, since=TODAY))
         await topics.publish("factory-registry", fr.ReportSharingConsentGranted(factory_id=FACTORY, brand_id=NORTHWIND))

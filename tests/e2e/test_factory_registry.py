@@ -98,8 +98,8 @@ async def test_enrollment_follows_its_lifecycle_and_refuses_illegal_steps(stack:
     assert stale.status_code == 409
 
     async def enrolled_in_graphql() -> bool:
-        result = await stack.graphql("{ factories(enrollment: ENROLLED) { id } }", PROGRAMME)
-        return result["data"]["factories"] == [{"id": factory_id}]
+        result = await stack.graphql("{ factories(enrollment: ENROLLED) { nodes { id: factoryId } } }", PROGRAMME)
+        return result["data"]["factories"]["nodes"] == [{"id": factory_id}]
 
     await eventually(enrolled_in_graphql, what="the enrollment reaching the gateway")
 
@@ -186,8 +186,7 @@ async def test_a_brand_reads_a_supplier_only_while_linked_and_consenting(stack: 
 
 
 async def _links_projected(stack: Stack, count: int) -> bool:
-    result = await stack.graphql("{ factories { id } }", PROGRAMME)
-    return len(result["data"]["factories"]) >= count
+    return len(await stack.factories_seen_by(PROGRAMME)) >= count
 
 
 async def test_a_merged_record_resolves_to_the_survivor_for_ever(stack: Stack) -> None:
@@ -212,7 +211,7 @@ async def test_a_merged_record_resolves_to_the_survivor_for_ever(stack: Stack) -
 
     async def one_factory_in_graphql() -> bool:
         listed = await stack.factories_seen_by(PROGRAMME)
-        by_old_id = await stack.graphql(f'{{ factory(id: "{duplicate["id"]}") {{ id }} }}', PROGRAMME)
+        by_old_id = await stack.graphql(f'{{ factory(id: "{duplicate["id"]}") {{ id: factoryId }} }}', PROGRAMME)
         return [f["id"] for f in listed] == [survivor["id"]] and by_old_id["data"]["factory"] == {"id": survivor["id"]}
 
     await eventually(one_factory_in_graphql, what="the merge reaching the gateway")
@@ -302,13 +301,13 @@ async def test_governments_read_only_their_country_in_aggregate_with_small_cells
     assert vietnam["data"] is None and "only VN" in vietnam["errors"][0]["message"]
     as_brand = await stack.graphql(query, bearer(Audience.BRAND, "BR-0001"))
     assert as_brand["data"] is None
-    individual = await stack.graphql("{ factories { id name } }", cambodia)
+    individual = await stack.graphql("{ factories { nodes { id name } } }", cambodia)
     assert individual["data"] is None and "aggregates only" in individual["errors"][0]["message"]
 
 
 async def _enrolled_count(stack: Stack, count: int) -> bool:
-    result = await stack.graphql("{ factories(enrollment: ENROLLED) { id } }", PROGRAMME)
-    return len(result["data"]["factories"]) == count
+    result = await stack.graphql("{ factories(enrollment: ENROLLED) { totalCount } }", PROGRAMME)
+    return result["data"]["factories"]["totalCount"] == count
 
 
 async def test_country_programmes_are_served_as_reference_data(stack: Stack) -> None:

@@ -102,7 +102,7 @@ async def test_callers_without_a_valid_token_get_401_and_without_the_right_403(s
     own, other = bearer(Audience.FACTORY, factory["id"]), bearer(Audience.FACTORY, "someone-else")
     assert (await stack.registry.get(f"/factories/{factory['id']}", headers=own)).status_code == 200
     assert (await stack.registry.get(f"/factories/{factory['id']}", headers=other)).status_code == 403
-    assert (await stack.gateway.post("/graphql", json={"query": "{ factories { id } }"})).status_code == 401
+    assert (await stack.gateway.post("/graphql", json={"query": "{ factories { nodes { id } } }"})).status_code == 401
 
 
 async def test_graphql_shows_each_audience_only_what_it_may_read(stack: Stack) -> None:
@@ -117,6 +117,6 @@ async def test_graphql_shows_each_audience_only_what_it_may_read(stack: Stack) -
 
     assert [f["id"] for f in await stack.factories_seen_by(bearer(Audience.FACTORY, ids[1]))] == [ids[1]]
     assert await stack.factories_seen_by(bearer(Audience.BRAND, "BR-0001")) == []  # no consenting suppliers yet
-    government = await stack.graphql("{ factories { id } }", bearer(Audience.GOVERNMENT, "KH"))
+    government = await stack.graphql("{ factories { nodes { id } } }", bearer(Audience.GOVERNMENT, "KH"))
     assert government["data"] is None
     assert "aggregates only" in government["errors"][0]["message"]

@@ -14,10 +14,12 @@ from fastapi.responses import PlainTextResponse
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import GraphQLRouter
 
+from gateway import read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
-from gateway.projections import AssessmentReports, FactoryDirectory
+from gateway.graphql.context import Context
+from gateway.graphql.schema import schema
+from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
-from gateway.schema import Context, schema
 from gateway.settings import Settings
 
 SERVICE = "gateway"
@@ -37,30 +39,39 @@ class GatewayRouter(GraphQLRouter[Context, None]):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = create_engine(settings)
-    registry_events = settings.topic(events_topic("factory-registry"))
-    assessment_events = settings.topic(events_topic("assessment"))
     dead_letters = settings.topic("gateway.dead-letter")
-    directory = FactoryDirectory(name=f"{settings.topic_prefix}gateway.factory-directory")
-    runner = ProjectionRunner(
-        engine, settings.kafka_bootstrap, directory, [registry_events], dead_letter_topic=dead_letters
-    )
-    reports = ProjectionRunner(
-        engine,
-        settings.kafka_bootstrap,
-        AssessmentReports(name=f"{settings.topic_prefix}gateway.assessment-reports"),
-        [assessment_events],
-        dead_letter_topic=dead_letters,
-    )
+
+    def topics(services: list[str]) -> list[str]:
+        return [settings.topic(events_topic(service)) for service in services]
+
+    consumers = {p.name: p.consumer(settings.topic_prefix) for p in read_models.PROJECTIONS}
+    runners = {
+        name: ProjectionRunner(
+            engine,
+            settings.kafka_bootstrap,
+            consumer,
+            topics(consumer.projection.services),
+            dead_letter_topic=dead_letters,
+        )
+        for name, consumer in consumers.items()
+    }
     # Brand feeds decide recipients from the links and consents the directory keeps, once it
     # has applied what the registry published (see brand_feeds.py).
+    registry_events = settings.topic(events_topic("factory-registry"))
     feeds = BrandFeeds(
         name=f"{settings.topic_prefix}gateway.brand-feeds",
         bootstrap=settings.kafka_bootstrap,
         topic_prefix=settings.topic_prefix,
-        directory=DirectoryCaughtUp(engine, settings.kafka_bootstrap, directory.name, registry_events),
+        directory=DirectoryCaughtUp(
+            engine, settings.kafka_bootstrap, consumers[directory.projection.name].name, registry_events
+        ),
     )
     feeds_runner = ProjectionRunner(
-        engine, settings.kafka_bootstrap, feeds, [assessment_events, registry_events], dead_letter_topic=dead_letters
+        engine,
+        settings.kafka_bootstrap,
+        feeds,
+        topics(["assessment", "factory-registry"]),
+        dead_letter_topic=dead_letters,
     )
 
     async def brand_feeds() -> None:
@@ -115,8 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         engine,
         background=[
-            ("factory directory projection", runner.run),
-            ("assessment reports projection", reports.run),
+            *((f"{name} projection", runner.run) for name, runner in runners.items()),
             ("brand feeds", brand_feeds),
         ],
         on_shutdown=[registry.close],
@@ -127,6 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="GraphQL for the programme, brands and governments, built from the services' events.",
         routers=[sdl, graphql],
     )
-    app.state.projection_runner = runner
+    app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
     return app

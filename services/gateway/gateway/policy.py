@@ -1,52 +1,122 @@
-"""What each caller may read through the gateway, decided in the query itself.
+"""What each caller may read through the gateway: the one place access is decided.
 
-Every read of the read models goes through these functions, so a brand can only ever reach its
-consenting suppliers and a government only aggregates, whatever the GraphQL query asks for.
-The brand feeds (brand_feeds.py) decide who receives an event with the same rule,
-`brand_reads_factory`, as the GraphQL queries of brands.
+Every resolver asks for the caller's `Scope` and every read-model query takes its conditions
+from it, so a brand can only ever reach its consenting suppliers, a factory its own records and
+a government only aggregates, whatever the GraphQL query asks for. The brand feeds
+(brand_feeds.py) decide who receives an event with the same rule, `brand_reads_factory`.
+
+The audiences, in short:
+- programme staff read everything, including what is not yet published, planned dates of
+  unannounced visits, zero-tolerance alerts and staff names;
+- a factory reads its own records, published ones only where an assessment is concerned: an
+  unannounced visit does not exist for it until its report is published;
+- a brand reads the published records of suppliers that are linked to it and consent now
+  (the read model AND the registry, asked on each request), never staff names;
+- a government reads aggregates of its own country, with cells of fewer than SMALLEST_CELL
+  factories withheld (`withheld`), never an individual factory.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from betterwork_events import brand_feed
 from betterwork_events.auth import Audience, Principal
 from betterwork_events.catalogue import EventContract
 
-from gateway.read_model import consents, factories, supplier_links
+from gateway.read_models.directory import consents, factories, supplier_links
 
 # Aggregates over fewer factories than this are withheld: with two or three factories in a
 # cell, a "country statistic" identifies the factories.
 SMALLEST_CELL = 5
-# Worker counts in aggregates are rounded to 10**this (to the hundred).
+# Worker counts in aggregates are rounded to 10**this (to the hundred), shares to the hundredth,
+# so that the difference of two readings does not give one factory's figures away.
 WORKERS_ROUNDED_TO_DIGITS = 2
+SHARES_ROUNDED_TO_DIGITS = 2
 
 
 class AccessDenied(Exception):
     pass
 
 
-def readable_factories(
-    principal: Principal | None, sharing_now: frozenset[str] = frozenset()
-) -> sa.ColumnElement[bool]:
-    """The factories whose individual records this caller may read.
+def withheld(factory_count: int) -> bool:
+    """THE suppression rule: is an aggregate over this many factories too small to show?"""
+    return factory_count < SMALLEST_CELL
+
+
+def rounded_workers(workers: int) -> int:
+    return int(round(workers, -WORKERS_ROUNDED_TO_DIGITS))
+
+
+def rounded_share(share: float) -> float:
+    return round(share, SHARES_ROUNDED_TO_DIGITS)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One caller's reach, as SQL conditions for the queries of every read model.
 
     For a brand, `sharing_now` is what the registry says shares reports with it at this moment:
     the read model may not have caught up with a revocation yet, and both must agree."""
+
+    principal: Principal
+    sharing_now: frozenset[str] = frozenset()
+
+    @property
+    def audience(self) -> Audience:
+        return self.principal.audience
+
+    @property
+    def is_programme(self) -> bool:
+        return self.audience is Audience.PROGRAMME
+
+    def factory(self, factory_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller read the individual records of the factory whose id is `factory_id`?"""
+        match self.audience:
+            case Audience.PROGRAMME:
+                return sa.true()
+            case Audience.FACTORY:
+                return factory_id == self.principal.scope
+            case Audience.BRAND:
+                return sa.and_(
+                    factory_id.in_(sorted(self.sharing_now)), brand_reads_factory(self.principal.scope, factory_id)
+                )
+        raise AccessDenied("government users see country aggregates only, not individual factories")
+
+    def factories(self) -> sa.ColumnElement[bool]:
+        """The rows of the factory directory this caller may read."""
+        return self.factory(factories.c.id)
+
+    @property
+    def sees_unpublished(self) -> bool:
+        """Assessments before publication (and so the planned date of a visit to come), findings
+        under review and zero-tolerance issues before the report: programme staff only."""
+        return self.is_programme
+
+    @property
+    def sees_staff_names(self) -> bool:
+        """Assessors, reviewers, trainers, owners of improvement actions: programme staff only."""
+        return self.is_programme
+
+    def country_aggregates(self, country: str) -> None:
+        """Country aggregates: the programme everywhere, a government for its own country."""
+        if self.is_programme:
+            return
+        if self.audience is Audience.GOVERNMENT and self.principal.scope == country:
+            return
+        if self.audience is Audience.GOVERNMENT:
+            raise AccessDenied(
+                f"government users of {self.principal.scope} see only {self.principal.scope}'s aggregates"
+            )
+        raise AccessDenied("country aggregates are for the programme and governments")
+
+
+def scope_of(principal: Principal | None, sharing_now: frozenset[str] = frozenset()) -> Scope:
     if principal is None:
         raise AccessDenied("a bearer token is required")
-    match principal.audience:
-        case Audience.PROGRAMME:
-            return sa.true()
-        case Audience.FACTORY:
-            return factories.c.id == principal.scope
-        case Audience.BRAND:
-            return sa.and_(
-                brand_reads_factory(principal.scope, factories.c.id), factories.c.id.in_(sorted(sharing_now))
-            )
-        case Audience.GOVERNMENT:
-            raise AccessDenied("government users see country aggregates only, not individual factories")
-    raise AccessDenied(f"unknown audience {principal.audience}")
+    return Scope(principal, sharing_now)
 
 
 def brand_reads_factory(
@@ -60,7 +130,7 @@ def brand_reads_factory(
     return sa.and_(linked, consenting)
 
 
-def brands_reading_factory(factory_id: str) -> sa.Select[str]:
+def brands_reading_factory(factory_id: str) -> sa.Select[Any]:
     """The brands that may read this factory's reports now."""
     return (
         sa.select(supplier_links.c.brand_id)
@@ -69,7 +139,7 @@ def brands_reading_factory(factory_id: str) -> sa.Select[str]:
     )
 
 
-def brand_feed_recipients(event: EventContract) -> sa.Select[str]:
+def brand_feed_recipients(event: EventContract) -> sa.Select[Any]:
     """The brands whose feed carries this event, as of this read.
 
     Published assessment data goes to the brands that may read the factory's reports; a brand's
@@ -81,16 +151,3 @@ def brand_feed_recipients(event: EventContract) -> sa.Select[str]:
     if isinstance(event, brand_feed.RELATIONSHIP_CONTRACTS):
         return sa.select(sa.literal(event.brand_id, sa.Text).label("brand_id"))
     return sa.select(sa.literal(None, sa.Text).label("brand_id")).where(sa.false())
-
-
-def readable_country_aggregates(principal: Principal | None, country: str) -> None:
-    """Country aggregates: the programme everywhere, a government for its own country."""
-    if principal is None:
-        raise AccessDenied("a bearer token is required")
-    if principal.audience is Audience.PROGRAMME:
-        return
-    if principal.audience is Audience.GOVERNMENT and principal.scope == country:
-        return
-    if principal.audience is Audience.GOVERNMENT:
-        raise AccessDenied(f"government users of {principal.scope} see only {principal.scope}'s aggregates")
-    raise AccessDenied("country aggregates are for the programme and governments")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.schema import schema
+from gateway.graphql.schema import schema
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schema.graphql"
 

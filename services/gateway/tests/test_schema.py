@@ -12,9 +12,9 @@ def test_the_committed_sdl_is_the_schema_in_code() -> None:
 
 def test_a_government_may_not_read_individual_factories() -> None:
     with pytest.raises(policy.AccessDenied, match="aggregates only"):
-        policy.readable_factories(Principal("inspector-1", Audience.GOVERNMENT, "KH"))
+        policy.scope_of(Principal("inspector-1", Audience.GOVERNMENT, "KH")).factories()
 
 
 def test_an_anonymous_caller_may_read_nothing() -> None:
     with pytest.raises(policy.AccessDenied):
-        policy.readable_factories(None)
+        policy.scope_of(None)

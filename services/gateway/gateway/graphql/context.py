@@ -1,0 +1,65 @@
+"""What every resolver gets: the caller's scope (from policy.py) and the request's DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from betterwork_events.auth import Principal
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from gateway import policy
+from gateway.read_models.pages import Page, PageRequest
+
+NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
+Batch = Callable[[AsyncEngine, policy.Scope, Sequence[Any]], Awaitable[list[Any]]]
+
+
+@dataclass
+class Context(BaseContext):
+    principal: Principal | None
+    engine: AsyncEngine
+    # For a brand: the factories the registry says share their reports with it now (see registry.py).
+    sharing_now: frozenset[str] = frozenset()
+    _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    @property
+    def scope(self) -> policy.Scope:
+        """What this caller may read (policy.AccessDenied is the query's error, in the policy's words)."""
+        return policy.scope_of(self.principal, self.sharing_now)
+
+    def loader(self, batch: Batch) -> DataLoader[Any, Any]:
+        """One DataLoader per request and batch function: all keys asked at one level, one query."""
+        if batch not in self._loaders:
+            scope = self.scope
+
+            async def load(keys: Sequence[Any]) -> list[Any]:
+                return await batch(self.engine, scope, keys)
+
+            self._loaders[batch] = DataLoader(load_fn=load)
+        return self._loaders[batch]
+
+    def pages(self, fetch: NestedPages) -> DataLoader[tuple[Any, PageRequest], Page]:
+        """A DataLoader for nested lists: the same page of every parent at one level, one query each
+        distinct page request."""
+        if fetch not in self._loaders:
+            scope = self.scope
+
+            async def load(keys: Sequence[tuple[Any, PageRequest]]) -> list[Page]:
+                by_request: dict[PageRequest, list[Any]] = {}
+                for parent, request in keys:
+                    by_request.setdefault(request, []).append(parent)
+                found: dict[tuple[Any, PageRequest], Page] = {}
+                for request, parents in by_request.items():
+                    for parent, page in zip(parents, await fetch(self.engine, scope, parents, request), strict=True):
+                        found[(parent, request)] = page
+                return [found[key] for key in keys]
+
+            self._loaders[fetch] = DataLoader(load_fn=load)
+        return self._loaders[fetch]

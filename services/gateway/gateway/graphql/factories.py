@@ -1,0 +1,160 @@
+"""Factories and what their country programme counts of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway import policy
+from gateway.graphql import reports
+from gateway.graphql.context import Context
+from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
+from gateway.read_models import directory, pages
+from gateway.read_models.directory import factories
+from gateway.read_models.pages import PageRequest
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.enum(description="Where a factory stands with its country programme")
+class Enrollment(Enum):
+    APPLIED = "applied"
+    ENROLLED = "enrolled"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+@strawberry.type(description="Workers employed at the site")
+class Workforce:
+    total: int
+    women: int
+    men: int
+
+
+@strawberry.type(description="A factory in the programme")
+class Factory(Node):
+    factory_id: strawberry.ID = strawberry.field(description="The programme's id, e.g. KH-2026-0042-5")
+    name: str
+    local_name: str | None
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
+    address: str
+    sector: str
+    enrollment: Enrollment | None
+    workforce: Workforce | None
+
+    @strawberry.field(description="Its published assessment reports, newest first")
+    async def assessment_reports(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[reports.AssessmentReport]:
+        return await reports.of_factory(self.factory_id, info, first, after)
+
+    @classmethod
+    def of(cls, row: Any) -> Factory:
+        workforce = (
+            Workforce(total=row.workers_total, women=row.workers_women or 0, men=row.workers_men or 0)
+            if row.workers_total is not None
+            else None
+        )
+        return cls(
+            id=global_id("Factory", row.id),
+            factory_id=strawberry.ID(row.id),
+            name=row.name,
+            local_name=row.local_name,
+            country=row.country,
+            address=row.address,
+            sector=row.sector,
+            enrollment=Enrollment(row.enrollment) if row.enrollment else None,
+            workforce=workforce,
+        )
+
+
+async def factory(info: Info, factory_id: str) -> Factory | None:
+    """None whether it does not exist or is out of the caller's reach: the two answer alike."""
+    row = await info.context.loader(factories_batch).load(factory_id)
+    return Factory.of(row) if row is not None else None
+
+
+async def factories_batch(engine: AsyncEngine, scope: policy.Scope, ids: Sequence[str]) -> list[Any]:
+    return await directory.factories_by_id(engine, ids, scope.factories())
+
+
+@strawberry.type(
+    description="A country's programme in numbers; cells of fewer than 5 factories are withheld, workers are "
+    "rounded to the hundred and shares to the hundredth"
+)
+class CountrySummary:
+    country: str
+    enrolled_factories: int | None
+    workers: int | None
+    women_share: float | None = strawberry.field(description="Women among the enrolled factories' workers, from 0 to 1")
+    suppressed: bool = strawberry.field(description="True when the figures are withheld because the cell is small")
+
+
+BY_NAME = pages.Order((factories.c.name, factories.c.id))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The factories you may read, by name")
+    async def factories(
+        self,
+        info: Info,
+        country: str | None = None,
+        enrollment: Enrollment | None = None,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[Factory]:
+        context = info.context
+        query = sa.select(factories).where(context.scope.factories(), directory.current_factories())
+        if country is not None:
+            query = query.where(factories.c.country == country)
+        if enrollment is not None:
+            query = query.where(factories.c.enrollment == enrollment.value)
+        page = await pages.page(context.engine, query, BY_NAME, PageRequest.of(first, after))
+        return connection(page, Factory.of)
+
+    @strawberry.field(
+        description="One factory, by its programme id or its global id; a merged record's id finds the factory "
+        "it was merged into"
+    )
+    async def factory(self, info: Info, id: strawberry.ID) -> Factory | None:
+        found = from_global_id(id)
+        return await factory(info, found[1] if found is not None and found[0] == "Factory" else id)
+
+    @strawberry.field(description="A country's enrolled factories and their workforce, in aggregate")
+    async def country_summary(self, info: Info, country: str) -> CountrySummary:
+        info.context.scope.country_aggregates(country)
+        query = sa.select(
+            sa.func.count(),
+            sa.func.count(factories.c.workers_total),
+            sa.func.sum(factories.c.workers_total),
+            sa.func.sum(factories.c.workers_women),
+        ).where(factories.c.country == country, factories.c.enrollment == "enrolled", directory.current_factories())
+        async with info.context.engine.connect() as conn:
+            count, with_workforce, workers, women = (await conn.execute(query)).one()
+        if policy.withheld(count):
+            return CountrySummary(
+                country=country, enrolled_factories=None, workers=None, women_share=None, suppressed=True
+            )
+        if policy.withheld(with_workforce):
+            # The workforce figures are a cell of their own: the factories that recorded one.
+            return CountrySummary(
+                country=country, enrolled_factories=count, workers=None, women_share=None, suppressed=True
+            )
+        share = policy.rounded_share(women / workers) if workers else None
+        return CountrySummary(
+            country=country,
+            enrolled_factories=count,
+            workers=policy.rounded_workers(workers),
+            women_share=share,
+            suppressed=False,
+        )

@@ -1,0 +1,81 @@
+"""The GraphQL schema that portals and partner systems query: every area's fields, and the limits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
+from strawberry.tools import merge_types
+
+from gateway import policy
+from gateway.graphql import factories
+from gateway.graphql.context import Context
+from gateway.graphql.relay import Node, from_global_id
+from gateway.read_models.pages import BadPage
+
+Info = strawberry.Info[Context, None]
+
+# How `node(id:)` finds each type with a global id: the same reads, and so the same policy, as
+# the type's own root field.
+NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
+    "Factory": factories.factory,
+}
+
+
+@strawberry.type
+class Nodes:
+    @strawberry.field(description="Any object by its global id; null if it does not exist or is not yours to read")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        found = from_global_id(id)
+        if found is None or found[0] not in NODES:
+            return None
+        return await NODES[found[0]](info, found[1])
+
+
+Query = merge_types("Query", (factories.Query, Nodes))
+
+# Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
+# the query itself (which have no original error). Anything else is masked.
+CODES: dict[type[Exception], str] = {policy.AccessDenied: "FORBIDDEN", BadPage: "BAD_USER_INPUT"}
+
+
+def _internal(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, *CODES))
+
+
+class ErrorCodes(SchemaExtension):
+    """Each error the caller may read says what kind it is in `extensions.code`."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in (result.errors or []) if result else []:
+            code = next((c for kind, c in CODES.items() if isinstance(error.original_error, kind)), None)
+            if code is not None:
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+
+def _masking() -> MaskErrors:
+    return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
+
+
+# Each alias of a root field is a database query, and every token is parsed: bounds far above
+# what a portal or a partner's query needs, far below what would tie up the gateway.
+MOST_ALIASES = 50
+MOST_TOKENS = 5_000
+
+
+def _few_aliases() -> MaxAliasesLimiter:
+    return MaxAliasesLimiter(max_alias_count=MOST_ALIASES)
+
+
+def _few_tokens() -> MaxTokensLimiter:
+    return MaxTokensLimiter(max_token_count=MOST_TOKENS)
+
+
+schema = strawberry.Schema(
+    query=Query, types=[factories.Factory], extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens]
+)

@@ -1,0 +1,58 @@
+"""A read model's projection: the events it applies, declared once, each with its handler."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from betterwork_events.catalogue import EventContract
+from betterwork_events.envelope import Envelope
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Every read model's tables, so that queries can join across read models.
+metadata = sa.MetaData()
+
+E = TypeVar("E", bound=EventContract)
+Handler = Callable[[AsyncConnection, Any, Envelope], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class Projection:
+    """Events from the services' topics into one read model's tables.
+
+    Handlers must be idempotent in effect: the consumer runtime skips an event it has already
+    applied, but a rebuild applies everything again from the beginning of the topics."""
+
+    name: str  # the read model's name; with the deployment's prefix, its consumer group
+    handlers: dict[type[EventContract], Handler] = dataclasses.field(default_factory=dict)
+
+    def on(self, *contracts: type[E]) -> Callable[[Callable[[AsyncConnection, E, Envelope], Awaitable[None]]], Handler]:
+        def register(handler: Callable[[AsyncConnection, E, Envelope], Awaitable[None]]) -> Handler:
+            for contract in contracts:
+                self.handlers[contract] = handler
+            return handler
+
+        return register
+
+    @property
+    def services(self) -> list[str]:
+        """Whose `<service>.events` topics it reads: those of the events it handles."""
+        return sorted({c.topic_service for c in self.handlers})
+
+    def consumer(self, prefix: str) -> Consumer:
+        return Consumer(f"{prefix}gateway.{self.name}", self)
+
+
+class Consumer:
+    """The projection as the consumer runtime sees it (betterwork_events.consumer.Projection)."""
+
+    def __init__(self, name: str, projection: Projection) -> None:
+        self.name = name
+        self.projection = projection
+        self.handles = frozenset(c.event_type for c in projection.handlers)
+        self._by_type = {c.event_type: h for c, h in projection.handlers.items()}
+
+    async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        await self._by_type[event.type](conn, event.contract(), event)

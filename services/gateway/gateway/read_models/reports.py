@@ -1,0 +1,105 @@
+"""Published assessment reports and how their findings are remedied. Nothing before publication.
+
+Only published reports reach this read model: a scheduled assessment (and its confidential date)
+is never stored here, so no query of any audience can reveal it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from betterwork_events.contracts import assessment as ae
+from betterwork_events.envelope import Envelope
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
+from gateway.read_models.projection import Projection, metadata
+
+if TYPE_CHECKING:  # the policy module reads the directory's tables
+    from gateway.policy import Scope
+
+assessment_reports = sa.Table(
+    "assessment_reports",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("factory_id", sa.Text, nullable=False),
+    sa.Column("country", sa.Text, nullable=False),
+    sa.Column("tool_version", sa.Text, nullable=False),
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("compliance_points", sa.JSON, nullable=False),
+    sa.Column("clusters", sa.JSON, nullable=False),
+    sa.Column("recurring", sa.JSON, nullable=False),
+)
+
+finding_remediation = sa.Table(
+    "finding_remediation",
+    metadata,
+    sa.Column("assessment_id", sa.Text, primary_key=True),
+    sa.Column("question_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+)
+
+projection = Projection("assessment-reports")
+
+
+@projection.on(ae.AssessmentCompleted)
+async def completed(conn: AsyncConnection, event: ae.AssessmentCompleted, envelope: Envelope) -> None:
+    await conn.execute(
+        insert(assessment_reports)
+        .values(
+            id=event.assessment_id,
+            factory_id=event.factory_id,
+            country=event.country,
+            tool_version=event.tool_version,
+            published_on=event.published_on,
+            compliance_points=[p.model_dump(mode="json") for p in event.compliance_points],
+            clusters=[c.model_dump(mode="json") for c in event.clusters],
+            recurring=list(event.recurring_questions),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+REMEDIATION = {ae.FindingRemediated: "remediated", ae.RemediationVerified: "verified", ae.RemediationRejected: "open"}
+
+
+@projection.on(*REMEDIATION)
+async def remediation(conn: AsyncConnection, event: ae.FindingRemediated, envelope: Envelope) -> None:
+    status = REMEDIATION[type(event)]
+    values = {"assessment_id": event.assessment_id, "question_id": event.question_id, "status": status}
+    await conn.execute(
+        insert(finding_remediation)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["assessment_id", "question_id"], set_={"status": status})
+    )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+NEWEST_FIRST = Order((assessment_reports.c.published_on, assessment_reports.c.id), descending=True)
+
+
+async def reports_of_factories(
+    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+) -> list[Page]:
+    """Each factory's published reports, newest first, with the remediation of their findings."""
+    remediation = (
+        sa.select(
+            sa.func.coalesce(
+                sa.func.json_object_agg(finding_remediation.c.question_id, finding_remediation.c.status),
+                sa.literal_column("'{}'::json"),
+            )
+        )
+        .where(finding_remediation.c.assessment_id == assessment_reports.c.id)
+        .scalar_subquery()
+        .label("remediation")
+    )
+    query = sa.select(assessment_reports, remediation).where(scope.factory(assessment_reports.c.factory_id))
+    return await pages_per_parent(engine, query, assessment_reports.c.factory_id, factory_ids, NEWEST_FIRST, request)
+
+
+def remediation_of(row: Any, question_id: str) -> str:
+    return str((row.remediation or {}).get(question_id, "open"))
