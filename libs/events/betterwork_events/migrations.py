@@ -135,7 +135,8 @@ def package_config(migrations_dir: Path, database_url: str) -> Config:
     return config
 
 
-def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "heads") -> None:
+    """Every branch up to date: the gateway keeps one branch of revisions per read model."""
     command.upgrade(package_config(migrations_dir, database_url), revision)
 
 
@@ -170,10 +171,10 @@ def run_env() -> None:
 
 def main(migrations_dir: Path, database_url: str) -> None:
     """`python -m <service>.migrate [revision]`: bring the service's database up to date."""
-    revision = sys.argv[1] if len(sys.argv) > 1 else "head"
+    revision = sys.argv[1] if len(sys.argv) > 1 else "heads"
     if revision in ("-h", "--help"):
         print(
-            f"usage: python -m <service>.migrate [REVISION]\n\nApply Alembic migrations from {migrations_dir} up to REVISION (default: head)."
+            f"usage: python -m <service>.migrate [REVISION]\n\nApply Alembic migrations from {migrations_dir} up to REVISION (default: heads)."
         )
         return
     upgrade(migrations_dir, database_url, revision)
