@@ -10,10 +10,11 @@ from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
-from fastapi.responses import PlainTextResponse
-from starlette.requests import HTTPConnection
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
 
+from gateway import ide
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.projections import AssessmentReports, FactoryDirectory
 from gateway.registry import Registry, RegistryUnavailable
@@ -32,6 +33,9 @@ class GatewayRouter(GraphQLRouter[Context, None]):
             return json.loads(data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -125,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Better Work gateway",
         description="GraphQL for the programme, brands and governments, built from the services' events.",
-        routers=[sdl, graphql],
+        routers=[sdl, ide.assets, graphql],
     )
     app.state.projection_runner = runner
     app.state.brand_feeds_runner = feeds_runner
