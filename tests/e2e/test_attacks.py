@@ -668,6 +668,8 @@ TRAINING = OPERATIONS | {
 GATEWAY = OPERATIONS | {
     ("GET", "/graphql/schema.graphql"): probes(Probe("GET", "/graphql/schema.graphql", EVERYONE)),
     ("GET", "/graphql"): probes(Probe("GET", "/graphql", EVERYONE)),  # the GraphiQL page; it runs no query
+    # the GraphiQL page's own files (gateway/ide), so it works without internet; no secret in them
+    ("GET", "/graphql/ide/{name}"): probes(Probe("GET", "/graphql/ide/graphiql.min.js", EVERYONE)),
     ("POST", "/graphql"): probes(Probe("POST", "/graphql", SIGNED_IN, {"query": "{{ __typename }}"})),
     ("WEBSOCKET", "/graphql"): [],  # no subscriptions: see test_the_gateway_websocket_answers_without_crashing
 }

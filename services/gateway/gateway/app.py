@@ -10,11 +10,11 @@ from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
-from fastapi.responses import PlainTextResponse
-from starlette.requests import HTTPConnection
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
 
-from gateway import read_models
+from gateway import ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.graphql.context import Context
 from gateway.graphql.schema import schema
@@ -34,6 +34,9 @@ class GatewayRouter(GraphQLRouter[Context, None]):
             return json.loads(data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -135,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Better Work gateway",
         description="GraphQL for the programme, brands and governments, built from the services' events.",
-        routers=[sdl, graphql],
+        routers=[sdl, ide.assets, graphql],
     )
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
