@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from betterwork_events import kafka as kafka_clients
 from betterwork_events.auth import Audience, mint
 from betterwork_events.settings import CommonSettings
 from betterwork_events.store import EventStore
@@ -16,6 +17,7 @@ from factory_registry.settings import Settings as RegistrySettings
 from gateway.app import create_app as create_gateway
 from gateway.settings import Settings as GatewaySettings
 
+from tests.e2e.read_side import SERVICES, ReadSide
 from tests.support import serve
 
 SETTINGS = CommonSettings(database_url="unused")
@@ -61,3 +63,20 @@ async def stack(create_database, kafka: str, topic_prefix: str) -> AsyncIterator
             httpx.AsyncClient(base_url=gateway_url) as g,
         ):
             yield Stack(r, g, registry.state.store)
+
+
+@pytest.fixture
+async def read_side(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[ReadSide]:
+    """The registry and the gateway on real sockets; the other services' events published on Kafka."""
+    await kafka_clients.ensure_topics(kafka, *(f"{topic_prefix}{s}.events" for s in SERVICES))
+    common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
+    registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
+    gateway_db = await create_database("gateway")
+    async with serve(registry) as registry_url:
+        gateway = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        async with (
+            serve(gateway) as gateway_url,
+            httpx.AsyncClient(base_url=registry_url) as r,
+            httpx.AsyncClient(base_url=gateway_url) as g,
+        ):
+            yield ReadSide(kafka, topic_prefix, r, g, gateway)

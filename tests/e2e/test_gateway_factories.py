@@ -1,0 +1,93 @@
+"""Factories in GraphQL: pages, cursors, filters, global ids, and each audience's reach."""
+
+from __future__ import annotations
+
+from betterwork_events.auth import Audience
+
+from tests.e2e.read_side import PROGRAMME, ReadSide, bearer
+
+PAGE = """query ($first: Int, $after: String, $country: String) {
+  factories(first: $first, after: $after, country: $country) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id factoryId name } }
+  }
+}"""
+
+
+async def test_pages_walk_the_whole_list_in_name_order_without_gaps_or_repeats(read_side: ReadSide) -> None:
+    names = [f"Factory {letter}" for letter in "QWERTYUIOPAS"]
+    ids = {await read_side.factory(name): name for name in names}
+    await read_side.until(PAGE, PROGRAMME, lambda d: d["factories"]["totalCount"] == len(names), "all projected")
+
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        answer = await read_side.graphql(PAGE, PROGRAMME, {"first": 5, "after": after})
+        page = answer["data"]["factories"]
+        pages += 1
+        assert page["totalCount"] == len(names)
+        assert page["pageInfo"]["hasPreviousPage"] == (after is not None)
+        seen += [edge["node"]["name"] for edge in page["edges"]]
+        assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(names) and pages == 3
+
+    # A factory registered meanwhile before the cursor does not shift what comes after it.
+    first_two = (await read_side.graphql(PAGE, PROGRAMME, {"first": 2}))["data"]["factories"]
+    await read_side.factory("Factory AAA")
+    await read_side.until(PAGE, PROGRAMME, lambda d: d["factories"]["totalCount"] == len(names) + 1, "projected")
+    next_two = await read_side.graphql(PAGE, PROGRAMME, {"first": 2, "after": first_two["pageInfo"]["endCursor"]})
+    assert [e["node"]["name"] for e in next_two["data"]["factories"]["edges"]] == sorted(names)[2:4]
+
+    # Global ids find the same factory again, for whoever may read it.
+    node = first_two["edges"][0]["node"]
+    again = await read_side.graphql(
+        "query ($id: ID!) { node(id: $id) { id ... on Factory { factoryId name } } }", PROGRAMME, {"id": node["id"]}
+    )
+    assert again["data"]["node"] == node
+    assert set(ids) >= {node["factoryId"]}
+
+
+async def test_a_page_that_cannot_be_given_is_a_clear_error(read_side: ReadSide) -> None:
+    for variables, words in [
+        ({"first": 101}, "between 0 and 100"),
+        ({"first": -1}, "between 0 and 100"),
+        ({"after": "not-a-cursor"}, "not a cursor"),
+        ({"after": "WzFd"}, "not one this list gave"),  # base64 of [1]: a list, of the wrong length
+    ]:
+        answer = await read_side.graphql(PAGE, PROGRAMME, variables)
+        assert answer["data"] is None, variables
+        [error] = answer["errors"]
+        assert words in error["message"] and error["extensions"]["code"] == "BAD_USER_INPUT", (variables, error)
+
+
+async def test_filters_and_scope_apply_to_the_count_as_well_as_the_page(read_side: ReadSide) -> None:
+    brand = await read_side.brand("Northwind Outfitters")
+    consenting = await read_side.factory("Angkor Apparel")
+    silent = await read_side.factory("Bayon Garments")
+    vietnamese = await read_side.factory("Saigon Stitch", country="VN")
+    await read_side.supplies(consenting, brand, consents=True)
+    await read_side.supplies(silent, brand, consents=False)
+    await read_side.supplies(vietnamese, brand, consents=True)
+    await read_side.until(PAGE, PROGRAMME, lambda d: d["factories"]["totalCount"] == 3, "all projected")
+
+    cambodian = (await read_side.graphql(PAGE, PROGRAMME, {"country": "KH"}))["data"]["factories"]
+    assert cambodian["totalCount"] == 2
+
+    as_brand = await read_side.until(
+        PAGE, bearer(Audience.BRAND, brand), lambda d: d["factories"]["totalCount"] == 2, "consent projected"
+    )
+    assert {e["node"]["factoryId"] for e in as_brand["factories"]["edges"]} == {consenting, vietnamese}
+    assert (await read_side.graphql(PAGE, bearer(Audience.BRAND, brand), {"country": "KH"}))["data"]["factories"][
+        "totalCount"
+    ] == 1
+
+    # A global id out of reach answers exactly as one that does not exist.
+    silent_id = next(e["node"]["id"] for e in cambodian["edges"] if e["node"]["factoryId"] == silent)
+    query = "query ($id: ID!) { node(id: $id) { id } }"
+    hidden = await read_side.graphql(query, bearer(Audience.BRAND, brand), {"id": silent_id})
+    missing = await read_side.graphql(query, bearer(Audience.BRAND, brand), {"id": "RmFjdG9yeTpLSC05OTk5"})
+    assert hidden == missing == {"data": {"node": None}}
