@@ -2,7 +2,8 @@
 
 One world is built once for the module: two brands, two Cambodian suppliers and a Vietnamese
 one, a duplicate record merged away, a published report and two unannounced visits still to
-come, a factory committee with its minutes, and a training session two factories share. Then
+come, a factory committee with its minutes, an advisory plan with a visit held and one to come, and a
+training session two factories share. Then
 every route of every service, and every field of the GraphQL schema, is tried with every caller
 that has no right to it, and the answers are held to the rules:
 
@@ -10,8 +11,10 @@ that has no right to it, and the answers are held to the rules:
 - a government only aggregates of its own country, small cells suppressed;
 - a factory never the date of an unannounced assessment, nor a hint that one is scheduled;
 - programme staff register, enroll, assess and review; a factory's own users update its
-  profile, manage consent, read their published reports and work their improvement plan, and
-  record their committee's meetings and action items; brands write nowhere;
+  profile, manage consent, read their published reports and work their improvement plan,
+  record their committee's meetings and action items, read their advisory plans and visits and
+  confirm or comment on a visit's record (which programme staff cannot do for them); brands
+  write nowhere;
 - a missing or bad token is 401; a good token without the right is 403 (an assessment or a
   training session a factory may not see is 404: that it exists is itself the secret).
 
@@ -111,6 +114,33 @@ MEETING = {
     "minutes": "The committee walked the cutting floor; the east exit was blocked by fabric rolls.",
     "action_items": [ACTION_ITEM],
 }
+ADVISORY_PLAN = {
+    "starts_on": str(TODAY - dt.timedelta(days=60)),
+    "ends_on": str(TODAY + dt.timedelta(days=300)),
+    "advisor": "Pich Sopheap",
+    "visits": 4,
+    "priorities": [
+        {
+            "topic": "compensation.wages-and-benefits",
+            "description": "Pay line 14 at least the minimum wage",
+            "links": ["finding:KH-2026-0042-5-A1-F7"],
+        }
+    ],
+}
+VISIT_HELD = {
+    "held_on": str(TODAY - dt.timedelta(days=10)),
+    "management": [{"name": "Sok Dara", "role": "HR manager"}],
+    "committee_members": ["M-1"],
+    "topics": [{"topic": "compensation.wages-and-benefits", "priority_id": "P-1"}],
+    "notes": "Payroll of line 14 reviewed with the HR manager.",
+    "commitments": [
+        {
+            "description": "Pay the arrears of line 14",
+            "topic": "compensation.wages-and-benefits",
+            "due_on": str(TODAY + dt.timedelta(days=20)),
+        }
+    ],
+}
 SST = {
     "course": "SST",
     "days": [str(TODAY + dt.timedelta(days=14)), str(TODAY + dt.timedelta(days=15))],
@@ -178,6 +208,9 @@ class World:
     committee_of_angkor: str = ""
     meeting: str = ""
     action_item: str = ""
+    advisory_plan: str = ""  # Angkor's, with V-1 held and V-2 to come
+    visit_held: str = ""
+    visit_to_come: str = ""
     shared_session: str = ""  # Angkor's and Mekong's people trained together
     mekong_session: str = ""  # Mekong's people only
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -297,6 +330,18 @@ async def build(world: World) -> None:
     world.meeting = meeting.headers["location"].rsplit("/", 1)[1]
     minutes = await ok(committee.get(f"{path}/meetings/{world.meeting}", headers=PROGRAMME))
     world.action_item = minutes["action_items"][0]["action_item_id"]
+
+    # Angkor's advisory plan: one visit held, one to come.
+    plan = await ok(
+        committee.post("/advisory-plans", json=ADVISORY_PLAN | {"factory_id": world.angkor}, headers=PROGRAMME), 201
+    )
+    world.advisory_plan = plan["id"]
+    visits = f"/advisory-plans/{world.advisory_plan}/visits"
+    held = {"planned_for": VISIT_HELD["held_on"], "planned_on": ADVISORY_PLAN["starts_on"]}
+    world.visit_held = (await ok(committee.post(visits, json=held, headers=PROGRAMME), 201))["visit_id"]
+    await ok(committee.post(f"{visits}/{world.visit_held}/record", json=VISIT_HELD, headers=PROGRAMME))
+    to_come = {"planned_for": str(TODAY + dt.timedelta(days=30))}
+    world.visit_to_come = (await ok(committee.post(visits, json=to_come, headers=PROGRAMME), 201))["visit_id"]
 
     # A safety training for Angkor's and Mekong's supervisors together, and one for Mekong alone.
     training = world.training
@@ -627,6 +672,58 @@ COMMITTEE = OPERATIONS | {
             ANGKOR_ITSELF,
             {"closed_on": "{today}", "outcome": "exit clear"},
         )
+    ),
+}
+
+ADVISORY = "/advisory-plans/{advisory_plan}"
+HELD = f"{ADVISORY}/visits/{{visit_held}}"
+TO_COME = f"{ADVISORY}/visits/{{visit_to_come}}"
+ANGKOR_ONLY = frozenset({"factory X"})  # the factory's own voice: not even programme staff
+# The committee service's advisory routes.
+COMMITTEE |= {
+    ("GET", "/advisory-topics"): probes(Probe("GET", "/advisory-topics", SIGNED_IN)),
+    ("POST", "/advisory-plans"): probes(
+        Probe("POST", "/advisory-plans", PROGRAMME_ONLY, ADVISORY_PLAN | {"factory_id": "{mekong}"})
+    ),
+    ("GET", "/advisory-plans/{plan_id}"): probes(Probe("GET", ADVISORY, ANGKOR_ITSELF)),
+    ("GET", "/advisory-plans/{plan_id}/history"): probes(Probe("GET", f"{ADVISORY}/history", ANGKOR_ITSELF)),
+    ("GET", "/factories/{factory_id}/advisory-plans"): probes(
+        Probe("GET", "/factories/{angkor}/advisory-plans", ANGKOR_ITSELF)
+    ),
+    ("PUT", "/advisory-plans/{plan_id}/advisor"): probes(
+        Probe(
+            "PUT",
+            f"{ADVISORY}/advisor",
+            PROGRAMME_ONLY,
+            {"advisor": "Heng Vanna", "assigned_on": "{today}", "reason": "Pich Sopheap moved to Siem Reap"},
+        )
+    ),
+    ("POST", "/advisory-plans/{plan_id}/priorities"): probes(
+        Probe("POST", f"{ADVISORY}/priorities", PROGRAMME_ONLY, ADVISORY_PLAN["priorities"][0])
+    ),
+    ("PUT", "/advisory-plans/{plan_id}/visits-promised"): probes(
+        Probe("PUT", f"{ADVISORY}/visits-promised", PROGRAMME_ONLY, {"visits": 3, "reason": "budget"})
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits"): probes(
+        Probe("POST", f"{ADVISORY}/visits", PROGRAMME_ONLY, {"planned_for": "{today}"})
+    ),
+    ("GET", "/advisory-plans/{plan_id}/visits/{visit_id}"): probes(
+        Probe("GET", HELD, ANGKOR_ITSELF), Probe("GET", TO_COME, ANGKOR_ITSELF)
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/record"): probes(
+        Probe("POST", f"{TO_COME}/record", PROGRAMME_ONLY, VISIT_HELD | {"held_on": "{today}"})
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/cancellation"): probes(
+        Probe("POST", f"{TO_COME}/cancellation", PROGRAMME_ONLY, {"cancelled_on": "{today}", "reason": "ill"})
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/missed"): probes(
+        Probe("POST", f"{TO_COME}/missed", PROGRAMME_ONLY, {"missed_on": "{today}", "reason": "gate closed"})
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/confirmation"): probes(
+        Probe("POST", f"{HELD}/confirmation", ANGKOR_ONLY, {"comment": "agreed"})
+    ),
+    ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/comments"): probes(
+        Probe("POST", f"{HELD}/comments", ANGKOR_ONLY, {"comment": "the arrears are paid"})
     ),
 }
 
@@ -987,6 +1084,23 @@ async def test_brands_and_governments_learn_nothing_from_a_committee_id(world: W
             ("/meetings", "POST", MEETING),
             (f"/meetings/{world.meeting}/action-items", "POST", ACTION_ITEM),
             (f"/action-items/{world.action_item}/start", "POST", {"note": "started"}),
+        ]:
+            there = await world.committee.request(method, existing + suffix, json=body, headers=headers)
+            not_there = await world.committee.request(method, missing + suffix, json=body, headers=headers)
+            assert there.status_code == not_there.status_code == 403, (caller, suffix, not_there.status_code)
+
+
+async def test_brands_and_governments_learn_nothing_from_an_advisory_plan_id(world: World) -> None:
+    existing = f"/advisory-plans/{world.advisory_plan}"
+    missing = f"/advisory-plans/{world.mekong}-AP7"
+    for caller in ("brand A", "government KH"):
+        headers = world.callers[caller]
+        for suffix, method, body in [
+            ("", "GET", None),
+            ("/history", "GET", None),
+            (f"/visits/{world.visit_held}", "GET", None),
+            (f"/visits/{world.visit_held}/confirmation", "POST", {}),
+            (f"/visits/{world.visit_held}/comments", "POST", {"comment": "seen"}),
         ]:
             there = await world.committee.request(method, existing + suffix, json=body, headers=headers)
             not_there = await world.committee.request(method, missing + suffix, json=body, headers=headers)

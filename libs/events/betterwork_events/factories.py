@@ -18,6 +18,9 @@ from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from betterwork_events.errors import IllegalStep, NotFound
 
+# The name of the consumer that fills `known_factories`: `<topic prefix><service>.factory-reference`.
+REFERENCE_CONSUMER = "factory-reference"
+
 metadata = sa.MetaData()
 known_factories = sa.Table(
     "known_factories",
@@ -29,6 +32,7 @@ known_factories = sa.Table(
     sa.Column("merged_into", sa.Text),
     sa.Column("workers_total", sa.Integer),
     sa.Column("workers_women", sa.Integer),
+    sa.Column("service_package", sa.Text),
     sa.Column("version", sa.Integer, nullable=False),
 )
 
@@ -60,6 +64,22 @@ def create_factory_reference(op: Operations) -> None:
     )
 
 
+def learn_service_packages(op: Operations) -> None:
+    """For a service's migration: `known_factories.service_package`, the package of the factory's
+    latest enrollment.
+
+    The new column is empty, so the reference reads the registry's topic again from its beginning
+    (topics keep every event): its offsets and processed events are forgotten and every row's
+    version set back to 0, so that each event applies once more, in order, and the rows end as they
+    were, with their packages. Nothing is deleted: a row whose events a topic no longer holds keeps
+    what it has. While the replay runs (a partition's batch applies in one transaction), a factory
+    whose history spans two batches may briefly read as it was in between."""
+    op.execute("ALTER TABLE known_factories ADD COLUMN service_package text")
+    op.execute("UPDATE known_factories SET version = 0")
+    for table in ("consumer_offsets", "processed_events"):
+        op.execute(f"DELETE FROM {table} WHERE consumer LIKE '%{REFERENCE_CONSUMER}'")
+
+
 @dataclass(frozen=True)
 class KnownFactory:
     id: str
@@ -68,6 +88,7 @@ class KnownFactory:
     enrollment: str | None
     workers_total: int | None
     workers_women: int | None
+    service_package: fr.ServicePackage | None = None  # of the latest enrollment
 
     @property
     def enrolled(self) -> bool:
@@ -97,6 +118,8 @@ class FactoryReference:
                 await _update(conn, event, factory_id, **_profile(profile))
             case fr.FactoryMerged(factory_id=factory_id, surviving_factory_id=survivor):
                 await _update(conn, event, factory_id, merged_into=survivor)
+            case fr.FactoryEnrolled(factory_id=factory_id, service_package=package):
+                await _update(conn, event, factory_id, enrollment="enrolled", service_package=str(package))
             case _ if type(contract) in _ENROLLMENT:
                 await _update(conn, event, event.factoryid or "", enrollment=_ENROLLMENT[type(contract)])
 
@@ -129,6 +152,9 @@ async def known_factory(engine: AsyncEngine, factory_id: str) -> KnownFactory:
                     f"no factory {factory_id} is known here (yet: the registry's events may still be on their way)"
                 )
             if row.merged_into is None:
-                return KnownFactory(row.id, row.name, row.country, row.enrollment, row.workers_total, row.workers_women)
+                package = fr.ServicePackage(row.service_package) if row.service_package else None
+                return KnownFactory(
+                    row.id, row.name, row.country, row.enrollment, row.workers_total, row.workers_women, package
+                )
             factory_id = row.merged_into
     raise IllegalStep(f"factory {factory_id} merges in a loop")

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from betterwork_events.auth import Principal, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
-from betterwork_events.factories import FactoryReference
+from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
@@ -66,7 +66,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
         factories = ProjectionRunner(
             engine,
             settings.kafka_bootstrap,
-            FactoryReference(name=f"{settings.topic_prefix}{service}.factory-reference"),
+            FactoryReference(name=f"{settings.topic_prefix}{service}.{REFERENCE_CONSUMER}"),
             [settings.topic(events_topic("factory-registry"))],
             dead_letter_topic=settings.topic(f"{service}.dead-letter"),
         )

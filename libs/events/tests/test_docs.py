@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from betterwork_events import brand_feed, docs, openapi
 from betterwork_events.catalogue import SCHEMA_URI, EventContract, JsonObject, load_all_contracts
+from betterwork_events.contracts import advisory as av
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import committee as cm
 from betterwork_events.contracts import factory_registry as fr
@@ -153,6 +154,18 @@ MANAGEMENT_SEAT = cm.CommitteeMember(
     side=cm.Side.MANAGEMENT,
     office=cm.Office.SECRETARY,
     term_starts_on=date(2026, 3, 16),
+)
+ANGKOR_PLAN = {"plan_id": f"{ANGKOR_APPAREL}-AP1", "factory_id": ANGKOR_APPAREL}
+EXITS_PRIORITY = av.AdvisoryPriority(
+    priority_id="P-1",
+    topic=av.AdvisoryTopic.FIRE_SAFETY,
+    description="Keep every emergency exit of the cutting floor clear",
+    links=("finding:KH-2026-0042-5-A1-F7", "action-item:KH-2026-0042-5-C1/AI-1"),
+)
+EXTRA_VISITS = av.Approval(
+    approved_by="Country programme manager, Better Factories Cambodia",
+    approved_on=date(2026, 3, 30),
+    reason="two fire-safety findings need a visit every six weeks",
 )
 
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
@@ -346,6 +359,98 @@ EXAMPLES: dict[str, EventContract] = {
         cm.CommitteeDissolved(
             **ANGKOR_PICC, dissolved_on=date(2026, 12, 31), reason="the factory closed and its workers were laid off"
         ),
+        av.AdvisoryPlanAgreed(
+            **ANGKOR_PLAN,
+            country="KH",
+            cycle=1,
+            starts_on=date(2026, 4, 1),
+            ends_on=date(2027, 3, 31),
+            service_package=fr.ServicePackage.CORE,
+            visits_included=4,
+            visits_promised=6,
+            extra_visits_approval=EXTRA_VISITS,
+            advisor="Pich Sopheap",
+            priorities=(EXITS_PRIORITY,),
+        ),
+        av.AdvisorAssigned(
+            **ANGKOR_PLAN, advisor="Heng Vanna", assigned_on=date(2026, 9, 1), reason="Pich Sopheap moved to Siem Reap"
+        ),
+        av.AdvisoryPriorityAgreed(
+            **ANGKOR_PLAN,
+            priority=EXITS_PRIORITY.model_copy(
+                update={
+                    "priority_id": "P-2",
+                    "topic": av.AdvisoryTopic.WORKING_HOURS,
+                    "description": "Plan overtime so that no line works more than 60 hours a week",
+                    "links": ("finding:KH-2026-0042-5-A1-F9",),
+                }
+            ),
+        ),
+        av.AdvisoryVisitsRevised(
+            **ANGKOR_PLAN,
+            visits_promised=7,
+            reason="one more visit on overtime planning",
+            extra_visits_approval=EXTRA_VISITS,
+        ),
+        av.AdvisoryVisitPlanned(
+            **ANGKOR_PLAN,
+            visit_id="V-1",
+            planned_on=date(2026, 4, 2),
+            planned_for=date(2026, 4, 20),
+            topics=(av.AdvisoryTopic.FIRE_SAFETY,),
+        ),
+        av.AdvisoryVisitHeld(
+            **ANGKOR_PLAN,
+            visit_id="V-1",
+            held_on=date(2026, 4, 21),
+            advisor="Pich Sopheap",
+            remote=False,
+            participants=av.Participants(
+                management=(av.Attendee(name="Sok Dara", role="HR manager"),),
+                committee_members=(
+                    av.CommitteeAttendee(
+                        committee_id=f"{ANGKOR_APPAREL}-C1", member_id="M-1", side=cm.Side.WORKERS, sex=cm.Sex.FEMALE
+                    ),
+                ),
+                union=av.UnionPresence(
+                    union="Cambodian Alliance of Trade Unions",
+                    representatives=(av.Attendee(name="Meas Sokly", role="shop steward"),),
+                ),
+            ),
+            topics=(av.TopicWorked(topic=av.AdvisoryTopic.FIRE_SAFETY, priority_id="P-1", note="walked the floor"),),
+            notes="The east exit of the cutting floor was blocked by fabric rolls; the HR manager agreed a store.",
+        ),
+        av.AdvisoryCommitmentMade(
+            **ANGKOR_PLAN,
+            commitment_id="CM-1",
+            visit_id="V-1",
+            description="Move the fabric rolls away from the east exit and mark the floor",
+            topic=av.AdvisoryTopic.FIRE_SAFETY,
+            priority_id="P-1",
+            due_on=date(2026, 5, 1),
+        ),
+        av.AdvisoryCommitmentFollowedUp(
+            **ANGKOR_PLAN,
+            commitment_id="CM-1",
+            visit_id="V-2",
+            status=av.FollowUpStatus.DONE,
+            note="exit clear, floor marked in yellow",
+        ),
+        av.AdvisoryVisitCancelled(
+            **ANGKOR_PLAN, visit_id="V-3", cancelled_on=date(2026, 9, 10), reason="the factory closed for Pchum Ben"
+        ),
+        av.AdvisoryVisitMissed(
+            **ANGKOR_PLAN,
+            visit_id="V-4",
+            missed_on=date(2026, 10, 5),
+            reason="the factory gate was closed to the advisor",
+        ),
+        av.AdvisoryVisitRecordConfirmed(
+            **ANGKOR_PLAN, visit_id="V-1", confirmed_on=date(2026, 4, 23), comment="the new store is being built"
+        ),
+        av.AdvisoryVisitRecordCommented(
+            **ANGKOR_PLAN, visit_id="V-4", commented_on=date(2026, 10, 6), comment="nobody told the guard of the visit"
+        ),
     ]
 }
 
@@ -373,6 +478,16 @@ CONSTRAINT_VIOLATIONS: dict[str, dict[str, JsonObject]] = {
         "no candidates": {"candidates": []},
         "negative votes": {"candidates": [{"person": SREYMOM.model_dump(mode="json"), "votes": -1}]},
     },
+    av.AdvisoryPlanAgreed.event_type: {
+        "no visits": {"visits_promised": 0},
+        "a topic of no cluster": {"priorities": [EXITS_PRIORITY.model_dump(mode="json") | {"topic": "osh"}]},
+        "a priority linked to nothing": {"priorities": [EXITS_PRIORITY.model_dump(mode="json") | {"links": []}]},
+        "a link of no known kind": {
+            "priorities": [EXITS_PRIORITY.model_dump(mode="json") | {"links": ["action-item:AI-1"]}]
+        },
+    },
+    av.AdvisoryVisitHeld.event_type: {"nothing worked on": {"topics": []}, "no notes": {"notes": ""}},
+    av.AdvisoryCommitmentFollowedUp.event_type: {"a status of no kind": {"status": "forgotten"}},
     cm.MeetingRecorded.event_type: {
         "nobody attended": {"attendees": []},
         "a reference of no known kind": {"agenda": [{"title": "Overtime", "references": ["KH-2026-0042-5-A1-F7"]}]},

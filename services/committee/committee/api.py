@@ -58,7 +58,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 FactoryId = Annotated[str, Field(min_length=1, max_length=40, examples=["KH-2026-0042-5"])]
 
 
-def _after(field: str, inclusive: bool = False) -> Any:
+def after(field: str, inclusive: bool = False) -> Any:
     """A validator: this date may not come before (or on, unless `inclusive`) the date in `field`."""
 
     def check(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
@@ -86,7 +86,7 @@ class ElectionRequest(Command):
         description="Employee numbers of tied candidates in the order a run-off or a draw decided",
     )
 
-    _term_after_election = field_validator("term_ends_on")(_after("held_on"))
+    _term_after_election = field_validator("term_ends_on")(after("held_on"))
 
     @field_validator("candidates")
     @classmethod
@@ -103,7 +103,7 @@ class AppointRequest(Command):
     term_starts_on: dt.date
     term_ends_on: dt.date | None = Field(default=None, description="The last day of the term; none if open-ended")
 
-    _term_ends_after_start = field_validator("term_ends_on")(_after("term_starts_on", inclusive=True))
+    _term_ends_after_start = field_validator("term_ends_on")(after("term_starts_on", inclusive=True))
 
 
 class OfficeRequest(Command):
@@ -308,7 +308,7 @@ async def committee_response(committee: Committee, request: Request, response: R
 
 async def committee_for(request: Request, principal: Principal, committee_id: str) -> Committee:
     """The committee a route reads or records in, once the caller is one who may reach committees at all."""
-    policy.may_reach_committees(principal)
+    policy.may_reach(principal)
     return await handlers.load_committee(store(request), committee_id)
 
 
@@ -364,7 +364,7 @@ async def committee_history(committee_id: str, principal: CurrentPrincipal, requ
     """Every change to the committee, oldest first, with who made it and when."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)
-    return await handlers.committee_history(store(request), committee_id)
+    return await handlers.history(store(request), committee)
 
 
 @router.get("/factories/{factory_id}/committee", response_model=CommitteeView, tags=["committees"])
@@ -398,14 +398,14 @@ async def dissolve(
     """Record that the committee stopped; the factory may then get a new one."""
     policy.may_manage(principal, "dissolve committees")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.dissolve(body.dissolved_on, body.reason, handlers.today_in(c.country)),
         command_context(principal, request),
         expected_version=expected_version(if_match),
     )
-    return await committee_response(outcome.committee, request, response)
+    return await committee_response(outcome.aggregate, request, response)
 
 
 # --- members ----------------------------------------------------------------------------------
@@ -433,7 +433,7 @@ async def record_election(
     a new term; a management representative cannot stand."""
     policy.may_manage(principal, "record elections")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.record_election(
@@ -449,8 +449,7 @@ async def record_election(
         idempotency=("record-election", idempotency_key),
     )
     [election] = handlers.created(outcome, ElectionRecorded)
-    assert isinstance(election, ElectionRecorded)
-    located(response, outcome.committee, f"/elections/{election.election_id}")
+    located(response, outcome.aggregate, f"/elections/{election.election_id}")
     return ElectionView.of(election)
 
 
@@ -472,7 +471,7 @@ async def appoint(
     """Record management's appointment of a representative (worker representatives are elected)."""
     policy.may_manage(principal, "appoint members")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.appoint(body.person, body.term_starts_on, body.term_ends_on, body.office),
@@ -481,9 +480,8 @@ async def appoint(
         idempotency=("appoint", idempotency_key),
     )
     [appointed] = handlers.created(outcome, ManagementRepresentativeAppointed)
-    assert isinstance(appointed, ManagementRepresentativeAppointed)
-    located(response, outcome.committee, f"/members/{appointed.member.member_id}")
-    return MemberView.of(outcome.committee.members[appointed.member.member_id])
+    located(response, outcome.aggregate, f"/members/{appointed.member.member_id}")
+    return MemberView.of(outcome.aggregate.members[appointed.member.member_id])
 
 
 @router.put("/committees/{committee_id}/members/{member_id}/office", response_model=MemberView, tags=["members"])
@@ -499,15 +497,15 @@ async def assign_office(
     """Give a member an office (chair, vice-chair, secretary), or make them a plain member again."""
     policy.may_manage(principal, "assign offices")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.assign_office(member_id, body.office, handlers.today_in(c.country)),
         command_context(principal, request),
         expected_version=expected_version(if_match),
     )
-    etag(outcome.committee, response)
-    return MemberView.of(outcome.committee.members[member_id])
+    etag(outcome.aggregate, response)
+    return MemberView.of(outcome.aggregate.members[member_id])
 
 
 @router.post("/committees/{committee_id}/members/{member_id}/departure", response_model=MemberView, tags=["members"])
@@ -523,15 +521,15 @@ async def record_departure(
     """Record that a member left the committee (resigned, left the factory, ...), with the reason."""
     policy.may_manage(principal, "record members leaving")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.record_departure(member_id, body.left_on, body.reason, handlers.today_in(c.country)),
         command_context(principal, request),
         expected_version=expected_version(if_match),
     )
-    etag(outcome.committee, response)
-    return MemberView.of(outcome.committee.members[member_id])
+    etag(outcome.aggregate, response)
+    return MemberView.of(outcome.aggregate.members[member_id])
 
 
 @router.post(
@@ -556,7 +554,7 @@ async def replace(
     when none is left, hold a by-election instead (409 says so)."""
     policy.may_manage(principal, "replace members")
     committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.replace(member_id, body.replaced_on, body.reason, body.replacement, handlers.today_in(c.country)),
@@ -565,10 +563,9 @@ async def replace(
         idempotency=(f"replace|{member_id}", idempotency_key),
     )
     [replaced] = handlers.created(outcome, MemberReplaced)
-    assert isinstance(replaced, MemberReplaced)
     new_member = replaced.replacement.member_id
-    located(response, outcome.committee, f"/members/{new_member}")
-    return MemberView.of(outcome.committee.members[new_member])
+    located(response, outcome.aggregate, f"/members/{new_member}")
+    return MemberView.of(outcome.aggregate.members[new_member])
 
 
 # --- meetings and action items ----------------------------------------------------------------
@@ -593,7 +590,7 @@ async def record_meeting(
     minutes, decisions and the action items it raised. Attendees and owners must be members on the day."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "record the committee's meetings")
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.record_meeting(
@@ -611,9 +608,8 @@ async def record_meeting(
         idempotency=("record-meeting", idempotency_key),
     )
     [meeting] = handlers.created(outcome, MeetingRecorded)
-    assert isinstance(meeting, MeetingRecorded)
-    located(response, outcome.committee, f"/meetings/{meeting.meeting_id}")
-    return MeetingView.of(outcome.committee, meeting.meeting_id)
+    located(response, outcome.aggregate, f"/meetings/{meeting.meeting_id}")
+    return MeetingView.of(outcome.aggregate, meeting.meeting_id)
 
 
 @router.get("/committees/{committee_id}/meetings/{meeting_id}", response_model=MeetingView, tags=["meetings"])
@@ -647,7 +643,7 @@ async def raise_action_item(
     """Add an action item raised in a meeting already recorded."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "raise the committee's action items")
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.raise_action_item(meeting_id, body.new()),
@@ -656,9 +652,8 @@ async def raise_action_item(
         idempotency=(f"raise-action-item|{meeting_id}", idempotency_key),
     )
     [raised] = handlers.created(outcome, ActionItemRaised)
-    assert isinstance(raised, ActionItemRaised)
-    located(response, outcome.committee, f"/action-items/{raised.action_item_id}")
-    return ActionItemView.of(outcome.committee.action_items[raised.action_item_id])
+    located(response, outcome.aggregate, f"/action-items/{raised.action_item_id}")
+    return ActionItemView.of(outcome.aggregate.action_items[raised.action_item_id])
 
 
 @router.post(
@@ -676,15 +671,15 @@ async def start_action_item(
     """Record that work on an open action item has started."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "update the committee's action items")
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.start_action_item(action_item_id, body.note),
         command_context(principal, request),
         expected_version=expected_version(if_match),
     )
-    etag(outcome.committee, response)
-    return ActionItemView.of(outcome.committee.action_items[action_item_id])
+    etag(outcome.aggregate, response)
+    return ActionItemView.of(outcome.aggregate.action_items[action_item_id])
 
 
 @router.post(
@@ -704,12 +699,12 @@ async def close_action_item(
     """Close an action item as done, with its outcome."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_record_meetings(principal, committee.factory_id, "close the committee's action items")
-    outcome = await handlers.change_committee(
+    outcome = await handlers.change(
         store(request),
         committee,
         lambda c: c.close_action_item(action_item_id, body.closed_on, body.outcome, handlers.today_in(c.country)),
         command_context(principal, request),
         expected_version=expected_version(if_match),
     )
-    etag(outcome.committee, response)
-    return ActionItemView.of(outcome.committee.action_items[action_item_id])
+    etag(outcome.aggregate, response)
+    return ActionItemView.of(outcome.aggregate.action_items[action_item_id])

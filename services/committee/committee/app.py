@@ -5,7 +5,7 @@ from __future__ import annotations
 from betterwork_events.web import event_sourced, service_app
 from fastapi import FastAPI
 
-from committee import api
+from committee import advisory_api, api
 from committee.settings import Settings
 
 SERVICE = "committee"
@@ -18,8 +18,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Better Work committees",
         description="Worker-management committees (PICCs): members, elections, meetings, action items and "
-        "their health checks.",
-        routers=[api.router],
+        "their health checks; and advisory services: each factory's advisory plan per cycle, its visits, and the "
+        "factory's commitments and their follow-up.",
+        routers=[api.router, advisory_api.router],
     )
     app.state.health_policy = settings.health_policy()
     return app

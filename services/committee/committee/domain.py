@@ -164,7 +164,7 @@ class Committee:
         if not factory.enrolled:
             now = factory.enrollment or "not enrolled"
             raise IllegalStep(f"factory {factory.id} is {now}; committees are set up in enrolled factories")
-        _not_future("established_on", established_on, today)
+        not_future("established_on", established_on, today)
         if previous is not None and previous.dissolved_on is None:
             raise IllegalStep(
                 f"factory {factory.id} already has a committee, {previous.id}, since {previous.established_on}; "
@@ -191,7 +191,7 @@ class Committee:
         tie_break: Sequence[str] = (),
     ) -> list[CommitteeEvent]:
         self._active_on(held_on, "the election")
-        _not_future("held_on", held_on, today)
+        not_future("held_on", held_on, today)
         if term_ends_on <= held_on:
             raise InvalidRequest(f"term_ends_on: the term must end after the election ({held_on})")
         numbers = [c.person.employee_number for c in candidates]
@@ -281,7 +281,7 @@ class Committee:
     def record_departure(self, member_id: str, left_on: dt.date, reason: str, today: dt.date) -> list[CommitteeEvent]:
         self._active()
         member = self._member(member_id)
-        _not_future("left_on", left_on, today)
+        not_future("left_on", left_on, today)
         self._seat_ends(member, left_on)
         return [
             MemberLeft(
@@ -298,7 +298,7 @@ class Committee:
         of the election that filled it, or is filled by a new election."""
         self._active()
         member = self._member(member_id)
-        _not_future("replaced_on", replaced_on, today)
+        not_future("replaced_on", replaced_on, today)
         self._seat_ends(member, replaced_on)
         if member.side is Side.WORKERS:
             runner_up = self._next_runner_up(member)
@@ -342,11 +342,11 @@ class Committee:
         action_items: Sequence[NewActionItem] = (),
     ) -> list[CommitteeEvent]:
         self._active_on(held_on, "the meeting")
-        _not_future("held_on", held_on, today)
+        not_future("held_on", held_on, today)
         if len(set(attendees)) != len(attendees):
             raise InvalidRequest("attendees: a member is listed more than once")
         for member_id in attendees:
-            self._sits_on(member_id, held_on, "attend")
+            self.sitting_member(member_id, held_on, "attend")
         meeting_id = f"MT-{len(self.meetings) + 1}"
         events: list[CommitteeEvent] = [
             MeetingRecorded(
@@ -390,7 +390,7 @@ class Committee:
         item = self._action_item_named(action_item_id)
         if item.status is ActionItemStatus.DONE:
             raise IllegalStep(f"action item {action_item_id} was closed on {item.closed_on}")
-        _not_future("closed_on", closed_on, today)
+        not_future("closed_on", closed_on, today)
         raised_on = self.meetings[item.meeting_id].held_on
         if closed_on < raised_on:
             raise IllegalStep(
@@ -408,7 +408,7 @@ class Committee:
 
     def dissolve(self, dissolved_on: dt.date, reason: str, today: dt.date) -> list[CommitteeEvent]:
         self._active_on(dissolved_on, "the dissolution")
-        _not_future("dissolved_on", dissolved_on, today)
+        not_future("dissolved_on", dissolved_on, today)
         if self.meetings and (last := max(m.held_on for m in self.meetings.values())) > dissolved_on:
             raise IllegalStep(f"the committee met on {last}, after {dissolved_on}")
         return [
@@ -425,6 +425,27 @@ class Committee:
 
     def members_on(self, day: dt.date) -> list[Member]:
         return [m for m in self.members.values() if m.sits_on(day)]
+
+    def sitting_member(self, member_id: str, day: dt.date, what: str) -> Member:
+        """The member `member_id`, who must sit on the committee on `day` to `what` (IllegalStep if not)."""
+        member = self.members.get(member_id)
+        if member is None:
+            raise IllegalStep(f"{member_id} is not a member of committee {self.id}, so cannot {what}")
+        if not member.sits_on(day):
+            raise IllegalStep(f"{member.person.name} ({member_id}) is not a member on {day}, so cannot {what}")
+        return member
+
+    def sat_on(self, day: dt.date) -> bool:
+        """Whether the committee existed on `day` (it no longer sits on the day it was dissolved)."""
+        return (
+            self.established_on is not None
+            and self.established_on <= day
+            and (self.dissolved_on is None or day < self.dissolved_on)
+        )
+
+    @property
+    def stream(self) -> str:
+        return committee_stream(self.id)
 
     def apply(self, event: CommitteeEvent) -> None:
         match event:
@@ -507,14 +528,6 @@ class Committee:
             raise NotFound(f"committee {self.id} has no action item {action_item_id}")
         return item
 
-    def _sits_on(self, member_id: str, day: dt.date, what: str) -> Member:
-        member = self.members.get(member_id)
-        if member is None:
-            raise IllegalStep(f"{member_id} is not a member of committee {self.id}, so cannot {what}")
-        if not member.sits_on(day):
-            raise IllegalStep(f"{member.person.name} ({member_id}) is not a member on {day}, so cannot {what}")
-        return member
-
     def _next_member_number(self) -> int:
         return len(self.members) + 1
 
@@ -585,7 +598,7 @@ class Committee:
         self, action_item_id: str, meeting_id: str, held_on: dt.date, item: NewActionItem, where: str
     ) -> ActionItemRaised:
         prefix = f"{where}." if where else ""
-        self._sits_on(item.owner, held_on, "own an action item")
+        self.sitting_member(item.owner, held_on, "own an action item")
         if item.due_on < held_on:
             raise InvalidRequest(f"{prefix}due_on: an action item cannot be due before its meeting ({held_on})")
         return ActionItemRaised(
@@ -604,7 +617,7 @@ class Committee:
         member.left_on, member.left_reason = on, reason
 
 
-def _not_future(field_name: str, day: dt.date, today: dt.date) -> None:
+def not_future(field_name: str, day: dt.date, today: dt.date) -> None:
     if day > today:
         raise InvalidRequest(f"{field_name}: {day} is in the future (today is {today} in the factory's country)")
 

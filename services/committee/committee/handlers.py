@@ -1,4 +1,4 @@
-"""Command handlers: load the committee's stream, ask the domain, append with the version read.
+"""Command handlers: load the stream, ask the domain, append with the version read.
 
 What the service knows of factories comes from the registry's events (`known_factories`), never
 from calling the registry.
@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, Protocol, Self, TypeVar
 from zoneinfo import ZoneInfo
 
+from betterwork_events.contracts.advisory import Approval
 from betterwork_events.countries import COUNTRY_PROGRAMMES
 from betterwork_events.errors import IllegalStep, NotFound
 from betterwork_events.factories import KnownFactory, known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from committee.advisory import AdvisoryEvent, AdvisoryPlan, NewPriority, action_item_links, plan_id, plan_stream
 from committee.domain import (
     Committee,
-    CommitteeEvent,
     HealthCheck,
     HealthPolicy,
     Workforce,
@@ -31,11 +32,29 @@ from committee.domain import (
 )
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("3b0c1f7e-9d52-4a8e-b6f1-2c7d8e9a0b14")
-# A factory's committees are numbered from 1; a dissolved one is followed by the next. Far more
-# than any factory will ever have: the bound only stops a runaway loop.
-MAX_COMMITTEES_PER_FACTORY = 100
+# A factory's committees (and its advisory plans) are numbered from 1; a dissolved committee is
+# followed by the next, a cycle's plan by the next cycle's. Far more than any factory will ever
+# have: the bound only stops a runaway loop.
+MAX_PER_FACTORY = 100
 
-Decision = Callable[[Committee], list[CommitteeEvent]]
+
+class Aggregate(Protocol):
+    """A committee or an advisory plan: what `change` needs of it."""
+
+    id: str
+    version: int
+
+    @property
+    def stream(self) -> str: ...
+
+    def apply(self, event: Any, /) -> None: ...
+
+    @classmethod
+    def rebuild(cls, id: str, events: Sequence[Any], /) -> Self: ...
+
+
+A = TypeVar("A", bound=Aggregate)
+E = TypeVar("E")
 
 
 class IdempotencyKeyReused(IllegalStep):
@@ -44,9 +63,9 @@ class IdempotencyKeyReused(IllegalStep):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    committee: Committee
-    events: list[CommitteeEvent]  # what the command appended (for a retried command: what it appended first)
+class Outcome(Generic[A]):
+    aggregate: A  # as it is now
+    events: list[Any]  # what the command appended (for a retried command: what it appended first)
 
 
 def idempotent_event_ids(context: CommandContext, command: str, key: str, count: int) -> list[uuid.UUID]:
@@ -63,23 +82,32 @@ def today_in(country: str) -> dt.date:
 # --- reading ----------------------------------------------------------------------------------
 
 
-async def load_committee(store: EventStore, committee_id: str) -> Committee:
+async def _load(store: EventStore, kind: type[A], stream: str, aggregate_id: str, what: str) -> A:
     try:
-        envelopes = await store.load(committee_stream(committee_id))
+        envelopes = await store.load(stream)
     except StreamNotFound:
-        raise NotFound(f"no committee {committee_id}") from None
-    return Committee.rebuild(committee_id, [cast(CommitteeEvent, e.contract()) for e in envelopes])
+        raise NotFound(f"no {what} {aggregate_id}") from None
+    return kind.rebuild(aggregate_id, [e.contract() for e in envelopes])
+
+
+async def _numbered(load: Callable[[int], Awaitable[E]]) -> list[E]:
+    """A factory's committees or plans, from number 1 up to the first that does not exist."""
+    found = []
+    for sequence in range(1, MAX_PER_FACTORY + 1):
+        try:
+            found.append(await load(sequence))
+        except NotFound:
+            break
+    return found
+
+
+async def load_committee(store: EventStore, committee_id: str) -> Committee:
+    return await _load(store, Committee, committee_stream(committee_id), committee_id, "committee")
 
 
 async def committees_of(store: EventStore, factory_id: str) -> list[Committee]:
     """The factory's committees, oldest first (the last one may be active)."""
-    committees = []
-    for sequence in range(1, MAX_COMMITTEES_PER_FACTORY + 1):
-        try:
-            committees.append(await load_committee(store, committee_id(factory_id, sequence)))
-        except NotFound:
-            break
-    return committees
+    return await _numbered(lambda sequence: load_committee(store, committee_id(factory_id, sequence)))
 
 
 async def active_committee(store: EventStore, factory_id: str) -> Committee:
@@ -89,12 +117,18 @@ async def active_committee(store: EventStore, factory_id: str) -> Committee:
     return committees[-1]
 
 
-async def committee_history(store: EventStore, committee_id: str) -> list[dict[str, Any]]:
-    """Every change to a committee: what, when and by whom."""
-    try:
-        envelopes = await store.load(committee_stream(committee_id))
-    except StreamNotFound:
-        raise NotFound(f"no committee {committee_id}") from None
+async def load_plan(store: EventStore, plan_id: str) -> AdvisoryPlan:
+    return await _load(store, AdvisoryPlan, plan_stream(plan_id), plan_id, "advisory plan")
+
+
+async def plans_of(store: EventStore, factory_id: str) -> list[AdvisoryPlan]:
+    """The factory's advisory plans, one a cycle, oldest first."""
+    return await _numbered(lambda cycle: load_plan(store, plan_id(factory_id, cycle)))
+
+
+async def history(store: EventStore, aggregate: Aggregate) -> list[dict[str, Any]]:
+    """Every change to a committee or a plan: what, when and by whom."""
+    envelopes = await store.load(aggregate.stream)
     return [
         {"version": e.streamversion, "type": e.type, "time": e.time, "actor": e.actor, "data": e.data}
         for e in envelopes
@@ -146,59 +180,169 @@ async def establish_committee(
     return Committee.rebuild(new_id, events)
 
 
-async def change_committee(
+async def change(
     store: EventStore,
-    committee: Committee,
-    decide: Decision,
+    aggregate: A,
+    decide: Callable[[A], Sequence[Any]],
     context: CommandContext,
     *,
     expected_version: int | None = None,
     idempotency: tuple[str, str | None] = ("", None),
-) -> Outcome:
-    """Let the domain decide on the committee as read, and append at that version.
+) -> Outcome[A]:
+    """Let the domain decide on the committee or plan as read, and append at that version.
 
     `expected_version` is the version the caller read (If-Match); `idempotency` is the command's
     name and the caller's Idempotency-Key, for commands that create something."""
     command, key = idempotency
     # A retry is recognised before its If-Match, which its own first attempt made stale.
-    if key and (earlier := await _earlier_outcome(store, committee, command, key, decide, context)):
+    if key and (earlier := await _earlier_outcome(store, aggregate, command, key, decide, context)):
         return earlier
-    if expected_version is not None and expected_version != committee.version:
-        raise VersionConflict(committee_stream(committee.id), expected_version, committee.version)
-    events = decide(committee)
-    event_ids = idempotent_event_ids(context, f"{command}|{committee.id}", key, len(events)) if key else None
-    appended = await store.append(
-        committee_stream(committee.id), events, committee.version, context=context, event_ids=event_ids
-    )
+    if expected_version is not None and expected_version != aggregate.version:
+        raise VersionConflict(aggregate.stream, expected_version, aggregate.version)
+    events = list(decide(aggregate))
+    event_ids = idempotent_event_ids(context, f"{command}|{aggregate.id}", key, len(events)) if key else None
+    appended = await store.append(aggregate.stream, events, aggregate.version, context=context, event_ids=event_ids)
     if appended.duplicate:  # the same retry raced this one and won
-        return await _earlier_outcome(store, committee, command, key or "", decide, context) or Outcome(committee, [])
+        return await _earlier_outcome(store, aggregate, command, key or "", decide, context) or Outcome(aggregate, [])
     for event in events:
-        committee.apply(event)
-    return Outcome(committee, events)
+        aggregate.apply(event)
+    return Outcome(aggregate, events)
 
 
 async def _earlier_outcome(
-    store: EventStore, committee: Committee, command: str, key: str, decide: Decision, context: CommandContext
-) -> Outcome | None:
-    """If this key was used before, the committee now and what the first request appended.
+    store: EventStore,
+    aggregate: A,
+    command: str,
+    key: str,
+    decide: Callable[[A], Sequence[Any]],
+    context: CommandContext,
+) -> Outcome[A] | None:
+    """If this key was used before, the aggregate now and what the first request appended.
 
-    The same request on the committee as it was then must decide the same events; if not, the
+    The same request on the aggregate as it was then must decide the same events; if not, the
     key is being reused for something else."""
-    [first_id] = idempotent_event_ids(context, f"{command}|{committee.id}", key, 1)
+    [first_id] = idempotent_event_ids(context, f"{command}|{aggregate.id}", key, 1)
     if await store.stream_of(first_id) is None:
         return None
-    envelopes = await store.load(committee_stream(committee.id))
+    envelopes = await store.load(aggregate.stream)
     start = next(i for i, e in enumerate(envelopes) if e.id == first_id)
-    contracts = [cast(CommitteeEvent, e.contract()) for e in envelopes]
+    contracts = [e.contract() for e in envelopes]
+    kind = type(aggregate)
     try:
-        again = decide(Committee.rebuild(committee.id, contracts[:start]))
+        again = list(decide(kind.rebuild(aggregate.id, contracts[:start])))
     except (IllegalStep, ValueError):
         raise IdempotencyKeyReused(key) from None
     if again != contracts[start : start + len(again)]:
         raise IdempotencyKeyReused(key)
-    return Outcome(Committee.rebuild(committee.id, contracts), again)
+    return Outcome(kind.rebuild(aggregate.id, contracts), again)
 
 
-def created(outcome: Outcome, kind: type[CommitteeEvent]) -> Sequence[CommitteeEvent]:
+def created(outcome: Outcome[Any], kind: type[E]) -> list[E]:
     """The events of one kind a command appended, e.g. the MeetingRecorded of a new meeting."""
     return [e for e in outcome.events if isinstance(e, kind)]
+
+
+# --- advisory ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Circumstances:
+    """What an advisory decision may need besides the plan: the factory as this service knows it
+    (its enrollment, its package), its committees, and the day it is at the factory."""
+
+    factory: KnownFactory
+    committees: list[Committee]
+    today: dt.date
+
+    @property
+    def action_items(self) -> set[str]:
+        return action_item_links(self.committees)
+
+
+async def circumstances_of(store: EventStore, engine: AsyncEngine, factory_id: str) -> Circumstances:
+    factory = await known_factory(engine, factory_id)  # follows merges to the surviving record
+    return Circumstances(factory, await committees_of(store, factory.id), today_in(factory.country))
+
+
+@dataclass(frozen=True)
+class AgreePlan:
+    factory_id: str
+    starts_on: dt.date
+    ends_on: dt.date
+    advisor: str
+    visits: int
+    priorities: Sequence[NewPriority] = ()
+    approval: Approval | None = None
+    idempotency_key: str | None = None
+
+    def agreed(self, plan: AdvisoryPlan) -> bool:
+        """Whether `plan` was agreed by this command (how a retry is told from another request)."""
+        first = plan.agreement
+        return first is not None and (
+            self.factory_id,
+            self.starts_on,
+            self.ends_on,
+            self.advisor,
+            self.visits,
+            self.approval,
+            [(p.topic, p.description, tuple(p.links)) for p in self.priorities],
+        ) == (
+            first.factory_id,
+            first.starts_on,
+            first.ends_on,
+            first.advisor,
+            first.visits_promised,
+            first.extra_visits_approval,
+            [(p.topic, p.description, p.links) for p in first.priorities],
+        )
+
+
+async def agree_plan(cmd: AgreePlan, store: EventStore, engine: AsyncEngine, context: CommandContext) -> AdvisoryPlan:
+    event_ids = idempotent_event_ids(context, "agree-plan", cmd.idempotency_key, 1) if cmd.idempotency_key else None
+    if event_ids and (earlier := await store.stream_of(event_ids[0])):
+        plan = await load_plan(store, earlier.removeprefix(plan_stream("")))
+        if not cmd.agreed(plan):
+            raise IdempotencyKeyReused(cmd.idempotency_key or "")
+        return plan
+    now = await circumstances_of(store, engine, cmd.factory_id)
+    plans = await plans_of(store, now.factory.id)
+    events = AdvisoryPlan.agree(
+        now.factory,
+        len(plans) + 1,
+        cmd.starts_on,
+        cmd.ends_on,
+        cmd.advisor,
+        cmd.visits,
+        cmd.priorities,
+        now.today,
+        plans[-1] if plans else None,
+        now.action_items,
+        cmd.approval,
+    )
+    # Two requests racing to plan the factory's next cycle both write version 1 of the same
+    # stream: the event store lets one through and the other gets a VersionConflict (409).
+    [agreed] = events
+    await store.append(plan_stream(agreed.plan_id), events, 0, context=context, event_ids=event_ids)
+    return AdvisoryPlan.rebuild(agreed.plan_id, events)
+
+
+async def change_plan(
+    store: EventStore,
+    engine: AsyncEngine,
+    plan: AdvisoryPlan,
+    decide: Callable[[AdvisoryPlan, Circumstances], Sequence[AdvisoryEvent]],
+    context: CommandContext,
+    *,
+    expected_version: int | None = None,
+    idempotency: tuple[str, str | None] = ("", None),
+) -> Outcome[AdvisoryPlan]:
+    """`change` for a plan, deciding in the circumstances of its factory now."""
+    now = await circumstances_of(store, engine, plan.factory_id)
+    return await change(
+        store,
+        plan,
+        lambda p: decide(p, now),
+        context,
+        expected_version=expected_version,
+        idempotency=idempotency,
+    )
