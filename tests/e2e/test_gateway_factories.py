@@ -91,3 +91,19 @@ async def test_filters_and_scope_apply_to_the_count_as_well_as_the_page(read_sid
     hidden = await read_side.graphql(query, bearer(Audience.BRAND, brand), {"id": silent_id})
     missing = await read_side.graphql(query, bearer(Audience.BRAND, brand), {"id": "RmFjdG9yeTpLSC05OTk5"})
     assert hidden == missing == {"data": {"node": None}}
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_not_a_500(read_side: ReadSide) -> None:
+    headers = PROGRAMME | {"content-type": "application/json"}
+    response = await read_side.gateway.post("/graphql", content=b'{"query": "\x80"}', headers=headers)
+    assert response.status_code == 400 and "not UTF-8" in response.text
+
+
+async def test_a_nul_character_is_refused_at_the_edge_with_a_clear_error(read_side: ReadSide) -> None:
+    literal = await read_side.graphql('{ factory(id: "KH\\u0000") { id } }', PROGRAMME)
+    [error] = literal["errors"]
+    assert "NUL character" in error["message"] and error["extensions"]["code"] == "BAD_USER_INPUT"
+
+    body = {"query": "query ($id: ID!) { factory(id: $id) { id } }", "variables": {"id": "KH\u0000"}}
+    by_variable = await read_side.gateway.post("/graphql", json=body, headers=PROGRAMME)
+    assert by_variable.status_code == 400 and "NUL character" in by_variable.text

@@ -9,6 +9,7 @@ from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
+from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.requests import HTTPConnection, Request
@@ -17,7 +18,7 @@ from strawberry.fastapi import GraphQLRouter
 from gateway import ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.graphql.context import Context
-from gateway.graphql.schema import schema
+from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
 from gateway.settings import Settings
@@ -27,13 +28,29 @@ SERVICE = "gateway"
 log = logging.getLogger(__name__)
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 class GatewayRouter(GraphQLRouter[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
-        """A body nested too deeply for the JSON parser is a 400 like any unreadable body, not a 500."""
+        """A body nested too deeply for the JSON parser, or not UTF-8, is a 400 like any unreadable
+        body, not a 500; so is a NUL character in a variable, which no read model can hold."""
         try:
-            return json.loads(data)
+            decoded = json.loads(data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        except UnicodeDecodeError:
+            raise StrawberryHTTPException(400, "the request body is not UTF-8") from None
+        if isinstance(decoded, dict) and _holds_nul(decoded.get("variables")):
+            raise StrawberryHTTPException(400, NUL_REFUSED)
+        return decoded
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN

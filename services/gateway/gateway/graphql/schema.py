@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
+from graphql import GraphQLError, StringValueNode, ValidationRule
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
 from strawberry.tools import merge_types
 
 from gateway import policy
@@ -58,6 +58,21 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), "code": code}
 
 
+NUL_REFUSED = "strings in a query may not contain the NUL character (\\u0000)"
+
+
+class NoNulCharacters(ValidationRule):
+    """A NUL in a string literal would reach PostgreSQL, which refuses it: say so before that."""
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_REFUSED, node, extensions={"code": "BAD_USER_INPUT"}))
+
+
+def _no_nul() -> AddValidationRules:
+    return AddValidationRules([NoNulCharacters])
+
+
 def _masking() -> MaskErrors:
     return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
 
@@ -77,5 +92,7 @@ def _few_tokens() -> MaxTokensLimiter:
 
 
 schema = strawberry.Schema(
-    query=Query, types=[factories.Factory], extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens]
+    query=Query,
+    types=[factories.Factory],
+    extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens, _no_nul],
 )
