@@ -166,7 +166,7 @@ class TrainingParticipation:
                 ),
                 women_supervisors_and_managers=row.women_leaders,
             ),
-            attendance_rate=round(row.days_present / (row.session_days * row.total), 4),
+            attendance_rate=round(float(row.days_present) / (row.session_days * row.total), 4),
             tested=row.tested,
             average_pre_test_score=pre,
             average_post_test_score=post,

@@ -346,7 +346,9 @@ async def figures_of_sessions(engine: AsyncEngine, scope: Scope, session_ids: Se
     query = sa.select(
         v.session_id,
         sa.func.count().label("total"),
-        *(counted(v.sex == sex).label(f"sex_{sex}") for sex in ("female", "male", "other-or-undisclosed")),
+        counted(v.sex == "female").label("sex_female"),
+        counted(v.sex == "male").label("sex_male"),
+        counted(v.sex == "other-or-undisclosed").label("sex_other"),
         *(counted(v.role == role).label(f"role_{role}") for role in ("worker", "supervisor", "manager")),
         counted(sa.and_(v.sex == "female", leader)).label("women_leaders"),
         sa.func.sum(v.days_present).label("days_present"),

@@ -4,13 +4,13 @@ A session can train several factories' people, so which factories it trains is a
 own (training_session_factories): every query of a factory's sessions and of its people goes
 through it or through the participant's own factory.
 
-Revision ID: training-0001
+Revision ID: training_0001
 Revises: 0004
 """
 
 from alembic import op
 
-revision = "training-0001"
+revision = "training_0001"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
