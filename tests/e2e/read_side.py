@@ -94,6 +94,11 @@ class ReadSide:
             factoryid=event.factory_id_key,
             actor=actor,
         )
+        await self.send(envelope, service)
+        return envelope
+
+    async def send(self, envelope: Envelope, service: str) -> None:
+        """An envelope on its service's topic, as it is: sent again, a relay's redelivery."""
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:
@@ -105,7 +110,6 @@ class ReadSide:
             )
         finally:
             await producer.stop()
-        return envelope
 
     # --- the gateway --------------------------------------------------------------------------------
 

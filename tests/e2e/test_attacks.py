@@ -854,7 +854,7 @@ INTROSPECTION = """{ __schema {
   types { name kind fields { name } }
 } }"""
 REVIEWED_FIELDS = {
-    "Query": {"factories", "factory", "countrySummary", "node"},
+    "Query": {"factories", "factory", "countrySummary", "node", "trainingSessions", "trainingStatistics"},
     "FactoryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
     "FactoryEdge": {"cursor", "node"},
     "AssessmentReportConnection": {"edges", "pageInfo", "nodes", "totalCount"},
@@ -871,12 +871,89 @@ REVIEWED_FIELDS = {
         "enrollment",
         "workforce",
         "assessmentReports",
+        "trainingSessions",
     },
     "Workforce": {"total", "women", "men"},
     "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
     "CompliancePointResult": {"compliancePointId", "clusterId", "nonCompliant", "nonCompliantQuestions", "remediation"},
     "ClusterResult": {"clusterId", "compliancePointsAssessed", "compliancePointsNonCompliant", "nonComplianceRate"},
     "CountrySummary": {"country", "enrolledFactories", "workers", "womenShare", "suppressed"},
+    # Training (see test_each_caller_reads_of_training_only_its_own_people): a factory its own
+    # sessions and people; the whole session's figures, trainers and comments for the programme.
+    "TrainingSessionConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "TrainingSessionEdge": {"cursor", "node"},
+    "TrainingParticipantConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "TrainingParticipantEdge": {"cursor", "node"},
+    "TrainingSession": {
+        "id",
+        "sessionId",
+        "country",
+        "course",
+        "days",
+        "firstDay",
+        "lastDay",
+        "venue",
+        "trainer",
+        "status",
+        "cancellationReason",
+        "factoryIds",
+        "participants",
+        "participation",
+        "delivery",
+    },
+    "TrainingCourse": {"code", "title", "catalogueVersion", "hours"},
+    "TrainingParticipant": {
+        "participantId",
+        "factoryId",
+        "role",
+        "sex",
+        "name",
+        "daysPresent",
+        "sessionDays",
+        "attendanceRate",
+        "preTestScore",
+        "postTestScore",
+        "improvement",
+        "rating",
+        "comment",
+    },
+    "TrainingParticipation": {
+        "registered",
+        "attendanceRate",
+        "tested",
+        "averagePreTestScore",
+        "averagePostTestScore",
+        "averageImprovement",
+        "rated",
+        "averageRating",
+    },
+    "TrainingHeadcount": {"total", "bySex", "byRole", "womenSupervisorsAndManagers"},
+    "ParticipantsBySex": {"female", "male", "otherOrUndisclosed"},
+    "ParticipantsByRole": {"worker", "supervisor", "manager"},
+    "TrainingDelivery": {
+        "hours",
+        "registered",
+        "attended",
+        "completed",
+        "attendedShare",
+        "completedShare",
+        "participantHours",
+        "factories",
+    },
+    "FactoryTrainingAttendance": {"factoryId", "registered", "attended", "attendedShare", "participantHours"},
+    "TrainingStatistics": {"country", "year", "total", "courses"},
+    "TrainingCell": {
+        "sessionsDelivered",
+        "factories",
+        "registered",
+        "attended",
+        "completed",
+        "attendedShare",
+        "completedShare",
+        "participantHours",
+        "suppressed",
+    },
+    "CourseTrainingStatistics": {"courseCode", "courseTitle", "delivered"},
 }
 EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
   workforce { total women men }
@@ -964,6 +1041,98 @@ async def test_aliases_batching_and_get_queries_do_not_get_round_the_policy(worl
         "query ($id: ID!) { factory(id: $id) { id } }", world.callers["brand A"], {"id": world.mekong}
     )
     assert variables.json()["data"]["factory"] is None
+
+
+# --- training: a shared session -----------------------------------------------------------------
+
+HEADCOUNT = "total bySex { female male otherOrUndisclosed } byRole { worker supervisor manager } "
+HEADCOUNT += "womenSupervisorsAndManagers"
+EVERYTHING_OF_A_SESSION = f"""globalId: id sessionId country course {{ code title catalogueVersion hours }}
+  days firstDay lastDay venue trainer status cancellationReason factoryIds
+  participants(first: 100) {{ totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+    edges {{ cursor }} nodes {{ participantId factoryId role sex name daysPresent sessionDays attendanceRate
+    preTestScore postTestScore improvement rating comment }} }}
+  participation {{ registered {{ {HEADCOUNT} }} attendanceRate tested averagePreTestScore averagePostTestScore
+    averageImprovement rated averageRating }}
+  delivery {{ hours registered attended {{ {HEADCOUNT} }} completed attendedShare completedShare participantHours
+    factories {{ factoryId registered attended {{ {HEADCOUNT} }} attendedShare participantHours }} }}"""
+EVERY_SESSION = f"{{ trainingSessions(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_SESSION} }} }} }}"
+SESSIONS_OF_A_FACTORY = f"""query ($id: ID!) {{ factory(id: $id) {{ factoryId
+  trainingSessions(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_SESSION} }} }} }} }}"""
+TRAINING_STATISTICS = f"""query ($country: String!, $year: Int!) {{ trainingStatistics(country: $country, year: $year) {{
+  country year total {{ sessionsDelivered factories registered attended {{ {HEADCOUNT} }} completed attendedShare
+  completedShare participantHours suppressed }} courses {{ courseCode courseTitle delivered {{ suppressed }} }} }} }}"""
+ANGKOR_PEOPLE, MEKONG_PEOPLE = ["AA-S-001"], ["MF-S-101", "MF-S-102", "MF-S-103"]
+
+
+async def test_each_caller_reads_of_training_only_its_own_people(world: World) -> None:
+    """Programme staff every session, whole; a factory the sessions that train its people, and of
+    the shared one only its own people and counts; brands and governments no session at all."""
+
+    async def projected() -> bool:
+        answer = (await world.graphql(EVERY_SESSION, PROGRAMME)).json()["data"]["trainingSessions"]
+        return answer["totalCount"] == 2 and sum(s["participants"]["totalCount"] for s in answer["nodes"]) == 4
+
+    await eventually(projected, what="the gateway projecting the training sessions")
+    own = {
+        "programme": ({world.shared_session, world.mekong_session}, ANGKOR_PEOPLE + MEKONG_PEOPLE),
+        "factory X": ({world.shared_session}, ANGKOR_PEOPLE),
+        "factory Y": ({world.shared_session, world.mekong_session}, MEKONG_PEOPLE),
+        "merged factory": (set(), []),
+    }
+    trainer = SST["trainer"]
+    mekong_session_id = (await world.graphql(EVERY_SESSION, PROGRAMME)).json()["data"]["trainingSessions"]["nodes"]
+    hidden_node = next(s["globalId"] for s in mekong_session_id if s["sessionId"] == world.mekong_session)
+    for caller, headers in world.callers.items():
+        listed = (await world.graphql(EVERY_SESSION, headers)).json()
+        by_factory = [
+            (await world.graphql(SESSIONS_OF_A_FACTORY, headers, {"id": factory_id})).json()
+            for factory_id in (world.angkor, world.mekong, world.duplicate)
+        ]
+        node = "query ($id: ID!) { node(id: $id) { id ... on TrainingSession { sessionId } } }"
+        by_node = (await world.graphql(node, headers, {"id": hidden_node})).json()
+        text = json.dumps([listed, by_factory, by_node])
+        if caller not in own:  # brands and governments: refused, and nothing of a session in the answer
+            assert listed["data"] is None and listed["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+            for secret in [world.shared_session, world.mekong_session, *ANGKOR_PEOPLE, *MEKONG_PEOPLE, trainer]:
+                assert secret not in text, (caller, secret)
+            continue
+        sessions, people = own[caller]
+        nodes = listed["data"]["trainingSessions"]["nodes"]
+        assert {s["sessionId"] for s in nodes} == sessions, caller
+        seen_people = [p["participantId"] for s in nodes for p in s["participants"]["nodes"]]
+        assert sorted(seen_people) == sorted(people), caller
+        registered = sum(s["participation"]["registered"]["total"] for s in nodes)
+        assert registered == len(people), caller  # no other factory's counts
+        assert (by_node["data"]["node"] is not None) == (world.mekong_session in sessions), caller
+        if caller == "programme":
+            shared = next(s for s in nodes if s["sessionId"] == world.shared_session)
+            assert shared["trainer"] == trainer and set(shared["factoryIds"]) == {world.angkor, world.mekong}
+            continue
+        # A factory: never a trainer's name, another factory's people, ids or the other session.
+        others = {"factory X": [*MEKONG_PEOPLE, world.mekong, world.mekong_session], "factory Y": [*ANGKOR_PEOPLE]}
+        for secret in [trainer, *others.get(caller, [*ANGKOR_PEOPLE, *MEKONG_PEOPLE])]:
+            assert secret not in text, (caller, secret)
+        for answer, factory_id in zip(by_factory, (world.angkor, world.mekong, world.duplicate), strict=True):
+            found = answer["data"]["factory"]
+            if found is not None:
+                assert {s["sessionId"] for s in found["trainingSessions"]["nodes"]} <= sessions, (caller, factory_id)
+        for secret in (
+            world.visit_to_angkor,
+            world.visit_to_mekong,
+            str(NEXT_VISIT_TO_ANGKOR),
+            str(NEXT_VISIT_TO_MEKONG),
+        ):
+            assert secret not in text, (caller, secret)
+
+    # The country's training in aggregate: the programme and KH's government only.
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(TRAINING_STATISTICS, headers, {"country": "KH", "year": TODAY.year})).json()
+        if caller in ("programme", "government KH"):
+            assert answer["data"]["trainingStatistics"]["total"]["suppressed"] is True, (caller, answer)
+            assert answer["data"]["trainingStatistics"]["courses"] == [], caller  # nothing delivered yet
+        else:
+            assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 
 
 # --- the unannounced visit --------------------------------------------------------------------

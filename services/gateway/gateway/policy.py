@@ -35,6 +35,8 @@ SMALLEST_CELL = 5
 # so that the difference of two readings does not give one factory's figures away.
 WORKERS_ROUNDED_TO_DIGITS = 2
 SHARES_ROUNDED_TO_DIGITS = 2
+# Participants in training aggregates are rounded to the ten, for the same reason.
+PARTICIPANTS_ROUNDED_TO_DIGITS = 1
 
 
 class AccessDenied(Exception):
@@ -52,6 +54,20 @@ def rounded_workers(workers: int) -> int:
 
 def rounded_share(share: float) -> float:
     return round(share, SHARES_ROUNDED_TO_DIGITS)
+
+
+def rounded_participants(participants: int) -> int:
+    return int(round(participants, -PARTICIPANTS_ROUNDED_TO_DIGITS))
+
+
+def withheld_cells(factory_counts: dict[str, int]) -> set[str]:
+    """The cells of a breakdown shown with its total that must be withheld: those too small
+    (`withheld`) and, if that is one cell alone, the next smallest too, or the total minus the
+    others would give the withheld one away."""
+    small = {cell for cell, count in factory_counts.items() if withheld(count)}
+    if len(small) == 1 and len(factory_counts) > 1:
+        small.add(min((count, cell) for cell, count in factory_counts.items() if cell not in small)[1])
+    return small
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,28 @@ class Scope:
                     factory_id.in_(sorted(self.sharing_now)), brand_reads_factory(self.principal.scope, factory_id)
                 )
         raise AccessDenied("government users see country aggregates only, not individual factories")
+
+    def trains(self, factory_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller read the training sessions and participants of this factory? As the
+        training service decides: the programme all, a factory its own people (of a session shared
+        with other factories, its own only). A brand none: a factory's consent shares its
+        assessment reports, not its people. A government aggregates only."""
+        if self.audience is Audience.BRAND:
+            raise AccessDenied(
+                "brands read no training sessions: a factory's consent shares its reports, not its people"
+            )
+        return self.factory(factory_id)
+
+    @property
+    def sees_whole_training_session(self) -> bool:
+        """Totals over all the factories of a session (and so, less its own, the others'): programme staff."""
+        return self.is_programme
+
+    @property
+    def sees_feedback_comments(self) -> bool:
+        """What participants wrote of a course: programme staff only, so that no factory can read
+        (and answer for) what its own workers wrote."""
+        return self.is_programme
 
     def factories(self) -> sa.ColumnElement[bool]:
         """The rows of the factory directory this caller may read."""

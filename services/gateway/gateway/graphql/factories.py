@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import reports
+from gateway.graphql import reports, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
@@ -56,6 +57,23 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[reports.AssessmentReport]:
         return await reports.of_factory(self.factory_id, info, first, after)
+
+    @strawberry.field(
+        description="The training sessions that train its people, latest first; of a shared session a factory's "
+        "users read only their own people and figures"
+    )
+    async def training_sessions(
+        self,
+        info: Info,
+        course: Annotated[str | None, training.COURSE] = None,
+        status: training.TrainingStatus | None = None,
+        from_: Annotated[dt.date | None, training.FROM] = None,
+        to: Annotated[dt.date | None, training.TO] = None,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[training.TrainingSession]:
+        narrowed = training.session_filter(course, status, from_, to, country=None)
+        return await training.of_factory(self.factory_id, info, first, after, narrowed)
 
     @classmethod
     def of(cls, row: Any) -> Factory:

@@ -37,7 +37,13 @@ class Order:
 
     def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         position = sa.tuple_(*self.columns)
-        values = sa.tuple_(*[sa.literal(v, c.type) for v, c in zip(key, self.columns, strict=True)])
+        # A cursor keeps dates (and any value JSON has no type for) as text: PostgreSQL casts them back.
+        values = sa.tuple_(
+            *[
+                sa.cast(sa.literal(v, sa.Text), c.type) if isinstance(v, str) else sa.literal(v, c.type)
+                for v, c in zip(key, self.columns, strict=True)
+            ]
+        )
         return position < values if self.descending else position > values
 
 
