@@ -121,6 +121,15 @@ class ReadSide:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
+    async def knows(self, *factory_ids: str) -> None:
+        """Wait until the gateway's factory directory has these factories."""
+        query = "{ factories(first: 100) { nodes { factoryId } } }"
+
+        def known(data: dict[str, Any]) -> bool:
+            return set(factory_ids) <= {f["factoryId"] for f in data["factories"]["nodes"]}
+
+        await self.until(query, PROGRAMME, known, "the factories in the gateway's directory")
+
     async def until(self, query: str, headers: dict[str, str], check: Any, what: str) -> dict[str, Any]:
         """Query until `check(data)` holds (the projections catching up); returns the data."""
         answer: dict[str, Any] = {}

@@ -188,6 +188,7 @@ async def shared_world(read_side: ReadSide) -> dict[str, Any]:
         ),
         "the sessions projected",
     )
+    await read_side.knows(*ids.values())
     return {
         "ids": ids,
         "brands": {"consenting": consenting, "silent": silent, "unlinked": unlinked},
