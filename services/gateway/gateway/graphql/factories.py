@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import reports
+from gateway.graphql import improvement_plans, reports
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
@@ -56,6 +56,14 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[reports.AssessmentReport]:
         return await reports.of_factory(self.factory_id, info, first, after)
+
+    improvement_actions: Connection[improvement_plans.ImprovementAction] = strawberry.field(
+        resolver=improvement_plans.actions_of_factory, description="Its improvement actions, soonest due first"
+    )
+    remediations: Connection[improvement_plans.Remediation] = strawberry.field(
+        resolver=improvement_plans.remediations_of_factory,
+        description="The remediation of its published non-compliant findings, newest report first",
+    )
 
     @classmethod
     def of(cls, row: Any) -> Factory:
