@@ -94,6 +94,11 @@ class ReadSide:
             factoryid=event.factory_id_key,
             actor=actor,
         )
+        await self.send(envelope, service)
+        return envelope
+
+    async def send(self, envelope: Envelope, service: str) -> None:
+        """An envelope onto `service`'s topic as it is (to redeliver one, as a relay may)."""
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:
@@ -105,7 +110,6 @@ class ReadSide:
             )
         finally:
             await producer.stop()
-        return envelope
 
     # --- the gateway --------------------------------------------------------------------------------
 

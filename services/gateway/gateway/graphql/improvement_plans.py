@@ -9,8 +9,9 @@ never reads the owner of an action, the notes of progress or remediation, or a r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from gateway.graphql.factories import Factory
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
 LazyFactory = Annotated["Factory", strawberry.lazy("gateway.graphql.factories")]
 
 TODAY = strawberry.argument(
@@ -167,6 +169,31 @@ async def improvement_action(info: Info, record_id: str) -> ImprovementAction | 
 # --- a factory's plans (Factory.improvementActions and Factory.remediations) ---------------------
 
 
+async def _listed(
+    info: Info,
+    listing: plans.PlanList,
+    convert: Callable[[Any], T],
+    first: int | None,
+    after: str | None,
+    factory_id: str | None = None,
+) -> Connection[T]:
+    """A page of a plan list: at the top, or of one factory through a DataLoader (one query a level)."""
+    request = PageRequest.of(first, after)
+    if factory_id is None:
+        page = await listing.page(info.context.engine, info.context.scope, request)
+    else:
+        page = await info.context.pages(listing).load((factory_id, request))
+    return connection(page, convert)
+
+
+def _actions(today: dt.date) -> Callable[[Any], ImprovementAction]:
+    return lambda row: ImprovementAction.of(row, today)
+
+
+def _remediations(today: dt.date) -> Callable[[Any], Remediation]:
+    return lambda row: Remediation.of(row, today)
+
+
 async def actions_of_factory(
     root: Any,
     info: Info,
@@ -179,9 +206,7 @@ async def actions_of_factory(
 ) -> Connection[ImprovementAction]:
     on = current_date(today)
     where = plans.ActionFilter(statuses=_statuses(status), done=done, overdue=overdue, today=on)
-    loader = info.context.pages(plans.ActionsOfFactories(where))
-    page = await loader.load((root.factory_id, PageRequest.of(first, after)))
-    return connection(page, lambda row: ImprovementAction.of(row, on))
+    return await _listed(info, plans.Actions(where), _actions(on), first, after, root.factory_id)
 
 
 async def remediations_of_factory(
@@ -192,11 +217,10 @@ async def remediations_of_factory(
     first: Annotated[int | None, FIRST] = None,
     after: Annotated[str | None, AFTER] = None,
 ) -> Connection[Remediation]:
-    on = current_date(today)
     where = plans.PlanFilter(statuses=_statuses(status))
-    loader = info.context.pages(plans.RemediationsOfFactories(where))
-    page = await loader.load((root.factory_id, PageRequest.of(first, after)))
-    return connection(page, lambda row: Remediation.of(row, on))
+    return await _listed(
+        info, plans.Remediations(where), _remediations(current_date(today)), first, after, root.factory_id
+    )
 
 
 @strawberry.type
@@ -218,18 +242,9 @@ class Query:
     ) -> Connection[ImprovementAction]:
         on = current_date(today)
         where = plans.ActionFilter(
-            country=country,
-            cluster=cluster,
-            compliance_point=compliance_point,
-            statuses=_statuses(status),
-            factory_id=factory_id,
-            done=done,
-            overdue=overdue,
-            today=on,
+            country, cluster, compliance_point, _statuses(status), factory_id, done=done, overdue=overdue, today=on
         )
-        scope, engine = info.context.scope, info.context.engine
-        page = await plans.actions_page(engine, scope, where, PageRequest.of(first, after))
-        return connection(page, lambda row: ImprovementAction.of(row, on))
+        return await _listed(info, plans.Actions(where), _actions(on), first, after)
 
     @strawberry.field(description="The remediation of the published non-compliant findings you may read, newest first")
     async def remediations(
@@ -244,14 +259,5 @@ class Query:
         first: Annotated[int | None, FIRST] = None,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Remediation]:
-        on = current_date(today)
-        where = plans.PlanFilter(
-            country=country,
-            cluster=cluster,
-            compliance_point=compliance_point,
-            statuses=_statuses(status),
-            factory_id=factory_id,
-        )
-        scope, engine = info.context.scope, info.context.engine
-        page = await plans.remediations_page(engine, scope, where, PageRequest.of(first, after))
-        return connection(page, lambda row: Remediation.of(row, on))
+        where = plans.PlanFilter(country, cluster, compliance_point, _statuses(status), factory_id)
+        return await _listed(info, plans.Remediations(where), _remediations(current_date(today)), first, after)

@@ -227,8 +227,7 @@ def is_overdue(action: Any, today: dt.date) -> bool:
 
 @dataclass(frozen=True)
 class PlanFilter:
-    """What portals narrow plans by; each None is no condition. Hashable, so that a nested list
-    with the same filters shares one DataLoader across its parents."""
+    """What portals narrow plans by; each None is no condition."""
 
     country: str | None = None
     cluster: str | None = None
@@ -283,40 +282,49 @@ def actions(scope: Scope, where: PlanFilter) -> sa.Select[Any]:
     )
 
 
-async def remediations_page(engine: AsyncEngine, scope: Scope, where: PlanFilter, request: PageRequest) -> Page:
-    """The remediation of published non-compliant findings, newest report first."""
-    return await page(engine, remediations(scope, where), NEWEST_FIRST, request)
-
-
-async def actions_page(engine: AsyncEngine, scope: Scope, where: ActionFilter, request: PageRequest) -> Page:
-    """Improvement actions, soonest due first."""
-    return await page(engine, actions(scope, where), SOONEST_DUE, request)
-
-
 @dataclass(frozen=True)
-class RemediationsOfFactories:
-    """A DataLoader's batch: the same page of each factory's remediations (context.pages)."""
+class PlanList:
+    """One of the plan lists with its filters: a top-level page of it, or (called, as a DataLoader's
+    batch through context.pages) the same page of it for each of many factories in one query.
+    Hashable, so that a nested list with the same filters shares one DataLoader across factories."""
 
     where: PlanFilter
 
+    def query(self, scope: Scope) -> sa.Select[Any]:
+        raise NotImplementedError
+
+    def order(self) -> Order:
+        raise NotImplementedError
+
+    async def page(self, engine: AsyncEngine, scope: Scope, request: PageRequest) -> Page:
+        return await page(engine, self.query(scope), self.order(), request)
+
     async def __call__(
         self, engine: AsyncEngine, scope: Scope, factory_ids: Sequence[Hashable], request: PageRequest
     ) -> list[Page]:
-        query = remediations(scope, self.where)
-        return await pages_per_parent(engine, query, f.factory_id, factory_ids, NEWEST_FIRST, request)
+        return await pages_per_parent(engine, self.query(scope), f.factory_id, factory_ids, self.order(), request)
 
 
 @dataclass(frozen=True)
-class ActionsOfFactories:
-    """A DataLoader's batch: the same page of each factory's improvement actions (context.pages)."""
+class Remediations(PlanList):
+    """The remediation of published non-compliant findings, newest report first."""
 
-    where: ActionFilter
+    def query(self, scope: Scope) -> sa.Select[Any]:
+        return remediations(scope, self.where)
 
-    async def __call__(
-        self, engine: AsyncEngine, scope: Scope, factory_ids: Sequence[Hashable], request: PageRequest
-    ) -> list[Page]:
-        query = actions(scope, self.where)
-        return await pages_per_parent(engine, query, f.factory_id, factory_ids, SOONEST_DUE, request)
+    def order(self) -> Order:
+        return NEWEST_FIRST
+
+
+@dataclass(frozen=True)
+class Actions(PlanList):
+    """Improvement actions, soonest due first."""
+
+    def query(self, scope: Scope) -> sa.Select[Any]:
+        return actions(scope, self.where)
+
+    def order(self) -> Order:
+        return SOONEST_DUE
 
 
 async def _grouped(engine: AsyncEngine, query: sa.Select[Any], key: Any, keys: Sequence[Any]) -> list[list[Any]]:
