@@ -7,6 +7,7 @@ computed here from the events the test published (`Plan`), not read back from th
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
@@ -283,6 +284,10 @@ async def test_filters_portals_need_and_pages(read_side: ReadSide) -> None:
             break
         after = found["pageInfo"]["endCursor"]
     assert walked == [a.action_id for a in sorted(plan.actions, key=lambda a: a.due_on)]
+    # A cursor that is not one the list gave (here: no date where the due date goes) is the caller's error.
+    forged = base64.urlsafe_b64encode(json.dumps(["soon", "a", "b"]).encode()).decode()
+    refused = await read_side.graphql(ACTIONS, PROGRAMME, {"today": str(TODAY), "after": forged})
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", refused
     # Remediations page by their report's date (a date in the cursor) and filter by status.
     walked = []
     after = None
