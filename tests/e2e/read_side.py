@@ -98,7 +98,7 @@ class ReadSide:
         return envelope
 
     async def send(self, envelope: Envelope, service: str) -> None:
-        """An envelope on its service's topic, as it is: sent again, a relay's redelivery."""
+        """An envelope onto `service`'s topic as it is (to redeliver one, as a relay may)."""
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:

@@ -141,6 +141,7 @@ VISIT_HELD = {
         }
     ],
 }
+PROGRESS_NOTE = "Chea Vannak of payroll paid half of line 14's arrears"  # names someone: not for brands
 SST = {
     "course": "SST",
     "days": [str(TODAY + dt.timedelta(days=14)), str(TODAY + dt.timedelta(days=15))],
@@ -314,6 +315,12 @@ async def build(world: World) -> None:
         )
     )
     world.action = report["improvement_actions"][0]["id"]
+    progress = {"note": PROGRESS_NOTE}
+    await ok(
+        assessment.post(
+            f"{base}/actions/{world.action}/progress", json=progress, headers=bearer(Audience.FACTORY, world.angkor)
+        )
+    )
     world.visit_to_angkor = await schedule(world.angkor, NEXT_VISIT_TO_ANGKOR)
     world.visit_to_mekong = await schedule(world.mekong, NEXT_VISIT_TO_MEKONG)
 
@@ -854,7 +861,16 @@ INTROSPECTION = """{ __schema {
   types { name kind fields { name } }
 } }"""
 REVIEWED_FIELDS = {
-    "Query": {"factories", "factory", "countrySummary", "node", "trainingSessions", "trainingStatistics"},
+    "Query": {
+        "factories",
+        "factory",
+        "countrySummary",
+        "node",
+        "trainingSessions",
+        "trainingStatistics",
+        "improvementActions",
+        "remediations",
+    },
     "FactoryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
     "FactoryEdge": {"cursor", "node"},
     "AssessmentReportConnection": {"edges", "pageInfo", "nodes", "totalCount"},
@@ -872,6 +888,8 @@ REVIEWED_FIELDS = {
         "workforce",
         "assessmentReports",
         "trainingSessions",
+        "improvementActions",
+        "remediations",
     },
     "Workforce": {"total", "women", "men"},
     "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
@@ -954,6 +972,50 @@ REVIEWED_FIELDS = {
         "suppressed",
     },
     "CourseTrainingStatistics": {"courseCode", "courseTitle", "delivered"},
+    # Improvement plans: whose is scope.factory; `who` and the notes only for the programme and the
+    # factory itself (scope.sees_plan_details), `verifiedBy` only for the programme.
+    "ImprovementActionConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "ImprovementActionEdge": {"cursor", "node"},
+    "RemediationConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "RemediationEdge": {"cursor", "node"},
+    "ImprovementAction": {
+        "id",
+        "actionId",
+        "assessmentId",
+        "factoryId",
+        "country",
+        "questionId",
+        "compliancePointId",
+        "clusterId",
+        "what",
+        "who",
+        "dueOn",
+        "done",
+        "overdue",
+        "addedAt",
+        "remediationStatus",
+        "progress",
+        "factory",
+    },
+    "ProgressReport": {"reportedAt", "done", "note"},
+    "Remediation": {
+        "assessmentId",
+        "questionId",
+        "factoryId",
+        "country",
+        "compliancePointId",
+        "clusterId",
+        "publishedOn",
+        "status",
+        "remediatedAt",
+        "remediationNote",
+        "verifiedAt",
+        "verifiedBy",
+        "rejectedAt",
+        "rejectionReason",
+        "improvementActions",
+        "factory",
+    },
 }
 EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
   workforce { total women men }
@@ -1133,6 +1195,87 @@ async def test_each_caller_reads_of_training_only_its_own_people(world: World) -
             assert answer["data"]["trainingStatistics"]["courses"] == [], caller  # nothing delivered yet
         else:
             assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+# --- improvement plans ------------------------------------------------------------------------
+
+ACTION_FIELDS = """id actionId assessmentId factoryId country questionId compliancePointId clusterId what who dueOn
+  done overdue addedAt remediationStatus progress { reportedAt done note } factory { factoryId name }"""
+REMEDIATION_FIELDS = f"""assessmentId questionId factoryId country compliancePointId clusterId publishedOn status
+  remediatedAt remediationNote verifiedAt verifiedBy rejectedAt rejectionReason
+  improvementActions {{ {ACTION_FIELDS} }} factory {{ factoryId }}"""
+PLANS = f"""{{
+  improvementActions(first: 100) {{ totalCount nodes {{ {ACTION_FIELDS} }} }}
+  remediations(first: 100) {{ totalCount nodes {{ {REMEDIATION_FIELDS} }} }}
+  overdue: improvementActions(country: "KH", overdue: true, today: "2099-01-01") {{ nodes {{ actionId }} }}
+  open: remediations(status: [OPEN, REJECTED]) {{ nodes {{ questionId }} }}
+}}"""
+FACTORY_PLANS = f"""query ($id: ID!) {{ factory(id: $id) {{
+  improvementActions(done: false) {{ totalCount nodes {{ {ACTION_FIELDS} }} }}
+  remediations(status: [OPEN]) {{ totalCount nodes {{ {REMEDIATION_FIELDS} }} }} }} }}"""
+
+
+async def test_each_caller_reads_of_improvement_plans_only_what_it_may(world: World) -> None:
+    """Angkor's plan for its wages finding, as every caller there is: the programme and Angkor's own
+    users read it whole; Northwind (Angkor consents) what is planned, by when and whether it is done,
+    without a name; Lotus (no consent), Mekong and the merged record's users nothing; governments are
+    refused."""
+
+    async def programme_sees_the_plan() -> bool:
+        answer = (await world.graphql(PLANS, PROGRAMME)).json()["data"]
+        nodes = answer["improvementActions"]["nodes"]
+        return bool(nodes) and bool(nodes[0]["progress"])
+
+    await eventually(programme_sees_the_plan, what="the gateway projecting Angkor's improvement plan")
+    global_id = (await world.graphql(PLANS, PROGRAMME)).json()["data"]["improvementActions"]["nodes"][0]["id"]
+    by_id = "query ($id: ID!) { node(id: $id) { ... on ImprovementAction { actionId who } } }"
+    staff = ("assessor-sokha", "assessor-dara", "dev-user")  # assessors, the reviewer and the verifier
+    secrets = (world.visit_to_angkor, world.visit_to_mekong, str(NEXT_VISIT_TO_ANGKOR), str(NEXT_VISIT_TO_MEKONG))
+    reads_angkor = {"programme", "brand A", "factory X"}
+    for caller, headers in world.callers.items():
+        answers = [
+            (await world.graphql(PLANS, headers)).json(),
+            (await world.graphql(FACTORY_PLANS, headers, {"id": world.angkor})).json(),
+            (await world.graphql(by_id, headers, {"id": global_id})).json(),
+        ]
+        text = json.dumps(answers)
+        assert not any(secret in text for secret in secrets), caller
+        if caller.startswith("government"):
+            for answer in answers:
+                assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, answer)
+                assert not answer["data"] or not any(answer["data"].values()), (caller, answer)
+            assert world.action not in text and "HR manager" not in text and "arrears" not in text, caller
+            continue
+        listed, nested, found = (answer["data"] for answer in answers)
+        assert all("errors" not in answer for answer in answers), (caller, answers)
+        actions = listed["improvementActions"]["nodes"]
+        if caller not in reads_angkor:
+            assert actions == [] and listed["remediations"]["nodes"] == [], caller
+            assert listed["overdue"]["nodes"] == [] and listed["open"]["nodes"] == [], caller
+            assert nested == {"factory": None} and found == {"node": None}, caller
+            assert world.action not in text and "HR manager" not in text and "arrears" not in text, caller
+            continue
+        [action] = actions
+        assert (action["actionId"], action["factoryId"], action["questionId"]) == (world.action, world.angkor, WAGES)
+        assert action["what"] == "pay the arrears of line 14" and action["dueOn"] == str(TODAY + dt.timedelta(days=20))
+        assert action["done"] is False and action["overdue"] is False and action["remediationStatus"] == "OPEN"
+        assert [p["done"] for p in action["progress"]] == [False]
+        assert [a["actionId"] for a in listed["overdue"]["nodes"]] == [world.action]  # by 2099 it is
+        assert [r["questionId"] for r in listed["open"]["nodes"]] == [WAGES]
+        [remediation] = listed["remediations"]["nodes"]
+        assert (remediation["status"], remediation["compliancePointId"]) == ("OPEN", "compensation.minimum-wages")
+        assert [a["actionId"] for a in remediation["improvementActions"]] == [world.action]
+        assert [a["actionId"] for a in nested["factory"]["improvementActions"]["nodes"]] == [world.action]
+        assert found["node"]["actionId"] == world.action
+        if caller == "brand A":
+            assert "HR manager" not in text and PROGRESS_NOTE not in text, caller
+            assert action["who"] is None and found["node"]["who"] is None
+            assert action["progress"][0]["note"] is None
+        else:
+            assert action["who"] == found["node"]["who"] == "HR manager", caller
+            assert action["progress"][0]["note"] == PROGRESS_NOTE, caller
+        if caller != "programme":
+            assert not any(name in text for name in staff), caller
 
 
 # --- the unannounced visit --------------------------------------------------------------------

@@ -138,6 +138,14 @@ class Scope:
         """Assessors, reviewers, trainers, owners of improvement actions: programme staff only."""
         return self.is_programme
 
+    @property
+    def sees_plan_details(self) -> bool:
+        """Who owns an improvement action, the notes of its progress reports and of a remediation,
+        the reason a remediation was rejected: free text that can name people. Programme staff and
+        the factory that wrote them or is answered by them (`factory()` confines a factory to its
+        own plans); never brands, which see what is planned, by when, and whether it is done."""
+        return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:

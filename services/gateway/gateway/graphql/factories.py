@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import reports, training
+from gateway.graphql import improvement_plans, reports, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
@@ -74,6 +74,14 @@ class Factory(Node):
     ) -> Connection[training.TrainingSession]:
         narrowed = training.session_filter(course, status, from_, to, country=None)
         return await training.of_factory(self.factory_id, info, first, after, narrowed)
+
+    improvement_actions: Connection[improvement_plans.ImprovementAction] = strawberry.field(
+        resolver=improvement_plans.actions_of_factory, description="Its improvement actions, soonest due first"
+    )
+    remediations: Connection[improvement_plans.Remediation] = strawberry.field(
+        resolver=improvement_plans.remediations_of_factory,
+        description="The remediation of its published non-compliant findings, newest report first",
+    )
 
     @classmethod
     def of(cls, row: Any) -> Factory:

@@ -10,7 +10,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import factories, training
+from gateway.graphql import factories, improvement_plans, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -22,6 +22,7 @@ Info = strawberry.Info[Context, None]
 NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "Factory": factories.factory,
     "TrainingSession": training.session,
+    "ImprovementAction": improvement_plans.improvement_action,
 }
 
 
@@ -35,7 +36,7 @@ class Nodes:
         return await NODES[found[0]](info, found[1])
 
 
-Query = merge_types("Query", (factories.Query, training.Query, Nodes))
+Query = merge_types("Query", (factories.Query, training.Query, improvement_plans.Query, Nodes))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
@@ -94,6 +95,6 @@ def _few_tokens() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
-    types=[factories.Factory, training.TrainingSession],
+    types=[factories.Factory, training.TrainingSession, improvement_plans.ImprovementAction],
     extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens, _no_nul],
 )

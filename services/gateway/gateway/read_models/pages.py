@@ -37,14 +37,18 @@ class Order:
 
     def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         position = sa.tuple_(*self.columns)
-        # A cursor keeps dates (and any value JSON has no type for) as text: PostgreSQL casts them back.
-        values = sa.tuple_(
-            *[
-                sa.cast(sa.literal(v, sa.Text), c.type) if isinstance(v, str) else sa.literal(v, c.type)
-                for v, c in zip(key, self.columns, strict=True)
-            ]
-        )
+        values = sa.tuple_(*[sa.literal(_typed(v, c), c.type) for v, c in zip(key, self.columns, strict=True)])
         return position < values if self.descending else position > values
+
+
+def _typed(value: Any, column: sa.ColumnElement[Any]) -> Any:
+    """A cursor's value as its column's type: JSON brings dates back as text."""
+    if isinstance(value, str) and isinstance(column.type, (sa.Date, sa.DateTime)):
+        try:
+            return column.type.python_type.fromisoformat(value)
+        except ValueError:
+            raise BadPage("the cursor is not one this list gave") from None
+    return value
 
 
 @dataclass(frozen=True)
