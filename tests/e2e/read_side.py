@@ -94,6 +94,12 @@ class ReadSide:
             factoryid=event.factory_id_key,
             actor=actor,
         )
+        await self.send(envelope)
+        return envelope
+
+    async def send(self, envelope: Envelope) -> None:
+        """Put an envelope on its topic (again, for a redelivery)."""
+        service = envelope.contract().topic_service
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:
@@ -105,7 +111,6 @@ class ReadSide:
             )
         finally:
             await producer.stop()
-        return envelope
 
     # --- the gateway --------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from betterwork_events.auth import Audience, Principal
 from betterwork_events.catalogue import EventContract
 
 from gateway.read_models.directory import consents, factories, supplier_links
+from gateway.read_models.history import Visibility
 
 # Aggregates over fewer factories than this are withheld: with two or three factories in a
 # cell, a "country statistic" identifies the factories.
@@ -35,6 +36,9 @@ SMALLEST_CELL = 5
 # so that the difference of two readings does not give one factory's figures away.
 WORKERS_ROUNDED_TO_DIGITS = 2
 SHARES_ROUNDED_TO_DIGITS = 2
+# Compliance points behind an aggregate are rounded to the ten: exact, they would turn a rounded
+# share back into an exact count of non-compliant points, and two readings into one factory's.
+COMPLIANCE_POINTS_ROUNDED_TO_DIGITS = 1
 
 
 class AccessDenied(Exception):
@@ -52,6 +56,10 @@ def rounded_workers(workers: int) -> int:
 
 def rounded_share(share: float) -> float:
     return round(share, SHARES_ROUNDED_TO_DIGITS)
+
+
+def rounded_compliance_points(points: int) -> int:
+    return int(round(points, -COMPLIANCE_POINTS_ROUNDED_TO_DIGITS))
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,39 @@ class Scope:
     def sees_staff_names(self) -> bool:
         """Assessors, reviewers, trainers, owners of improvement actions: programme staff only."""
         return self.is_programme
+
+    def history(self, visibility: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """Which entries of a factory's timeline this caller reads, by their visibility class (on top
+        of `factory`, which says whose timeline): programme staff all; the factory its own record,
+        plans, committee and trainings and its published reports; a brand published reports and
+        remediation only. Scheduling, visits before their report, findings, reviews and
+        zero-tolerance alerts stay the programme's."""
+        match self.audience:
+            case Audience.PROGRAMME:
+                classes = tuple(Visibility)
+            case Audience.FACTORY:
+                classes = (Visibility.FACTORY, Visibility.BRAND)
+            case Audience.BRAND:
+                classes = (Visibility.BRAND,)
+            case _:
+                raise AccessDenied("government users see country aggregates only, not individual factories")
+        return visibility.in_([c.value for c in classes])
+
+    def brand_suppliers(
+        self, brand_id: str | None, factory_id: sa.ColumnElement[str]
+    ) -> tuple[str, sa.ColumnElement[bool]]:
+        """Whose suppliers a brand's aggregates are about, and the SQL condition for them: a brand
+        its own consenting suppliers (as `factory` decides, the registry confirming), the programme
+        any brand's (it must say which). Nobody else."""
+        if self.audience is Audience.BRAND and brand_id in (None, self.principal.scope):
+            return str(self.principal.scope), self.factory(factory_id)
+        if self.is_programme and brand_id is not None:
+            return brand_id, brand_reads_factory(brand_id, factory_id)
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("a brand reads its own aggregates only")
+        if self.is_programme:
+            raise AccessDenied("programme staff say which brand's aggregates they read (brandId)")
+        raise AccessDenied("brand aggregates are for the brand itself and the programme")
 
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway import policy
 from gateway.graphql import reports
 from gateway.graphql.context import Context
+from gateway.graphql.history import HistoryEntry, HistoryService, history_of
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
 from gateway.read_models.directory import factories
@@ -56,6 +58,17 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[reports.AssessmentReport]:
         return await reports.of_factory(self.factory_id, info, first, after)
+
+    @strawberry.field(description="What happened to it in every service, newest first, as far as you may read it")
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        service: HistoryService | None = None,
+        since: Annotated[datetime | None, strawberry.argument(description="Only entries from this time on")] = None,
+    ) -> Connection[HistoryEntry]:
+        return await history_of(self.factory_id, info, first, after, service, since)
 
     @classmethod
     def of(cls, row: Any) -> Factory:
