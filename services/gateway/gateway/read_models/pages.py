@@ -37,7 +37,8 @@ class Order:
 
     def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         position = sa.tuple_(*self.columns)
-        values = sa.tuple_(*[sa.literal(v, c.type) for v, c in zip(key, self.columns, strict=True)])
+        # A cursor keeps dates and times as text (JSON): the database reads them back as the column's type.
+        values = sa.tuple_(*[sa.cast(sa.literal(v), c.type) for v, c in zip(key, self.columns, strict=True)])
         return position < values if self.descending else position > values
 
 

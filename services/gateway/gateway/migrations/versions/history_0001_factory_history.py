@@ -1,12 +1,12 @@
 """Every factory's timeline across the services, one row per event and factory it names.
 
-Revision ID: history-0001
+Revision ID: history_0001
 Revises: 0004
 """
 
 from alembic import op
 
-revision = "history-0001"
+revision = "history_0001"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
