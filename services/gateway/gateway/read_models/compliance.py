@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.read_models.reports import assessment_reports
@@ -34,7 +34,7 @@ async def cluster_totals(engine: AsyncEngine, reports: sa.ColumnElement[bool]) -
     latest = (
         sa.select(r.factory_id, r.country, r.clusters)
         .where(reports)
-        .distinct(r.factory_id)
+        .ext(distinct_on(r.factory_id))
         .order_by(r.factory_id, r.published_on.desc(), r.id.desc())
         .subquery("latest")
     )
