@@ -97,8 +97,9 @@ class ReadSide:
         await self.send(envelope, service)
         return envelope
 
-    async def send(self, envelope: Envelope, service: str) -> None:
-        """An envelope onto `service`'s topic as it is (to redeliver one, as a relay may)."""
+    async def send(self, envelope: Envelope, service: str | None = None) -> None:
+        """An envelope onto its service's topic as it is (to redeliver one, as a relay may)."""
+        service = service or envelope.contract().topic_service
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:

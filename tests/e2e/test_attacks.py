@@ -870,6 +870,8 @@ REVIEWED_FIELDS = {
         "trainingStatistics",
         "improvementActions",
         "remediations",
+        "countryCompliance",
+        "brandDashboard",
     },
     "FactoryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
     "FactoryEdge": {"cursor", "node"},
@@ -890,6 +892,7 @@ REVIEWED_FIELDS = {
         "trainingSessions",
         "improvementActions",
         "remediations",
+        "history",
     },
     "Workforce": {"total", "women", "men"},
     "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
@@ -1016,13 +1019,22 @@ REVIEWED_FIELDS = {
         "improvementActions",
         "factory",
     },
+    "HistoryEntryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "HistoryEntryEdge": {"cursor", "node"},
+    "HistoryEntry": {"time", "service", "type", "summary"},
+    "ClusterCompliance": {"clusterId", "factories", "compliancePointsAssessed", "nonComplianceRate", "suppressed"},
+    "CountryCompliance": {"country", "clusters"},
+    "BrandDashboard": {"brandId", "countries"},
+    "BrandCountryComparison": {"country", "clusters"},
+    "BrandClusterComparison": {"clusterId", "suppliers", "country"},
 }
 EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
   workforce { total women men }
   assessmentReports { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor } nodes { id publishedOn toolVersion recurringQuestions
     compliancePoints { compliancePointId clusterId nonCompliant nonCompliantQuestions remediation }
-    clusters { clusterId compliancePointsAssessed compliancePointsNonCompliant nonComplianceRate } } }"""
+    clusters { clusterId compliancePointsAssessed compliancePointsNonCompliant nonComplianceRate } } }
+  history(first: 100) { totalCount nodes { time service type summary } }"""
 EVERY_FACTORY = f"{{ factories(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_FACTORY} }} }} }}"
 
 
@@ -1276,6 +1288,132 @@ async def test_each_caller_reads_of_improvement_plans_only_what_it_may(world: Wo
             assert action["progress"][0]["note"] == PROGRESS_NOTE, caller
         if caller != "programme":
             assert not any(name in text for name in staff), caller
+
+
+# --- history and aggregates -------------------------------------------------------------------
+
+HISTORY = (
+    "query ($id: ID!) { factory(id: $id) { history(first: 100) { totalCount nodes { time service type summary } } } }"
+)
+# Names of people and planned dates: in no summary of any history, whoever reads it.
+NEVER_IN_A_SUMMARY = [
+    "assessor-sokha",
+    "assessor-dara",
+    "Pich Sopheap",
+    *(p["name"] for p in (SREYMOM, SOPHEA, RITHY, DARA)),
+    "payslips",
+    str(NEXT_VISIT_TO_ANGKOR),
+    str(NEXT_VISIT_TO_MEKONG),
+    *SST["days"],
+]
+PUBLISHED_IN_HISTORY = {
+    "org.betterwork.assessment.completed.v1",
+    "org.betterwork.assessment.public-report-published.v1",
+    "org.betterwork.assessment.public-response-recorded.v1",
+    "org.betterwork.assessment.finding-remediated.v1",
+    "org.betterwork.assessment.remediation-verified.v1",
+    "org.betterwork.assessment.remediation-rejected.v1",
+}
+# Of an assessment, a factory reads its published report and after, and its own improvement plan.
+ITS_IMPROVEMENT_PLAN = {
+    "org.betterwork.assessment.improvement-action-added.v1",
+    "org.betterwork.assessment.improvement-progress-reported.v1",
+}
+
+
+async def history_of(world: World, caller: str, factory_id: str) -> dict[str, Any]:
+    return (await world.graphql(HISTORY, world.callers[caller], {"id": factory_id})).json()
+
+
+async def test_each_caller_reads_only_the_history_it_may(world: World) -> None:
+    async def projected() -> bool:
+        def types(factory_id: str, answer: dict[str, Any]) -> list[str]:
+            return [e["type"] for e in answer["data"]["factory"]["history"]["nodes"]]
+
+        angkor = types(world.angkor, await history_of(world, "programme", world.angkor))
+        mekong = types(world.mekong, await history_of(world, "programme", world.mekong))
+        registered = "org.betterwork.training.participant-registered.v1"
+        return "org.betterwork.committee.meeting-recorded.v1" in angkor and mekong.count(registered) == 3
+
+    await eventually(projected, what="the committee and the trainings in the histories")
+    for caller, readable in who_sees(world).items():
+        for factory_id in (world.angkor, world.mekong, world.saigon, world.duplicate):
+            answer = await history_of(world, caller, factory_id)
+            resolved = world.angkor if factory_id == world.duplicate else factory_id
+            found = answer["data"]["factory"]
+            assert (found is not None) == (resolved in readable), (caller, factory_id)
+            if found is None:
+                continue
+            text = json.dumps(answer)
+            types = {e["type"] for e in found["history"]["nodes"]}
+            for secret in NEVER_IN_A_SUMMARY:
+                assert secret not in text, (caller, factory_id, secret)
+            if caller == "programme":
+                assert ("org.betterwork.assessment.scheduled.v1" in types) == (resolved != world.saigon)
+                continue
+            for secret in (world.visit_to_angkor, world.visit_to_mekong):
+                assert secret not in text, (caller, factory_id, secret)
+            assert not any(
+                t.startswith("org.betterwork.assessment.") for t in types - PUBLISHED_IN_HISTORY - ITS_IMPROVEMENT_PLAN
+            ), (
+                caller,
+                types,
+            )
+            if caller.startswith("brand"):
+                assert types <= PUBLISHED_IN_HISTORY, (caller, types)
+            assert ("org.betterwork.assessment.completed.v1" in types) == (resolved == world.angkor), (caller, types)
+    for caller in ("government KH", "government VN"):
+        answer = await history_of(world, caller, world.angkor)
+        assert answer["data"] == {"factory": None} and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # Of the training Angkor and Mekong share, Mekong's history holds its own people only.
+    mekong = (await history_of(world, "factory Y", world.mekong))["data"]["factory"]["history"]["nodes"]
+    angkor = (await history_of(world, "factory X", world.angkor))["data"]["factory"]["history"]["nodes"]
+    registered = "org.betterwork.training.participant-registered.v1"
+    assert [e["type"] for e in mekong].count(registered) == 3 and [e["type"] for e in angkor].count(registered) == 1
+
+
+COMPLIANCE = (
+    '{ countryCompliance(country: "%s") { country clusters { clusterId factories nonComplianceRate suppressed } } }'
+)
+DASHBOARD = """query ($brandId: ID) { brandDashboard(brandId: $brandId) { brandId countries { country clusters {
+  clusterId suppliers { factories nonComplianceRate } country { factories nonComplianceRate suppressed } } } } }"""
+
+
+async def test_aggregates_are_read_only_by_those_they_are_for(world: World) -> None:
+    names = [ANGKOR["name"], MEKONG["name"], SAIGON_STITCH["name"]]
+    ids = [world.angkor, world.mekong, world.saigon, world.duplicate]
+    may_read_country = {("programme", "KH"), ("programme", "VN"), ("government KH", "KH"), ("government VN", "VN")}
+    for caller, headers in world.callers.items():
+        for country in ("KH", "VN"):
+            answer = (await world.graphql(COMPLIANCE % country, headers)).json()
+            if (caller, country) in may_read_country:
+                clusters = answer["data"]["countryCompliance"]["clusters"]
+                # One published report in Cambodia, none in Viet Nam: nothing to show but withheld cells.
+                assert all(c["suppressed"] and c["factories"] is None for c in clusters), (caller, country)
+                assert not any(word in json.dumps(answer) for word in names + ids), (caller, country)
+            else:
+                assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    own = {"brand A": world.northwind, "brand B": world.lotus}
+    for caller, headers in world.callers.items():
+        for brand_id in (None, world.northwind, world.lotus):
+            answer = (await world.graphql(DASHBOARD, headers, {"brandId": brand_id} if brand_id else None)).json()
+            allowed = (caller == "programme" and brand_id is not None) or (
+                caller in own and brand_id in (None, own[caller])
+            )
+            if not allowed:
+                assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", (
+                    caller,
+                    brand_id,
+                )
+                continue
+            dashboard = answer["data"]["brandDashboard"]
+            assert dashboard["brandId"] == (brand_id or own[caller])
+            # Northwind's one consenting supplier with a report is Angkor; Lotus's (Mekong) has none yet.
+            countries = [c["country"] for c in dashboard["countries"]]
+            assert countries == (["KH"] if dashboard["brandId"] == world.northwind else []), (caller, brand_id)
+            for country in dashboard["countries"]:
+                assert all(c["country"]["suppressed"] for c in country["clusters"])  # one report in the country
+            assert not any(word in json.dumps(answer) for word in names + ids), (caller, brand_id)
 
 
 # --- the unannounced visit --------------------------------------------------------------------

@@ -27,6 +27,7 @@ from betterwork_events.auth import Audience, Principal
 from betterwork_events.catalogue import EventContract
 
 from gateway.read_models.directory import consents, factories, supplier_links
+from gateway.read_models.history import Visibility
 
 # Aggregates over fewer factories than this are withheld: with two or three factories in a
 # cell, a "country statistic" identifies the factories.
@@ -37,6 +38,9 @@ WORKERS_ROUNDED_TO_DIGITS = 2
 SHARES_ROUNDED_TO_DIGITS = 2
 # Participants in training aggregates are rounded to the ten, for the same reason.
 PARTICIPANTS_ROUNDED_TO_DIGITS = 1
+# Compliance points behind an aggregate are rounded to the ten: exact, they would turn a rounded
+# share back into an exact count of non-compliant points, and two readings into one factory's.
+COMPLIANCE_POINTS_ROUNDED_TO_DIGITS = 1
 
 
 class AccessDenied(Exception):
@@ -68,6 +72,10 @@ def withheld_cells(factory_counts: dict[str, int]) -> set[str]:
     if len(small) == 1 and len(factory_counts) > 1:
         small.add(min((count, cell) for cell, count in factory_counts.items() if cell not in small)[1])
     return small
+
+
+def rounded_compliance_points(points: int) -> int:
+    return int(round(points, -COMPLIANCE_POINTS_ROUNDED_TO_DIGITS))
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,39 @@ class Scope:
         the factory that wrote them or is answered by them (`factory()` confines a factory to its
         own plans); never brands, which see what is planned, by when, and whether it is done."""
         return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
+
+    def history(self, visibility: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """Which entries of a factory's timeline this caller reads, by their visibility class (on top
+        of `factory`, which says whose timeline): programme staff all; the factory its own record,
+        plans, committee and trainings and its published reports; a brand published reports and
+        remediation only. Scheduling, visits before their report, findings, reviews and
+        zero-tolerance alerts stay the programme's."""
+        match self.audience:
+            case Audience.PROGRAMME:
+                classes = tuple(Visibility)
+            case Audience.FACTORY:
+                classes = (Visibility.FACTORY, Visibility.BRAND)
+            case Audience.BRAND:
+                classes = (Visibility.BRAND,)
+            case _:
+                raise AccessDenied("government users see country aggregates only, not individual factories")
+        return visibility.in_([c.value for c in classes])
+
+    def brand_suppliers(
+        self, brand_id: str | None, factory_id: sa.ColumnElement[str]
+    ) -> tuple[str, sa.ColumnElement[bool]]:
+        """Whose suppliers a brand's aggregates are about, and the SQL condition for them: a brand
+        its own consenting suppliers (as `factory` decides, the registry confirming), the programme
+        any brand's (it must say which). Nobody else."""
+        if self.audience is Audience.BRAND and brand_id in (None, self.principal.scope):
+            return str(self.principal.scope), self.factory(factory_id)
+        if self.is_programme and brand_id is not None:
+            return brand_id, brand_reads_factory(brand_id, factory_id)
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("a brand reads its own aggregates only")
+        if self.is_programme:
+            raise AccessDenied("programme staff say which brand's aggregates they read (brandId)")
+        raise AccessDenied("brand aggregates are for the brand itself and the programme")
 
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway import policy
 from gateway.graphql import improvement_plans, reports, training
 from gateway.graphql.context import Context
+from gateway.graphql.history import HistoryEntry, HistoryService, history_of
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
 from gateway.read_models.directory import factories
@@ -82,6 +84,17 @@ class Factory(Node):
         resolver=improvement_plans.remediations_of_factory,
         description="The remediation of its published non-compliant findings, newest report first",
     )
+
+    @strawberry.field(description="What happened to it in every service, newest first, as far as you may read it")
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        service: HistoryService | None = None,
+        since: Annotated[datetime | None, strawberry.argument(description="Only entries from this time on")] = None,
+    ) -> Connection[HistoryEntry]:
+        return await history_of(self.factory_id, info, first, after, service, since)
 
     @classmethod
     def of(cls, row: Any) -> Factory:

@@ -10,7 +10,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import factories, improvement_plans, training
+from gateway.graphql import aggregates, factories, improvement_plans, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -36,7 +36,7 @@ class Nodes:
         return await NODES[found[0]](info, found[1])
 
 
-Query = merge_types("Query", (factories.Query, training.Query, improvement_plans.Query, Nodes))
+Query = merge_types("Query", (factories.Query, training.Query, improvement_plans.Query, aggregates.Query, Nodes))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
