@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from betterwork_events.catalogue import EventContract
+from betterwork_events.contracts import advisory as ve
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import committee as ce
 from betterwork_events.contracts import factory_registry as fr
@@ -156,6 +157,22 @@ ENTRIES: dict[type[EventContract], tuple[Visibility, Summary]] = {
     ce.ActionItemStarted: (Visibility.FACTORY, lambda e: f"Committee action item {e.action_item_id} started"),
     ce.ActionItemClosed: (Visibility.FACTORY, lambda e: f"Committee action item {e.action_item_id} closed"),
     ce.CommitteeDissolved: (Visibility.FACTORY, lambda e: f"Committee {e.committee_id} dissolved"),
+    # advisory: the factory's plan and visits (the committee service shows them to programme and factory)
+    ve.AdvisoryPlanAgreed: (Visibility.FACTORY, lambda e: f"Advisory plan {e.plan_id} agreed"),
+    ve.AdvisorAssigned: (Visibility.FACTORY, lambda e: f"Advisor assigned to plan {e.plan_id}"),
+    ve.AdvisoryPriorityAgreed: (Visibility.FACTORY, lambda e: f"Advisory priority agreed in plan {e.plan_id}"),
+    ve.AdvisoryVisitsRevised: (Visibility.FACTORY, lambda e: f"Advisory visits of plan {e.plan_id} revised"),
+    ve.AdvisoryVisitPlanned: (Visibility.FACTORY, lambda e: f"Advisory visit {e.visit_id} planned"),
+    ve.AdvisoryVisitHeld: (Visibility.FACTORY, lambda e: f"Advisory visit {e.visit_id} held"),
+    ve.AdvisoryCommitmentMade: (Visibility.FACTORY, lambda e: f"Commitment {e.commitment_id} made"),
+    ve.AdvisoryCommitmentFollowedUp: (
+        Visibility.FACTORY,
+        lambda e: f"Commitment {e.commitment_id} followed up: {e.status.value}",
+    ),
+    ve.AdvisoryVisitCancelled: (Visibility.FACTORY, lambda e: f"Advisory visit {e.visit_id} cancelled"),
+    ve.AdvisoryVisitMissed: (Visibility.FACTORY, lambda e: f"Advisory visit {e.visit_id} missed"),
+    ve.AdvisoryVisitRecordConfirmed: (Visibility.FACTORY, lambda e: f"Record of visit {e.visit_id} confirmed"),
+    ve.AdvisoryVisitRecordCommented: (Visibility.FACTORY, lambda e: f"Record of visit {e.visit_id} commented"),
     # training: the factory's own trainings (the training service shows a factory its sessions)
     te.TrainingSessionScheduled: (
         Visibility.FACTORY,
