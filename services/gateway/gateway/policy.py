@@ -100,6 +100,24 @@ class Scope:
         """Assessors, reviewers, trainers, owners of improvement actions: programme staff only."""
         return self.is_programme
 
+    def committee(self, factory_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller read the committee (PICC) of the factory whose id is `factory_id`: its
+        members' names (factory workers' personal data), its minutes, its action items, its health?
+
+        Programme staff every committee, a factory's own users their own, as the committee service
+        decides. Brands are refused before any lookup, as the committee service refuses them: a
+        factory's consent is to share its assessment reports, not its committee, and a report's
+        social-dialogue compliance points already tell a brand what it may know. Governments read
+        committees only as country aggregates (`country_aggregates`)."""
+        match self.audience:
+            case Audience.PROGRAMME:
+                return sa.true()
+            case Audience.FACTORY:
+                return factory_id == self.principal.scope
+            case Audience.BRAND:
+                raise AccessDenied("brands do not read factories' committees")
+        raise AccessDenied("government users see country aggregates only, not individual committees")
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:

@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import reports
+from gateway.graphql import committees, reports
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
@@ -56,6 +56,19 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[reports.AssessmentReport]:
         return await reports.of_factory(self.factory_id, info, first, after)
+
+    @strawberry.field(description="Its active worker-management committee: programme staff and the factory itself")
+    async def committee(self, info: Info) -> committees.Committee | None:
+        return await committees.active_of_factory(info, self.factory_id)
+
+    @strawberry.field(description="Every committee it has had, newest first: programme staff and the factory itself")
+    async def committees(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[committees.Committee] | None:
+        return await committees.of_factory(info, self.factory_id, first, after)
 
     @classmethod
     def of(cls, row: Any) -> Factory:
