@@ -8,6 +8,7 @@ Nothing here knows GraphQL: graphql/relay.py turns a `Page` into a connection.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,18 @@ class Order:
 
     def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         position = sa.tuple_(*self.columns)
-        values = sa.tuple_(*[sa.literal(v, c.type) for v, c in zip(key, self.columns, strict=True)])
+        values = sa.tuple_(*[sa.literal(_typed(v, c.type), c.type) for v, c in zip(key, self.columns, strict=True)])
         return position < values if self.descending else position > values
+
+
+def _typed(value: Any, column_type: Any) -> Any:
+    """A cursor's value as its column's type: JSON keeps a date as its ISO text."""
+    if isinstance(column_type, sa.Date) and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise BadPage("the cursor is not one this list gave") from None
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Worker-management committees (PICCs): their members, elections, meetings and action items.
 
-Revision ID: committees-0001
+Revision ID: committees_0001
 Revises: 0004
 """
 
 from alembic import op
 
-revision = "committees-0001"
+revision = "committees_0001"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
