@@ -436,10 +436,11 @@ async def test_root_committees_filter_by_country_status_health_and_factory(read_
     ]
     assert bayons["committees"]["nodes"][1]["dissolutionReason"] == "no members left after layoffs"
     health = await read_side.graphql(
-        'query ($id: ID!) { committee(id: $id) { health(today: "2026-04-20") { name status reason } } }',
+        'query ($id: ID!) { committee(id: $id) { members { name } health(today: "2026-04-20") { name status reason } } }',
         PROGRAMME,
         {"id": first.id},
     )
+    assert health["data"]["committee"]["members"] == []  # nobody sits on a dissolved committee
     assert health["data"]["committee"]["health"] == [
         {
             "name": "committee-active",

@@ -109,14 +109,9 @@ class Scope:
         factory's consent is to share its assessment reports, not its committee, and a report's
         social-dialogue compliance points already tell a brand what it may know. Governments read
         committees only as country aggregates (`country_aggregates`)."""
-        match self.audience:
-            case Audience.PROGRAMME:
-                return sa.true()
-            case Audience.FACTORY:
-                return factory_id == self.principal.scope
-            case Audience.BRAND:
-                raise AccessDenied("brands do not read factories' committees")
-        raise AccessDenied("government users see country aggregates only, not individual committees")
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("brands do not read factories' committees")
+        return self.factory(factory_id)
 
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""

@@ -432,7 +432,8 @@ async def health_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str,
 
 
 async def members_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, dt.date]]) -> list[list[Any]]:
-    """(committee id, today) -> the members seated that day, workers' side first, then by member id."""
+    """(committee id, today) -> the members seated that day (nobody once the committee is dissolved),
+    workers' side first, then by member id."""
     found: dict[tuple[str, dt.date], list[Any]] = {key: [] for key in keys}
     number = sa.cast(sa.func.substr(members.c.member_id, 3), sa.Integer)
     async with engine.connect() as conn:
@@ -441,7 +442,12 @@ async def members_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str
             query = (
                 sa.select(members)
                 .join(committees, committees.c.id == members.c.committee_id)
-                .where(members.c.committee_id.in_(ids), seated_on(today), scope.committee(committees.c.factory_id))
+                .where(
+                    members.c.committee_id.in_(ids),
+                    seated_on(today),
+                    sa.or_(committees.c.dissolved_on.is_(None), committees.c.dissolved_on > today),
+                    scope.committee(committees.c.factory_id),
+                )
                 .order_by(members.c.committee_id, members.c.side.desc(), number)
             )
             for row in await conn.execute(query):
@@ -496,7 +502,7 @@ def overdue_on(today: dt.date) -> sa.ColumnElement[bool]:
     return sa.and_(action_items.c.status != ce.ActionItemStatus.DONE.value, action_items.c.due_on < today)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def action_items_where(status: str | None, overdue: bool | None, today: dt.date) -> Any:
     """The nested-page fetch of action items with these filters: one per filter, so that one
     DataLoader batches every committee asking for the same filter."""
