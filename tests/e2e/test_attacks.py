@@ -1028,6 +1028,96 @@ REVIEWED_FIELDS = {
     "BrandCountryComparison": {"country", "clusters"},
     "BrandClusterComparison": {"clusterId", "suppliers", "country"},
 }
+# Committees (PICCs): programme staff and the factory itself only (members' names and minutes
+# included); brands and governments FORBIDDEN; committeeStatistics for programme and governments.
+REVIEWED_FIELDS["Query"] |= {"committees", "committee", "committeeStatistics"}
+REVIEWED_FIELDS["Factory"] |= {"committee", "committees"}
+REVIEWED_FIELDS |= {
+    "Committee": {
+        "id",
+        "committeeId",
+        "factoryId",
+        "country",
+        "establishedOn",
+        "dissolvedOn",
+        "dissolutionReason",
+        "status",
+        "composition",
+        "members",
+        "offices",
+        "elections",
+        "meetings",
+        "meetingRegularity",
+        "actionItems",
+        "health",
+        "healthy",
+    },
+    "CommitteeConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "CommitteeEdge": {"cursor", "node"},
+    "CommitteeMember": {
+        "memberId",
+        "name",
+        "employeeNumber",
+        "sex",
+        "jobTitle",
+        "side",
+        "office",
+        "termStartsOn",
+        "termEndsOn",
+        "electionId",
+    },
+    "CommitteeOffice": {"office", "holder"},
+    "Composition": {"members", "women", "men", "workers", "management", "womenShare"},
+    "SideComposition": {"members", "women", "men"},
+    "Election": {
+        "electionId",
+        "heldOn",
+        "seats",
+        "candidates",
+        "womenCandidates",
+        "votesCast",
+        "elected",
+        "womenElected",
+        "contested",
+    },
+    "Meeting": {"meetingId", "heldOn", "attendees", "guests", "agenda", "minutes", "decisions"},
+    "MeetingConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "MeetingEdge": {"cursor", "node"},
+    "AgendaTopic": {"title", "references"},
+    "MeetingRegularity": {
+        "meetings",
+        "firstHeldOn",
+        "lastHeldOn",
+        "daysSinceLast",
+        "daysBetweenMeetings",
+        "averageDaysBetween",
+        "longestDaysBetween",
+        "perQuarter",
+    },
+    "QuarterMeetings": {"quarter", "meetings"},
+    "ActionItem": {
+        "actionItemId",
+        "meetingId",
+        "description",
+        "owner",
+        "dueOn",
+        "status",
+        "closedOn",
+        "outcome",
+        "overdue",
+    },
+    "ActionItemConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "ActionItemEdge": {"cursor", "node"},
+    "HealthCheck": {"name", "status", "reason"},
+    "CommitteeStatistics": {
+        "country",
+        "factoriesWithACommittee",
+        "active",
+        "meetingRegularly",
+        "workersSideWomenShare",
+        "suppressed",
+    },
+}
 EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
   workforce { total women men }
   assessmentReports { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -1555,6 +1645,100 @@ async def test_brands_and_governments_learn_nothing_from_an_advisory_plan_id(wor
             there = await world.committee.request(method, existing + suffix, json=body, headers=headers)
             not_there = await world.committee.request(method, missing + suffix, json=body, headers=headers)
             assert there.status_code == not_there.status_code == 403, (caller, suffix, not_there.status_code)
+
+
+EVERYTHING_OF_A_COMMITTEE = """id committeeId factoryId country establishedOn dissolvedOn dissolutionReason status
+  composition { members women men womenShare workers { members women men } management { members women men } }
+  members { memberId name employeeNumber sex jobTitle side office termStartsOn termEndsOn electionId }
+  offices { office holder { memberId name } }
+  elections { electionId heldOn seats candidates womenCandidates votesCast elected womenElected contested }
+  meetings { totalCount pageInfo { hasNextPage } edges { cursor }
+    nodes { meetingId heldOn attendees guests minutes decisions agenda { title references } } }
+  meetingRegularity { meetings firstHeldOn lastHeldOn daysSinceLast daysBetweenMeetings averageDaysBetween
+    longestDaysBetween perQuarter { quarter meetings } }
+  actionItems { totalCount pageInfo { hasNextPage } edges { cursor }
+    nodes { actionItemId meetingId description owner dueOn status closedOn outcome overdue } }
+  health { name status reason } healthy"""
+# What only programme staff and Angkor's own users may read: its members' names and its minutes.
+COMMITTEE_SECRETS = (
+    "Chan Sreymom",
+    "Keo Sophea",
+    "Sok Dara",
+    "AA-01873",
+    MEETING["minutes"],
+    ACTION_ITEM["description"],
+)
+
+
+async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(world: World) -> None:
+    committee_node = base64.urlsafe_b64encode(f"Committee:{world.committee_of_angkor}".encode()).decode()
+    everything = f"""{{
+      committees(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_COMMITTEE} }} }}
+      committee(id: "{world.committee_of_angkor}") {{ {EVERYTHING_OF_A_COMMITTEE} }}
+      node(id: "{committee_node}") {{ id ... on Committee {{ members {{ name }} }} }}
+      angkor: factory(id: "{world.angkor}") {{ factoryId committee {{ {EVERYTHING_OF_A_COMMITTEE} }}
+        committees {{ totalCount nodes {{ committeeId members {{ name }} }} }} }}
+      merged: factory(id: "{world.duplicate}") {{ factoryId committee {{ committeeId members {{ name }} }} }}
+    }}"""
+    statistics = '{ committeeStatistics(country: "%s") { country factoriesWithACommittee active meetingRegularly '
+    statistics += "workersSideWomenShare suppressed } }"
+
+    async def projected() -> bool:
+        data = (await world.graphql(everything, PROGRAMME)).json()["data"]
+        found = data and data["committee"]
+        return bool(found and found["meetings"]["nodes"] and found["actionItems"]["nodes"] and found["members"])
+
+    await eventually(projected, within=60, what="the gateway projecting Angkor's committee")
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(everything, headers)).json()
+        text = json.dumps(answer)
+        for secret in (world.visit_to_angkor, world.visit_to_mekong, str(NEXT_VISIT_TO_ANGKOR), "Heng Rithy"):
+            assert secret not in text, (caller, secret)  # nor the losing candidate's name, to anyone
+        if caller in ("programme", "factory X"):
+            assert "errors" not in answer, (caller, answer.get("errors"))
+            data = answer["data"]
+            assert [c["committeeId"] for c in data["committees"]["nodes"]] == [world.committee_of_angkor], caller
+            assert data["committee"]["committeeId"] == world.committee_of_angkor
+            assert data["node"]["id"] == committee_node
+            assert [m["name"] for m in data["committee"]["members"]] == ["Chan Sreymom", "Keo Sophea", "Sok Dara"]
+            assert data["angkor"]["committee"]["meetings"]["nodes"][0]["minutes"] == MEETING["minutes"]
+            assert [i["actionItemId"] for i in data["committee"]["actionItems"]["nodes"]] == [world.action_item]
+            assert all(secret in text for secret in COMMITTEE_SECRETS), caller
+            assert data["merged"] is None or data["merged"]["committee"]["committeeId"] == world.committee_of_angkor
+            continue
+        assert not any(secret in text for secret in COMMITTEE_SECRETS), caller
+        assert world.committee_of_angkor not in text, caller
+        data = answer.get("data") or {}
+        if caller in ("factory Y", "merged factory"):
+            # Another factory's committee does not exist for it: no error, nothing listed.
+            assert "errors" not in answer, (caller, answer.get("errors"))
+            assert data["committees"] == {"totalCount": 0, "nodes": []}, caller
+            assert data["committee"] is None and data["node"] is None and data["angkor"] is None, caller
+            assert data["merged"] is None, caller
+        else:  # brands and governments: refused before any lookup
+            codes = {e["extensions"]["code"] for e in answer["errors"]}
+            assert codes == {"FORBIDDEN"}, (caller, answer["errors"])
+            assert data.get("committee") is None and data.get("node") is None, caller
+            angkor = data.get("angkor")
+            assert angkor is None or (angkor["committee"] is None and angkor["committees"] is None), caller
+            assert angkor is None or caller == "brand A", caller  # Angkor consents to Northwind only
+
+    # Country statistics: programme staff and the country's own government; one Cambodian
+    # committee is a cell far too small to show.
+    suppressed = {
+        "country": "KH",
+        "factoriesWithACommittee": None,
+        "active": None,
+        "meetingRegularly": None,
+        "workersSideWomenShare": None,
+        "suppressed": True,
+    }
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(statistics % "KH", headers)).json()
+        if caller in ("programme", "government KH"):
+            assert answer["data"]["committeeStatistics"] == suppressed, caller
+        else:
+            assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 
 
 # --- bad input: never a 500, never an internal in the answer ----------------------------------

@@ -187,6 +187,19 @@ class Scope:
             raise AccessDenied("programme staff say which brand's aggregates they read (brandId)")
         raise AccessDenied("brand aggregates are for the brand itself and the programme")
 
+    def committee(self, factory_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller read the committee (PICC) of the factory whose id is `factory_id`: its
+        members' names (factory workers' personal data), its minutes, its action items, its health?
+
+        Programme staff every committee, a factory's own users their own, as the committee service
+        decides. Brands are refused before any lookup, as the committee service refuses them: a
+        factory's consent is to share its assessment reports, not its committee, and a report's
+        social-dialogue compliance points already tell a brand what it may know. Governments read
+        committees only as country aggregates (`country_aggregates`)."""
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("brands do not read factories' committees")
+        return self.factory(factory_id)
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:

@@ -13,7 +13,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import improvement_plans, reports, training
+from gateway.graphql import committees, improvement_plans, reports, training
 from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry, HistoryService, history_of
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
@@ -95,6 +95,19 @@ class Factory(Node):
         since: Annotated[datetime | None, strawberry.argument(description="Only entries from this time on")] = None,
     ) -> Connection[HistoryEntry]:
         return await history_of(self.factory_id, info, first, after, service, since)
+
+    @strawberry.field(description="Its active worker-management committee: programme staff and the factory itself")
+    async def committee(self, info: Info) -> committees.Committee | None:
+        return await committees.active_of_factory(info, self.factory_id)
+
+    @strawberry.field(description="Every committee it has had, newest first: programme staff and the factory itself")
+    async def committees(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[committees.Committee] | None:
+        return await committees.of_factory(info, self.factory_id, first, after)
 
     @classmethod
     def of(cls, row: Any) -> Factory:

@@ -4,7 +4,7 @@ Nothing here knows GraphQL. Every read model is disposable: drop its tables and 
 topics to rebuild it. A new read model is a new module here, its migration, and a line below.
 """
 
-from gateway.read_models import directory, history, improvement_plans, reports, training
+from gateway.read_models import committees, directory, history, improvement_plans, reports, training
 from gateway.read_models.projection import Projection
 
 PROJECTIONS: list[Projection] = [
@@ -12,5 +12,6 @@ PROJECTIONS: list[Projection] = [
     reports.projection,
     training.projection,
     improvement_plans.projection,
+    committees.projection,
     history.projection,
 ]
