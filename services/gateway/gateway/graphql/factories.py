@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
 from gateway.graphql import reports
+from gateway.graphql.assessments import Assessment, AssessmentStatus, of_factory
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
@@ -56,6 +58,20 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[reports.AssessmentReport]:
         return await reports.of_factory(self.factory_id, info, first, after)
+
+    @strawberry.field(description="Its assessments you may read, newest scheduled first")
+    async def assessments(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        status: AssessmentStatus | None = None,
+        cycle: int | None = None,
+        published_from: dt.date | None = None,
+        published_to: dt.date | None = None,
+        year: int | None = None,
+    ) -> Connection[Assessment]:
+        return await of_factory(self.factory_id, info, first, after, status, cycle, published_from, published_to, year)
 
     @classmethod
     def of(cls, row: Any) -> Factory:

@@ -10,7 +10,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import factories
+from gateway.graphql import assessments, factories
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -21,6 +21,7 @@ Info = strawberry.Info[Context, None]
 # the type's own root field.
 NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "Factory": factories.factory,
+    "Assessment": assessments.assessment,
 }
 
 
@@ -34,7 +35,7 @@ class Nodes:
         return await NODES[found[0]](info, found[1])
 
 
-Query = merge_types("Query", (factories.Query, Nodes))
+Query = merge_types("Query", (factories.Query, assessments.Query, Nodes))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.

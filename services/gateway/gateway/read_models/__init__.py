@@ -4,7 +4,7 @@ Nothing here knows GraphQL. Every read model is disposable: drop its tables and 
 topics to rebuild it. A new read model is a new module here, its migration, and a line below.
 """
 
-from gateway.read_models import directory, reports
+from gateway.read_models import assessments, directory, reports
 from gateway.read_models.projection import Projection
 
-PROJECTIONS: list[Projection] = [directory.projection, reports.projection]
+PROJECTIONS: list[Projection] = [directory.projection, reports.projection, assessments.projection]
