@@ -17,6 +17,8 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from betterwork_events.contracts.assessment import Result as FindingResult
+from betterwork_events.contracts.assessment import ZeroToleranceIssue
 
 from gateway import policy
 from gateway.graphql.context import Context
@@ -40,19 +42,16 @@ class AssessmentStatus(Enum):
     CANCELLED = "cancelled"
 
 
-@strawberry.enum(description="A finding's answer to its question (every question is phrased so that yes is compliant)")
-class FindingResult(Enum):
-    COMPLIANT = "compliant"
-    NON_COMPLIANT = "non-compliant"
-    NOT_APPLICABLE = "not-applicable"
-
-
-@strawberry.enum(description="What a non-compliant zero-tolerance question raises under the zero-tolerance protocol")
-class ZeroToleranceIssue(Enum):
-    CHILD_LABOUR = "child-labour"
-    FORCED_LABOUR = "forced-labour"
-    ABUSE_OR_HARASSMENT = "abuse-or-harassment"
-    IMMINENT_DANGER = "imminent-danger"
+# The events' own enums, so that the schema says what the contracts say.
+strawberry.enum(
+    FindingResult,
+    name="FindingResult",
+    description="A finding's answer to its question (every question is phrased so that yes is compliant)",
+)
+strawberry.enum(
+    ZeroToleranceIssue,
+    description="What a non-compliant zero-tolerance question raises under the zero-tolerance protocol",
+)
 
 
 @strawberry.enum(description="Where a zero-tolerance alert stands; acknowledgement and escalation are still to come")

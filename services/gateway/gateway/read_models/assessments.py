@@ -249,6 +249,11 @@ def visible(scope: Scope, rows: sa.Subquery | sa.Table) -> sa.ColumnElement[bool
     return scope.assessment(rows.c.factory_id, rows.c.status == PUBLISHED)
 
 
+def _given(*filters: tuple[object, Callable[[], sa.ColumnElement[bool]]]) -> list[sa.ColumnElement[bool]]:
+    """The conditions of the filters the caller gave (a filter not given is None)."""
+    return [condition() for value, condition in filters if value is not None]
+
+
 @dataclasses.dataclass(frozen=True)
 class AssessmentFilter:
     country: str | None = None
@@ -261,7 +266,7 @@ class AssessmentFilter:
 
     def conditions(self, rows: sa.Subquery) -> list[sa.ColumnElement[bool]]:
         c = rows.c
-        wanted: list[tuple[object, Callable[[], sa.ColumnElement[bool]]]] = [
+        return _given(
             (self.country, lambda: c.country == self.country),
             (self.status, lambda: c.status == self.status),
             (self.factory_id, lambda: c.factory_id == self.factory_id),
@@ -269,8 +274,7 @@ class AssessmentFilter:
             (self.published_from, lambda: c.published_on >= self.published_from),
             (self.published_to, lambda: c.published_on <= self.published_to),
             (self.year, lambda: sa.extract("year", c.published_on) == self.year),
-        ]
-        return [condition() for value, condition in wanted if value is not None]
+        )
 
 
 def assessments_query(scope: Scope, wanted: AssessmentFilter) -> tuple[sa.Select[Any], Order]:
@@ -293,14 +297,12 @@ async def assessments_of_factories(
     engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, AssessmentFilter]], request: PageRequest
 ) -> list[Page]:
     """Each factory's assessments as each key's filter says; one query per distinct filter."""
-    return await _per_filter(engine, scope, keys, request, _assessments_of)
 
+    def nested(wanted: AssessmentFilter) -> Nested:
+        query, order = assessments_query(scope, wanted)
+        return query, query.selected_columns.factory_id, order
 
-async def _assessments_of(
-    engine: AsyncEngine, scope: Scope, parents: Sequence[str], wanted: AssessmentFilter, request: PageRequest
-) -> list[Page]:
-    query, order = assessments_query(scope, wanted)
-    return await pages_per_parent(engine, query, query.selected_columns.factory_id, parents, order, request)
+    return await _per_filter(engine, keys, request, nested)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,14 +315,13 @@ class FindingFilter:
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         f = findings.c
-        wanted: list[tuple[object, Callable[[], sa.ColumnElement[bool]]]] = [
+        return _given(
             (self.result, lambda: f.result == self.result),
             (self.compliance_point, lambda: f.compliance_point_id == self.compliance_point),
             (self.cluster, lambda: f.cluster_id == self.cluster),
             (self.country, lambda: assessments.c.country == self.country),
             (self.recurring, lambda: f.recurring.is_(self.recurring)),
-        ]
-        return [condition() for value, condition in wanted if value is not None]
+        )
 
 
 def findings_query(scope: Scope, wanted: FindingFilter) -> sa.Select[Any]:
@@ -330,7 +331,7 @@ def findings_query(scope: Scope, wanted: FindingFilter) -> sa.Select[Any]:
         zero_tolerance_alerts, sa.and_(z.assessment_id == f.assessment_id, z.question_id == f.question_id)
     )
     return (
-        sa.select(findings, assessments.c.status.label("assessment_status"), z.issue.label("zero_tolerance_issue"))
+        sa.select(findings, z.issue.label("zero_tolerance_issue"))
         .select_from(joined)
         .where(visible(scope, assessments), *wanted.conditions())
     )
@@ -344,25 +345,27 @@ async def findings_of_assessments(
     engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, FindingFilter]], request: PageRequest
 ) -> list[Page]:
     """Each assessment's findings, by question, as each key's filter says; one query per distinct filter."""
-    return await _per_filter(engine, scope, keys, request, _findings_of)
+    return await _per_filter(
+        engine, keys, request, lambda wanted: (findings_query(scope, wanted), findings.c.assessment_id, BY_QUESTION)
+    )
 
 
-async def _findings_of(
-    engine: AsyncEngine, scope: Scope, parents: Sequence[str], wanted: FindingFilter, request: PageRequest
-) -> list[Page]:
-    query = findings_query(scope, wanted)
-    return await pages_per_parent(engine, query, findings.c.assessment_id, parents, BY_QUESTION, request)
+# A nested list's query for one filter: the rows of all parents, the column naming each row's parent, the order.
+Nested = tuple[sa.Select[Any], sa.ColumnElement[Any], Order]
 
 
 async def _per_filter(
-    engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, Any]], request: PageRequest, fetch: Any
+    engine: AsyncEngine, keys: Sequence[tuple[str, Any]], request: PageRequest, nested: Callable[[Any], Nested]
 ) -> list[Page]:
+    """Pages of a nested list whose DataLoader keys are (parent, filter): one query per distinct filter."""
     by_filter: dict[Any, list[str]] = {}
     for parent, wanted in keys:
         by_filter.setdefault(wanted, []).append(parent)
     found: dict[tuple[str, Any], Page] = {}
     for wanted, parents in by_filter.items():
-        for parent, page in zip(parents, await fetch(engine, scope, parents, wanted, request), strict=True):
+        query, parent_column, order = nested(wanted)
+        pages = await pages_per_parent(engine, query, parent_column, parents, order, request)
+        for parent, page in zip(parents, pages, strict=True):
             found[(parent, wanted)] = page
     return [found[key] for key in keys]
 
