@@ -80,11 +80,16 @@ class ReadSide:
 
     async def publish(self, event: EventContract, stream: str, actor: str = "programme:assessor-sokha") -> Envelope:
         """Put an event of `stream` on its service's topic the way the service's relay does."""
-        service = event.topic_service
+        envelope = self.envelope(event, stream, actor)
+        await self.send(envelope)
+        return envelope
+
+    def envelope(self, event: EventContract, stream: str, actor: str = "programme:assessor-sokha") -> Envelope:
+        """The event as the next of `stream`, the way the service's event store would write it."""
         version = next(self._versions.setdefault(stream, itertools.count(1)))
-        envelope = Envelope(
+        return Envelope(
             id=uuid.uuid4(),
-            source=f"/betterwork/{service}",
+            source=f"/betterwork/{event.topic_service}",
             type=event.event_type,
             subject=stream,
             time=dt.datetime.now(dt.UTC),
@@ -94,21 +99,19 @@ class ReadSide:
             factoryid=event.factory_id_key,
             actor=actor,
         )
-        await self.send(envelope, service)
-        return envelope
 
-    async def send(self, envelope: Envelope, service: str | None = None) -> None:
-        """An envelope onto its service's topic as it is (to redeliver one, as a relay may)."""
-        service = service or envelope.contract().topic_service
+    async def send(self, *envelopes: Envelope) -> None:
+        """Put envelopes on their services' topics, in order, with one producer (again, to redeliver)."""
         producer = kafka_clients.producer(self.kafka)
         await producer.start()
         try:
-            await producer.send_and_wait(
-                f"{self.prefix}{service}.events",
-                value=envelope.kafka_value(),
-                key=envelope.key.encode(),
-                headers=envelope.kafka_headers(),
-            )
+            for envelope in envelopes:
+                await producer.send_and_wait(
+                    f"{self.prefix}{envelope.contract().topic_service}.events",
+                    value=envelope.kafka_value(),
+                    key=envelope.key.encode(),
+                    headers=envelope.kafka_headers(),
+                )
         finally:
             await producer.stop()
 

@@ -1118,6 +1118,65 @@ REVIEWED_FIELDS |= {
         "suppressed",
     },
 }
+# Assessments, findings and zero-tolerance alerts (gateway/graphql/assessments.py).
+REVIEWED_FIELDS["Query"] |= {"assessments", "assessment", "findings", "zeroToleranceAlerts"}
+REVIEWED_FIELDS["Factory"] |= {"assessments"}
+REVIEWED_FIELDS |= {
+    "Assessment": {
+        "id",
+        "assessmentId",
+        "factoryId",
+        "country",
+        "toolVersion",
+        "status",
+        "cycle",
+        "plannedDate",
+        "assessors",
+        "startedOn",
+        "submittedAt",
+        "approvedAt",
+        "reviewer",
+        "reviewComments",
+        "publishedOn",
+        "previousAssessmentId",
+        "findings",
+    },
+    "Finding": {
+        "assessmentId",
+        "questionId",
+        "compliancePointId",
+        "clusterId",
+        "result",
+        "evidence",
+        "attachments",
+        "zeroToleranceIssue",
+        "recurring",
+    },
+    "Attachment": {"filename", "contentType", "sizeBytes", "sha256"},
+    "ZeroToleranceAlert": {
+        "assessmentId",
+        "factoryId",
+        "country",
+        "questionId",
+        "issue",
+        "raisedAt",
+        "status",
+        "daysWaiting",
+    },
+    **{
+        f"{node}{kind}": {"edges", "pageInfo", "nodes", "totalCount"} if kind == "Connection" else {"cursor", "node"}
+        for node in ("Assessment", "Finding", "ZeroToleranceAlert")
+        for kind in ("Connection", "Edge")
+    },
+}
+EVERYTHING_OF_AN_ASSESSMENT = """id assessmentId factoryId country toolVersion status cycle plannedDate assessors
+  startedOn submittedAt approvedAt reviewer reviewComments publishedOn previousAssessmentId
+  findings(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor } nodes { assessmentId
+    questionId compliancePointId clusterId result evidence attachments { filename contentType sizeBytes sha256 }
+    zeroToleranceIssue recurring } }"""
+EVERY_ASSESSMENT = f"""{{ assessments(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_AN_ASSESSMENT} }} }}
+  findings(first: 100, result: NON_COMPLIANT) {{ totalCount nodes {{ assessmentId questionId evidence }} }}
+  factories(first: 100) {{ nodes {{ factoryId assessments {{ nodes {{ {EVERYTHING_OF_AN_ASSESSMENT} }} }} }} }} }}"""
 EVERYTHING_OF_A_FACTORY = """globalId: id id: factoryId name localName country address sector enrollment
   workforce { total women men }
   assessmentReports { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -1506,6 +1565,63 @@ async def test_aggregates_are_read_only_by_those_they_are_for(world: World) -> N
             assert not any(word in json.dumps(answer) for word in names + ids), (caller, brand_id)
 
 
+async def test_each_caller_reads_through_graphql_only_the_assessments_and_findings_it_may(world: World) -> None:
+    """Programme staff: every assessment, the visits to come with their dates, evidence, alerts.
+    A factory and its consenting brands: the published report only (brands without evidence);
+    nothing of a visit to come, no staff names, no review. Governments: nothing individual."""
+    visits = {world.published, world.visit_to_angkor, world.visit_to_mekong}
+
+    async def programme_sees_all() -> bool:
+        data = (await world.graphql(EVERY_ASSESSMENT, PROGRAMME)).json()["data"]
+        return {a["assessmentId"] for a in data["assessments"]["nodes"]} >= visits and any(
+            a["status"] == "PUBLISHED" and a["findings"]["totalCount"] == len(KH_TOOL.questions)
+            for a in data["assessments"]["nodes"]
+        )
+
+    await eventually(programme_sees_all, what="the gateway projecting the assessments")
+    sees_report = {"programme", "factory X", "brand A"}  # Angkor's report: Angkor, and Northwind, which it consents to
+    staff = ("assessor-sokha", "assessor-dara", "dev-user")  # the assessors and the reviewer
+    secrets = (world.visit_to_angkor, world.visit_to_mekong, str(NEXT_VISIT_TO_ANGKOR), str(NEXT_VISIT_TO_MEKONG))
+    one = f"query ($id: ID!) {{ assessment(id: $id) {{ {EVERYTHING_OF_AN_ASSESSMENT} }} }}"
+    alerts = '{ zeroToleranceAlerts(today: "2026-04-02") { totalCount nodes { assessmentId daysWaiting } } }'
+    for caller, headers in world.callers.items():
+        if caller.startswith("government"):
+            for query in (EVERY_ASSESSMENT, one, alerts, "{ findings { totalCount } }"):
+                refused = (await world.graphql(query, headers, {"id": world.published})).json()
+                assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, query)
+                assert world.published not in json.dumps(refused.get("data")), caller
+            continue
+        answer = (await world.graphql(EVERY_ASSESSMENT, headers)).json()
+        assert "errors" not in answer, (caller, answer)
+        data = answer["data"]
+        listed = {a["assessmentId"] for a in data["assessments"]["nodes"]}
+        nested = {a["assessmentId"] for f in data["factories"]["nodes"] for a in f["assessments"]["nodes"]}
+        found = {a for a in visits if (await world.graphql(one, headers, {"id": a})).json()["data"]["assessment"]}
+        if caller == "programme":
+            assert listed >= visits and nested >= visits and found == visits
+            upcoming = (await world.graphql(one, headers, {"id": world.visit_to_angkor})).json()["data"]["assessment"]
+            assert upcoming["plannedDate"] == str(NEXT_VISIT_TO_ANGKOR) and upcoming["status"] == "SCHEDULED"
+            assert upcoming["assessors"] == ["assessor-sokha", "assessor-dara"]
+            assert (await world.graphql(alerts, headers)).json()["data"]["zeroToleranceAlerts"]["totalCount"] == 0
+            continue
+        expected = {world.published} if caller in sees_report else set()
+        assert listed == nested == found == expected, caller
+        assert data["assessments"]["totalCount"] == len(expected), caller
+        text = json.dumps(data)
+        for secret in (*secrets, *staff):
+            assert secret not in text, (caller, secret)
+        for assessment in data["assessments"]["nodes"]:
+            assert assessment["plannedDate"] is None and assessment["assessors"] is None, caller
+            assert assessment["reviewer"] is None and assessment["reviewComments"] is None, caller
+            assert assessment["cycle"] == 1 and assessment["status"] == "PUBLISHED", caller
+        wages = [f for f in data["findings"]["nodes"] if f["questionId"] == WAGES]
+        assert [f["assessmentId"] for f in wages] == sorted(expected), caller
+        evidence = "payslips of line 14 below the minimum wage"
+        assert all(f["evidence"] == (evidence if caller == "factory X" else None) for f in wages), caller
+        refused = (await world.graphql(alerts, headers)).json()
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
 # --- the unannounced visit --------------------------------------------------------------------
 
 
@@ -1519,6 +1635,11 @@ async def everything_readable_by(world: World, caller: str) -> list[httpx.Respon
         await world.assessment.get(f"/transparency/{world.angkor}"),
         await world.assessment.get(f"/transparency/{world.mekong}"),
         await world.graphql(EVERY_FACTORY, headers),
+        await world.graphql(EVERY_ASSESSMENT, headers),
+        *[
+            await world.graphql(f'{{ assessment(id: "{a}") {{ {EVERYTHING_OF_AN_ASSESSMENT} }} }}', headers)
+            for a in (world.published, world.visit_to_angkor, world.visit_to_mekong)
+        ],
         await world.registry.get(f"/factories/{world.angkor}/history", headers=headers),
         await world.registry.get(f"/factories/{world.mekong}/history", headers=headers),
         await world.committee.get(f"/committees/{world.committee_of_angkor}/history", headers=headers),

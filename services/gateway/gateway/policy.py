@@ -141,6 +141,35 @@ class Scope:
         under review and zero-tolerance issues before the report: programme staff only."""
         return self.is_programme
 
+    def assessment(
+        self, factory_id: sa.ColumnElement[str], published: sa.ColumnElement[bool]
+    ) -> sa.ColumnElement[bool]:
+        """May this caller read an assessment (and its findings) of this factory? Programme staff
+        any; everyone else only a published one of a factory they may read: before publication it
+        does not exist for them, as in the assessment service (404, never 403)."""
+        readable = self.factory(factory_id)
+        return readable if self.sees_unpublished else sa.and_(readable, published)
+
+    @property
+    def sees_evidence(self) -> bool:
+        """The evidence behind findings (assessors' notes, which can name workers, and the files
+        attached): programme staff, and a factory in its own published reports, as the assessment
+        service shows them. Brands read a published report's results, never its evidence: the
+        service answers them nothing and their feed carries only the report's summary."""
+        return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
+
+    @property
+    def sees_quality_review(self) -> bool:
+        """An assessment's quality review (when it was submitted and approved, the reviewers'
+        comments): programme staff only, as in the assessment service."""
+        return self.is_programme
+
+    def zero_tolerance_alerts(self) -> sa.ColumnElement[bool]:
+        """The zero-tolerance alert desk (open alerts and how long they have waited): programme staff only."""
+        if not self.is_programme:
+            raise AccessDenied("zero-tolerance alerts are for programme staff only")
+        return sa.true()
+
     @property
     def sees_staff_names(self) -> bool:
         """Assessors, reviewers, trainers, owners of improvement actions: programme staff only."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
 from gateway.graphql import committees, improvement_plans, reports, training
+from gateway.graphql.assessments import Assessment, AssessmentStatus, of_factory
 from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry, HistoryService, history_of
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
@@ -108,6 +109,20 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[committees.Committee] | None:
         return await committees.of_factory(info, self.factory_id, first, after)
+
+    @strawberry.field(description="Its assessments you may read, newest scheduled first")
+    async def assessments(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+        status: AssessmentStatus | None = None,
+        cycle: int | None = None,
+        published_from: dt.date | None = None,
+        published_to: dt.date | None = None,
+        year: int | None = None,
+    ) -> Connection[Assessment]:
+        return await of_factory(self.factory_id, info, first, after, status, cycle, published_from, published_to, year)
 
     @classmethod
     def of(cls, row: Any) -> Factory:

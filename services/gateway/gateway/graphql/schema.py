@@ -10,7 +10,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import aggregates, committees, factories, improvement_plans, training
+from gateway.graphql import aggregates, assessments, committees, factories, improvement_plans, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -24,6 +24,7 @@ NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "TrainingSession": training.session,
     "ImprovementAction": improvement_plans.improvement_action,
     "Committee": committees.committee,
+    "Assessment": assessments.assessment,
 }
 
 
@@ -38,7 +39,16 @@ class Nodes:
 
 
 Query = merge_types(
-    "Query", (factories.Query, training.Query, improvement_plans.Query, committees.Query, aggregates.Query, Nodes)
+    "Query",
+    (
+        factories.Query,
+        assessments.Query,
+        improvement_plans.Query,
+        committees.Query,
+        training.Query,
+        aggregates.Query,
+        Nodes,
+    ),
 )
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
@@ -98,6 +108,12 @@ def _few_tokens() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
-    types=[factories.Factory, training.TrainingSession, improvement_plans.ImprovementAction, committees.Committee],
+    types=[
+        factories.Factory,
+        assessments.Assessment,
+        training.TrainingSession,
+        improvement_plans.ImprovementAction,
+        committees.Committee,
+    ],
     extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens, _no_nul],
 )

@@ -4,14 +4,15 @@ Nothing here knows GraphQL. Every read model is disposable: drop its tables and 
 topics to rebuild it. A new read model is a new module here, its migration, and a line below.
 """
 
-from gateway.read_models import committees, directory, history, improvement_plans, reports, training
+from gateway.read_models import assessments, committees, directory, history, improvement_plans, reports, training
 from gateway.read_models.projection import Projection
 
 PROJECTIONS: list[Projection] = [
     directory.projection,
     reports.projection,
-    training.projection,
+    assessments.projection,
     improvement_plans.projection,
     committees.projection,
+    training.projection,
     history.projection,
 ]

@@ -8,6 +8,7 @@ Nothing here knows GraphQL: graphql/relay.py turns a `Page` into a connection.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -37,18 +38,19 @@ class Order:
 
     def after(self, key: Sequence[Any]) -> sa.ColumnElement[bool]:
         position = sa.tuple_(*self.columns)
-        values = sa.tuple_(*[sa.literal(_typed(v, c), c.type) for v, c in zip(key, self.columns, strict=True)])
+        values = sa.tuple_(*[_bound(v, c) for v, c in zip(key, self.columns, strict=True)])
         return position < values if self.descending else position > values
 
 
-def _typed(value: Any, column: sa.ColumnElement[Any]) -> Any:
-    """A cursor's value as its column's type: JSON brings dates back as text."""
-    if isinstance(value, str) and isinstance(column.type, (sa.Date, sa.DateTime)):
+def _bound(value: Any, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
+    """A cursor's value as its column's type: JSON gives dates and times back as ISO text."""
+    kind = {sa.Date: dt.date, sa.DateTime: dt.datetime}.get(type(column.type))
+    if kind is not None and isinstance(value, str):
         try:
-            return column.type.python_type.fromisoformat(value)
+            value = kind.fromisoformat(value)
         except ValueError:
             raise BadPage("the cursor is not one this list gave") from None
-    return value
+    return sa.literal(value, column.type)
 
 
 @dataclass(frozen=True)
