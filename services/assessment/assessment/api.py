@@ -217,9 +217,9 @@ async def improvement_step(
     request: Request, principal: CurrentPrincipal, response: Response, assessment_id: str, decide: Any
 ) -> AssessmentView:
     """Steps of the improvement plan: the factory's own users, or programme staff."""
-    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
+    read = await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
     assessment = await handlers.change_assessment(
-        store(request), assessment_id, None, decide, command_context(principal, request)
+        store(request), assessment_id, None, decide, command_context(principal, request), read
     )
     return respond(assessment, principal, response)
 
