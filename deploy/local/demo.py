@@ -196,6 +196,7 @@ class Names:
         return f"{family} {given}" if self.family_first else f"{given} {family}"
 
 
+GARMENT_WORDS = ("Garment", "Apparel", "Knitwear", "Textile", "Fashion", "Sportswear", "Denim", "Knitting")
 KHMER = Names(
     women=("Sreymom", "Sophea", "Dara", "Channary", "Sokunthea", "Bopha", "Kalyan", "Leakhena", "Malis", "Phalla",
            "Rachana", "Sreyneang", "Thida", "Vanny", "Sreypov", "Chenda"),
@@ -241,7 +242,8 @@ class Country:
     code: str
     share: float  # of the programme's factories
     stems: tuple[str, ...]  # for factory names
-    suffixes: tuple[str, ...]
+    words: tuple[str, ...]  # what a garment factory's name says it makes
+    suffixes: tuple[str, ...]  # legal forms
     sites: tuple[Site, ...]
     address: str  # how a site's address starts, formatted with a number
     median_workers: int
@@ -266,6 +268,7 @@ COUNTRIES: tuple[Country, ...] = (
         0.35,
         ("Angkor", "Mekong", "Tonle Sap", "Bayon", "Apsara", "Silver Lotus", "Kirirom", "Sovanna", "Golden Dragon",
          "Royal Orchid", "Jade River", "Evergreen", "New Star", "Sunrise", "Kampot", "Chak Angre", "Bassac", "Kandal"),
+        GARMENT_WORDS,
         ("Co., Ltd.", "Co., Ltd.", "(Cambodia) Co., Ltd."),
         (
             Site("National Road 4, Kambol, Phnom Penh", 11.50, 104.76),
@@ -299,7 +302,8 @@ COUNTRIES: tuple[Country, ...] = (
         0.3,
         ("Saigon", "Song Hong", "Phu Thinh", "Minh Phat", "Hoa Binh", "Lotus Field", "Dong Nai", "Tan Thanh",
          "Kim Long", "Hai Phong", "Truong Son", "Hung Phat", "Sao Mai", "Phuong Nam", "Bach Dang"),
-        ("Garment Co., Ltd.", "Co., Ltd.", "Joint Stock Company"),
+        GARMENT_WORDS,
+        ("Co., Ltd.", "Co., Ltd.", "Joint Stock Company"),
         (
             Site("My Phuoc 2 Industrial Park, Ben Cat, Binh Duong", 11.13, 106.60),
             Site("VSIP 1, Thuan An, Binh Duong", 10.93, 106.70),
@@ -331,7 +335,8 @@ COUNTRIES: tuple[Country, ...] = (
         0.25,
         ("Padma", "Meghna", "Jamuna", "Karnaphuli", "Sonali", "Rupali", "Shapla", "Bengal", "Sundarban", "Titas",
          "Surma", "Buriganga", "Teesta", "Dhanshiri"),
-        ("Apparels Ltd.", "Fashions Ltd.", "Knit Composite Ltd.", "Garments Ltd."),
+        ("Apparels", "Fashions", "Knit Composite", "Garments", "Knitwear", "Denim", "Sweaters"),
+        ("Ltd.", "Ltd.", "Limited"),
         (
             Site("Dhaka Export Processing Zone, Savar, Dhaka", 23.95, 90.27),
             Site("Jamgora, Ashulia, Savar, Dhaka", 23.93, 90.33),
@@ -363,7 +368,8 @@ COUNTRIES: tuple[Country, ...] = (
         0.1,
         ("Al Hassan", "Petra", "Jerash", "Zarqa", "Dead Sea", "Wadi Rum", "Aqaba", "Desert Rose", "Yarmouk",
          "Levant", "Al Tajamouat", "Ajloun"),
-        ("Garments Co.", "Textile L.L.C.", "Apparel Manufacturing Co."),
+        ("Garments", "Apparel Manufacturing", "Textile", "Fashion", "Knitwear"),
+        ("Co.", "L.L.C.", "Co. L.L.C."),
         (
             Site("Al Hassan Industrial Estate, Ramtha, Irbid", 32.55, 35.95),
             Site("Al Dulayl Industrial Park, Zarqa", 32.13, 36.27),
@@ -391,7 +397,6 @@ COUNTRIES: tuple[Country, ...] = (
 )  # fmt: skip
 BY_CODE = {c.code: c for c in COUNTRIES}
 
-GARMENT_WORDS = ("Garment", "Apparel", "Knitwear", "Textile", "Fashion", "Sportswear", "Denim", "Knitting")
 GARMENT_PRODUCTS = ("t-shirts", "knitwear", "jackets", "trousers", "jeans", "dresses", "sportswear", "underwear",
                     "shirts", "outerwear", "babywear", "swimwear")  # fmt: skip
 FOOTWEAR_PRODUCTS = ("sports shoes", "sandals", "boots", "shoe uppers")
@@ -800,10 +805,10 @@ def plan_factory(
 ) -> FactoryPlan:
     taken = {f.profile["name"] for f in others}
     footwear = rng.random() < country.footwear
-    while True:
-        word = rng.choice(("Footwear", "Shoes")) if footwear else rng.choice(GARMENT_WORDS)
+    for attempt in itertools.count():
+        word = rng.choice(("Footwear", "Shoes")) if footwear else rng.choice(country.words)
         stem = rng.choice(country.stems)
-        if rng.random() < 0.3:
+        if attempt > 20:  # a big programme runs out of one-word names
             stem = f"{stem} {rng.choice(country.stems)}"
         name = f"{stem} {word} {rng.choice(country.suffixes)}"
         if name not in taken and len(set(stem.split())) == len(stem.split()):

@@ -156,8 +156,12 @@ async def test_findings_are_at_the_aimed_non_compliance_rates(loaded: Demo) -> N
         aimed = demo.aimed_non_compliance(country, point, ordinal) * n
         assert math.floor(aimed) <= failing[(country, ordinal, point)] <= math.ceil(aimed), (country, ordinal, point)
     rate = {cluster: sum(found) / len(found) for cluster, found in by_cluster.items()}
-    assert rate["osh"] > 0.4 and rate["working-time"] > 0.25
-    assert rate["child-labour"] < 0.03 and rate["forced-labour"] < 0.05
+    # The programme's shape: OSH and working time fail most, child labour almost never.
+    assert min(rate["osh"], rate["working-time"]) > 0.25
+    assert min(rate["osh"], rate["working-time"]) > max(
+        rate["child-labour"], rate["forced-labour"], rate["discrimination"]
+    )
+    assert rate["child-labour"] < 0.03
 
 
 async def test_improvement_plans_are_in_every_state(loaded: Demo) -> None:
