@@ -7,10 +7,11 @@ quality review and publication, improvement plans with remediation in every stat
 management committees with elections, meetings and action items, and training sessions
 delivered, cancelled and still to come.
 
-Everything is planned first from a fixed seed (the same seed gives the same programme), then sent
-to the services with bounded concurrency. Creating commands carry Idempotency-Keys and every
-other step is taken only if the state the service returns shows it is still to do, so a run
-that was interrupted can simply be started again (on the same day: dates are relative to today).
+Everything is planned first from a fixed seed (on a given day the same seed gives the same
+programme: its dates count back from today), then sent to the services with bounded concurrency.
+Creating commands carry Idempotency-Keys and every other step is taken only if the state the
+service returns shows it is still to do, so a run that was interrupted can simply be started
+again (on the same day).
 
     uv run --frozen python deploy/local/demo.py                      # the default demo
     uv run --frozen python deploy/local/demo.py --factories 1700 --cycles 5   # a benchmark set
