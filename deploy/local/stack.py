@@ -2,7 +2,8 @@
 
 PostgreSQL (from Debian's packages) and a single-node Apache Kafka broker in KRaft mode (its
 jars from Maven Central) run as local processes with their data under `.local/`; every service
-runs as a uvicorn process. Every step is idempotent: running `up` twice is harmless.
+runs as a uvicorn process; the first `up` loads demo data through the services' APIs (demo.py).
+Every step is idempotent: running `up` twice is harmless.
 
 Only the standard library is used, so this runs before the Python environment exists.
 """
@@ -32,6 +33,8 @@ KAFKA_DATA = LOCAL / "kafka" / "data"
 LOGS = LOCAL / "logs"
 PIDS = LOCAL / "pids"
 KAFKA_POM = ROOT / "deploy" / "local" / "kafka" / "pom.xml"
+DEMO = ROOT / "deploy" / "local" / "demo.py"
+DEMO_MARKER = LOCAL / "demo.json"  # written once the demo data is loaded; `reset` deletes it with the rest
 
 # Below Linux's ephemeral range (32768 and up), so no client connection can hold them first.
 PG_PORT = int(os.environ.get("BW_PG_PORT", "25432"))
@@ -379,6 +382,26 @@ def print_urls() -> None:
     print("Stop everything:                          make stop")
 
 
+def load_demo() -> None:
+    """Load the demo data the first time (the marker says it was), then show how to try it."""
+    if os.environ.get("BW_DEMO", "1") == "0":
+        return
+    if os.environ.get("BW_ENVIRONMENT", "development") != "development":
+        say("no demo data: it is loaded with development tokens, which only BW_ENVIRONMENT=development accepts")
+        return
+    print()
+    if not DEMO_MARKER.exists():
+        say("loading the demo data (once: `make reset` clears it; BW_DEMO=0 skips it)")
+    urls = {s.name: s.url for s in SERVICES}
+    command = [sys.executable, str(DEMO), "--marker", str(DEMO_MARKER), "--registry", urls["factory-registry"]]
+    for name in ("assessment", "committee", "training", "gateway"):
+        command += [f"--{name}", urls[name]]
+    if subprocess.run(command).returncode != 0:
+        raise SystemExit(
+            f"[stack] the demo data did not load (the services are up; see {LOGS}/); `make run` again carries on"
+        )
+
+
 def infra() -> None:
     start_postgres()
     start_kafka()
@@ -389,6 +412,7 @@ def up() -> None:
     migrate()
     start_services()
     print_urls()
+    load_demo()
 
 
 def down() -> None:
@@ -415,7 +439,7 @@ def env() -> None:
 COMMANDS = {
     "infra": (infra, "start PostgreSQL and Kafka only"),
     "migrate": (migrate, "apply every service's database migrations"),
-    "up": (up, "start PostgreSQL, Kafka and every service, then print where to go"),
+    "up": (up, "start PostgreSQL, Kafka and every service, load the demo data once, print where to go"),
     "down": (down, "stop everything `up` started"),
     "reset": (reset, "stop everything and delete .local/ (all local data)"),
     "env": (env, "print connection settings"),

@@ -307,3 +307,39 @@ async def test_a_brand_reads_published_reports_of_consenting_suppliers_and_never
         return await services.reports_seen_by(as_brand, factory_id) is None
 
     await eventually(brand_sees_nothing, what="revocation reaching the gateway")
+
+
+async def test_a_whole_assessment_is_recorded_in_one_request_all_or_none(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    assessment = await services.schedule_when_known(factory_id)
+    started = await services.step(assessment, "start", {"started_on": str(TODAY)})
+    version = int(started.headers["etag"].strip('"'))
+    path = f"/assessments/{assessment['id']}/findings"
+    wage, child_labour = question(cluster="compensation"), question(issue="child-labour")
+    findings = [
+        {"question_id": q.id, "result": "non-compliant" if q.id in (wage, child_labour) else "compliant"}
+        for q in TOOL.questions
+    ]
+
+    unversioned = await services.assessment.post(path, json={"findings": findings}, headers=PROGRAMME)
+    assert unversioned.status_code == 428
+    versioned = PROGRAMME | {"If-Match": f'"{version}"'}
+    unknown = await services.assessment.post(
+        path,
+        json={"findings": [*findings, {"question_id": "no-such-question", "result": "compliant"}]},
+        headers=versioned,
+    )
+    assert unknown.status_code == 404
+    twice = await services.assessment.post(path, json={"findings": [*findings, findings[0]]}, headers=versioned)
+    assert twice.status_code == 422 and "named more than once" in twice.json()["detail"]
+    as_factory = bearer(Audience.FACTORY, factory_id) | {"If-Match": f'"{version}"'}
+    assert (await services.assessment.post(path, json={"findings": findings}, headers=as_factory)).status_code == 403
+
+    recorded = await services.assessment.post(path, json={"findings": findings}, headers=versioned)
+    assert recorded.status_code == 200, recorded.text
+    # One FindingRecorded per question, and the zero-tolerance issue raised at once.
+    assert int(recorded.headers["etag"].strip('"')) == version + len(TOOL.questions) + 1
+    assert {f["question_id"] for f in recorded.json()["findings"]} == {q.id for q in TOOL.questions}
+    stale = await services.assessment.post(path, json={"findings": findings[:1]}, headers=versioned)
+    assert stale.status_code == 409
+    assert (await services.step(assessment, "submit")).json()["status"] == "submitted"

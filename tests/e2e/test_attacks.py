@@ -572,6 +572,20 @@ ASSESSMENT = OPERATIONS | {
         Probe("PUT", f"{VISIT}/findings/{{wages}}", PROGRAMME_ONLY, {"result": "compliant"}),
         Probe("PUT", f"{REPORT}/findings/{{wages}}", PROGRAMME_ONLY, {"result": "compliant"}),
     ),
+    ("POST", "/assessments/{assessment_id}/findings"): probes(
+        Probe(
+            "POST",
+            f"{VISIT}/findings",
+            PROGRAMME_ONLY,
+            {"findings": [{"question_id": "{wages}", "result": "compliant"}]},
+        ),
+        Probe(
+            "POST",
+            f"{REPORT}/findings",
+            PROGRAMME_ONLY,
+            {"findings": [{"question_id": "{wages}", "result": "compliant"}]},
+        ),
+    ),
     ("POST", "/assessments/{assessment_id}/submit"): probes(Probe("POST", f"{VISIT}/submit", PROGRAMME_ONLY)),
     ("POST", "/assessments/{assessment_id}/return"): probes(
         Probe("POST", f"{VISIT}/return", PROGRAMME_ONLY, {"comments": "evidence for the wage finding is missing"})

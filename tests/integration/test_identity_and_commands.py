@@ -86,6 +86,7 @@ async def test_tokens_are_verified_against_the_issuers_published_keys() -> None:
 
 COMMANDS = [
     ["deploy/local/stack.py"],
+    ["deploy/local/demo.py"],
     ["libs/events/benchmarks/event_store.py"],
     ["-m", "betterwork_events.auth"],
     ["-m", "betterwork_events.docs"],

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from assessment import handlers
-from assessment.domain import Assessment, Status
+from assessment.domain import Assessment, NewFinding, Status
 from assessment.tool import tool
 
 router = APIRouter(route_class=TokenFirstRoute)
@@ -42,6 +42,17 @@ class FindingRequest(Command):
     result: Result
     evidence: str = Field(default="", max_length=10_000)
     attachments: list[Attachment] = Field(default=[], max_length=50)
+
+
+class QuestionFindingRequest(FindingRequest):
+    question_id: str = Field(max_length=200, examples=["compensation.minimum-wages.01"])
+
+    def new(self) -> NewFinding:
+        return NewFinding(self.question_id, self.result, self.evidence, tuple(self.attachments))
+
+
+class FindingsRequest(Command):
+    findings: list[QuestionFindingRequest] = Field(min_length=1, max_length=1000)
 
 
 class ReasonRequest(Command):
@@ -206,9 +217,9 @@ async def improvement_step(
     request: Request, principal: CurrentPrincipal, response: Response, assessment_id: str, decide: Any
 ) -> AssessmentView:
     """Steps of the improvement plan: the factory's own users, or programme staff."""
-    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
+    read = await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
     assessment = await handlers.change_assessment(
-        store(request), assessment_id, None, decide, command_context(principal, request)
+        store(request), assessment_id, None, decide, command_context(principal, request), read
     )
     return respond(assessment, principal, response)
 
@@ -307,6 +318,30 @@ async def record_finding(
         lambda a: a.record_finding(
             handlers.tool_of(a), question_id, body.result, body.evidence, tuple(body.attachments)
         ),
+        command_context(principal, request),
+    )
+    return respond(assessment, principal, response)
+
+
+@router.post("/assessments/{assessment_id}/findings", response_model=AssessmentView, tags=["findings"])
+async def record_findings(
+    assessment_id: str,
+    body: FindingsRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssessmentView:
+    """Record or amend the findings of several questions at once, all or none (If-Match required):
+    what a tablet sends when it syncs a section, in one round trip instead of one per question."""
+    programme_only(principal, "record findings")
+    expected = version_of(if_match, required=True)
+    findings = [f.new() for f in body.findings]
+    assessment = await handlers.change_assessment(
+        store(request),
+        assessment_id,
+        expected,
+        lambda a: a.record_findings(handlers.tool_of(a), findings),
         command_context(principal, request),
     )
     return respond(assessment, principal, response)

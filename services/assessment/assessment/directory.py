@@ -33,7 +33,10 @@ STATUS = {
 
 
 async def record(conn: AsyncConnection, events: Sequence[EventContract], version: int) -> None:
-    """Apply the events just appended (the stream is now at `version`)."""
+    """Apply the events just appended (the stream is now at `version`): one statement for the row
+    however many events there are (a whole assessment's findings come in one append)."""
+    changes: dict[str, object] = {}
+    changed: str | None = None
     for event in events:
         match event:
             case ev.AssessmentScheduled():
@@ -47,7 +50,8 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract], version
                     )
                 )
             case ev.AssessmentCompleted():
-                await _update(conn, event.assessment_id, version, status="published", published_on=event.published_on)
+                changes |= {"status": "published", "published_on": event.published_on}
+                changed = event.assessment_id
             case (
                 ev.AssessmentCancelled()
                 | ev.AssessmentStarted()
@@ -55,9 +59,12 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract], version
                 | ev.AssessmentReturned()
                 | ev.AssessmentApproved()
             ):
-                await _update(conn, event.assessment_id, version, status=STATUS[type(event)])
+                changes["status"] = STATUS[type(event)]
+                changed = event.assessment_id
             case ev.AssessmentEvent():
-                await _update(conn, event.assessment_id, version)
+                changed = event.assessment_id
+    if changed is not None:
+        await _update(conn, changed, version, **changes)
 
 
 async def _update(conn: AsyncConnection, assessment_id: str, version: int, **values: object) -> None:

@@ -4,6 +4,7 @@ events out. The rules here are the programme's rulebook; nothing in this module 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
@@ -31,7 +32,7 @@ from betterwork_events.contracts.assessment import (
     ZeroToleranceIssue,
     ZeroToleranceIssueRaised,
 )
-from betterwork_events.errors import IllegalStep
+from betterwork_events.errors import IllegalStep, InvalidRequest
 
 from assessment.tool import AssessmentTool
 
@@ -83,6 +84,16 @@ class Finding:
     attachments: tuple[Attachment, ...]
     remediation: Remediation = Remediation.OPEN
     rejection: str | None = None
+
+
+@dataclass(frozen=True)
+class NewFinding:
+    """What the assessors found on one question, as they record it."""
+
+    question_id: str
+    result: Result
+    evidence: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass
@@ -159,29 +170,42 @@ class Assessment:
     def record_finding(
         self, tool: AssessmentTool, question_id: str, result: Result, evidence: str, attachments: tuple[Attachment, ...]
     ) -> list[AssessmentEvent]:
+        return self.record_findings(tool, [NewFinding(question_id, result, evidence, attachments)])
+
+    def record_findings(self, tool: AssessmentTool, findings: Sequence[NewFinding]) -> list[AssessmentEvent]:
+        """Record or amend several findings at once (a section synced from the assessors' tablet):
+        each as if recorded alone, in order, all or none. A question named twice is a mistake, not
+        an amendment: the request says which."""
         self._require(Status.IN_PROGRESS, "record a finding")
-        question = tool.question(question_id)
-        events: list[AssessmentEvent] = [
-            FindingRecorded(
-                assessment_id=self.id,
-                factory_id=self.factory_id,
-                question_id=question.id,
-                compliance_point_id=question.compliance_point_id,
-                result=result,
-                evidence=evidence,
-                attachments=attachments,
-            )
-        ]
-        # Raised at once, so that the programme can act the same day; once per question.
-        if result is Result.NON_COMPLIANT and question.zero_tolerance and question.id not in self.zero_tolerance_raised:
+        named = [f.question_id for f in findings]
+        if twice := sorted({q for q in named if named.count(q) > 1}):
+            raise InvalidRequest(f"findings: question {', '.join(twice)} is named more than once")
+        raised = set(self.zero_tolerance_raised)
+        events: list[AssessmentEvent] = []
+        for finding in findings:
+            question = tool.question(finding.question_id)
             events.append(
-                ZeroToleranceIssueRaised(
+                FindingRecorded(
                     assessment_id=self.id,
                     factory_id=self.factory_id,
                     question_id=question.id,
-                    issue=ZeroToleranceIssue(question.zero_tolerance_issue),
+                    compliance_point_id=question.compliance_point_id,
+                    result=finding.result,
+                    evidence=finding.evidence,
+                    attachments=finding.attachments,
                 )
             )
+            # Raised at once, so that the programme can act the same day; once per question.
+            if finding.result is Result.NON_COMPLIANT and question.zero_tolerance and question.id not in raised:
+                raised.add(question.id)
+                events.append(
+                    ZeroToleranceIssueRaised(
+                        assessment_id=self.id,
+                        factory_id=self.factory_id,
+                        question_id=question.id,
+                        issue=ZeroToleranceIssue(question.zero_tolerance_issue),
+                    )
+                )
         return events
 
     def submit(self, tool: AssessmentTool) -> list[AssessmentEvent]:

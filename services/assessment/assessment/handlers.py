@@ -74,8 +74,11 @@ async def change_assessment(
     expected_version: int | None,
     decide: Callable[[Assessment], list[AssessmentEvent]],
     context: CommandContext,
+    read: Assessment | None = None,
 ) -> Assessment:
-    assessment = await load_assessment(store, assessment_id)
+    """`read`: the assessment as the caller already loaded it (to authorize), so it is not loaded
+    twice; the append still fails if it changed since."""
+    assessment = read if read is not None else await load_assessment(store, assessment_id)
     if expected_version is not None and expected_version != assessment.version:
         raise VersionConflict(assessment_stream(assessment_id), expected_version, assessment.version)
     events = decide(assessment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from assessment.domain import Assessment, Remediation, Status
+from assessment.domain import Assessment, NewFinding, Remediation, Status
 from assessment.tool import tool
 from betterwork_events.contracts.assessment import (
     FindingRecorded,
@@ -13,7 +13,7 @@ from betterwork_events.contracts.assessment import (
     Result,
     ZeroToleranceIssueRaised,
 )
-from betterwork_events.errors import IllegalStep
+from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
 
 TOOL = tool("global-1").for_country("KH")
 MONDAY, TUESDAY = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
@@ -119,6 +119,35 @@ def test_a_zero_tolerance_finding_raises_its_issue_at_once_and_only_once() -> No
     assert [type(e) for e in assessment.record_finding(TOOL, ordinary.id, Result.NON_COMPLIANT, "", ())] == [
         FindingRecorded
     ]
+
+
+def test_a_whole_section_is_recorded_at_once_all_or_none() -> None:
+    child_labour = question(issue="child-labour", zero_tolerance=True)
+    ordinary = TOOL.questions[-1]
+    assessment = in_progress()
+
+    events = assessment.record_findings(
+        TOOL,
+        [
+            NewFinding(child_labour.id, Result.NON_COMPLIANT, "a 13-year-old on the sewing line"),
+            NewFinding(ordinary.id, Result.COMPLIANT),
+        ],
+    )
+    run(assessment, events)
+
+    assert [type(e) for e in events] == [FindingRecorded, ZeroToleranceIssueRaised, FindingRecorded]
+    assert assessment.findings[ordinary.id].result is Result.COMPLIANT
+    # Raised once per question, whether the finding came alone or with others.
+    again = assessment.record_findings(TOOL, [NewFinding(child_labour.id, Result.NON_COMPLIANT, "confirmed")])
+    assert [type(e) for e in again] == [FindingRecorded]
+    with pytest.raises(InvalidRequest, match=f"question {ordinary.id} is named more than once"):
+        assessment.record_findings(TOOL, [NewFinding(ordinary.id, Result.COMPLIANT)] * 2)
+    with pytest.raises(NotFound):
+        assessment.record_findings(
+            TOOL, [NewFinding(ordinary.id, Result.COMPLIANT), NewFinding("no-such-question", Result.COMPLIANT)]
+        )
+    with pytest.raises(IllegalStep, match="the assessment is scheduled"):
+        scheduled().record_findings(TOOL, [NewFinding(ordinary.id, Result.COMPLIANT)])
 
 
 def test_submission_needs_a_finding_for_every_question() -> None:
