@@ -872,8 +872,55 @@ async def test_a_401_says_how_to_authenticate_and_never_echoes_the_token(world: 
 
 INTROSPECTION = """{ __schema {
   queryType { fields { name args { name } } } mutationType { name } subscriptionType { name }
-  types { name kind fields { name } }
+  types { name kind fields { name args { name } } }
 } }"""
+# Every argument of every field: each one is a way into the read models, so each has its rule
+# tested (the area's tests in test_gateway_*.py, and below for the ones that name a factory or an id).
+REVIEWED_ARGUMENTS = {
+    "Assessment.findings": {"after", "cluster", "compliancePoint", "first", "result"},
+    "Committee.composition": {"today"},
+    "Committee.members": {"today"},
+    "Committee.offices": {"today"},
+    "Committee.meetings": {"after", "first"},
+    "Committee.meetingRegularity": {"today"},
+    "Committee.actionItems": {"after", "first", "overdue", "status", "today"},
+    "Committee.health": {"today"},
+    "Committee.healthy": {"today"},
+    "Factory.improvementActions": {"after", "done", "first", "overdue", "status", "today"},
+    "Factory.remediations": {"after", "first", "status", "today"},
+    "Factory.assessmentReports": {"after", "first"},
+    "Factory.trainingSessions": {"after", "course", "first", "from", "status", "to"},
+    "Factory.history": {"after", "first", "service", "since"},
+    "Factory.committees": {"after", "first"},
+    "Factory.assessments": {"after", "cycle", "first", "publishedFrom", "publishedTo", "status", "year"},
+    "Query.factories": {"after", "country", "enrollment", "first"},
+    "Query.factory": {"id"},
+    "Query.countrySummary": {"country"},
+    "Query.assessments": {
+        *("after", "country", "cycle", "factoryId", "first", "publishedFrom", "publishedTo", "status", "year")
+    },
+    "Query.assessment": {"id"},
+    "Query.findings": {"after", "cluster", "compliancePoint", "country", "first", "recurring", "result"},
+    "Query.zeroToleranceAlerts": {"after", "country", "first", "today"},
+    "Query.improvementActions": {
+        *("after", "cluster", "compliancePoint", "country", "done", "factoryId", "first", "overdue", "status", "today")
+    },
+    "Query.remediations": {
+        *("after", "cluster", "compliancePoint", "country", "factoryId", "first", "status", "today")
+    },
+    "Query.committees": {"after", "country", "factoryId", "first", "healthy", "status", "today"},
+    "Query.committee": {"id"},
+    "Query.committeeStatistics": {"country", "today"},
+    "Query.trainingSessions": {"after", "country", "course", "factoryId", "first", "from", "status", "to"},
+    "Query.trainingStatistics": {"country", "year"},
+    "Query.countryCompliance": {"country"},
+    "Query.brandDashboard": {"brandId"},
+    "Query.node": {"id"},
+    "TrainingSession.participants": {"after", "first"},
+}
+# The root lists that take a factory's id: for a factory out of the caller's reach they must answer
+# exactly as for one that does not exist.
+LISTS_BY_FACTORY = ("assessments", "improvementActions", "remediations", "committees", "trainingSessions")
 REVIEWED_FIELDS = {
     "Query": {
         "factories",
@@ -1207,6 +1254,30 @@ async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(worl
     objects = {t["name"]: {f["name"] for f in t["fields"]} for t in schema["types"] if t["kind"] == "OBJECT"}
     ours = {name: fields for name, fields in objects.items() if not name.startswith("__")}
     assert ours == REVIEWED_FIELDS, "a new type or field: decide who may read it, and test it here"
+    arguments = {
+        f"{t['name']}.{f['name']}": {a["name"] for a in f["args"]}
+        for t in schema["types"]
+        if t["kind"] == "OBJECT" and not t["name"].startswith("__")
+        for f in t["fields"]
+        if f["args"]
+    }
+    assert arguments == REVIEWED_ARGUMENTS, "a new argument: decide what it may reach, and test it here"
+    assert {f for f, args in arguments.items() if f.startswith("Query.") and "factoryId" in args} == {
+        f"Query.{name}" for name in LISTS_BY_FACTORY
+    }
+
+
+@pytest.mark.parametrize("field", LISTS_BY_FACTORY)
+async def test_a_factory_out_of_reach_answers_every_list_exactly_as_one_that_does_not_exist(
+    world: World, field: str
+) -> None:
+    query = f"query ($id: ID!) {{ {field}(factoryId: $id) {{ totalCount nodes {{ __typename }} }} }}"
+    for caller, readable in who_sees(world).items():
+        headers = world.callers[caller]
+        missing = (await world.graphql(query, headers, {"id": "KH-2026-9999-1"})).json()
+        for factory_id in {world.angkor, world.mekong, world.saigon, world.duplicate} - readable:
+            answer = (await world.graphql(query, headers, {"id": factory_id})).json()
+            assert answer == missing, (field, caller, factory_id, answer)
 
 
 def who_sees(world: World) -> dict[str, set[str]]:

@@ -1,9 +1,14 @@
 """The gateway's schema and access policy, without I/O."""
 
+import re
+from pathlib import Path
+
 import pytest
 from betterwork_events.auth import Audience, Principal
 from gateway import policy
+from gateway.graphql.schema import schema
 from gateway.sdl import COMMITTED, sdl
+from graphql import parse, validate
 
 
 def test_the_committed_sdl_is_the_schema_in_code() -> None:
@@ -18,3 +23,11 @@ def test_a_government_may_not_read_individual_factories() -> None:
 def test_an_anonymous_caller_may_read_nothing() -> None:
     with pytest.raises(policy.AccessDenied):
         policy.scope_of(None)
+
+
+def test_the_queries_the_readme_shows_are_valid_against_the_schema() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    queries = re.findall(r"```graphql\n(.*?)```", readme, re.S)
+    assert len(queries) >= 3
+    for query in queries:
+        assert validate(schema._schema, parse(query)) == [], query
