@@ -1,4 +1,5 @@
-"""Published assessment reports and how their findings are remedied. Nothing before publication.
+"""Published assessment reports, with how their findings are remedied (from the improvement plans
+read model). Nothing before publication.
 
 Only published reports reach this read model: a scheduled assessment (and its confidential date)
 is never stored here, so no query of any audience can reveal it.
@@ -15,6 +16,7 @@ from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.read_models import improvement_plans
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, metadata
 
@@ -32,14 +34,6 @@ assessment_reports = sa.Table(
     sa.Column("compliance_points", sa.JSON, nullable=False),
     sa.Column("clusters", sa.JSON, nullable=False),
     sa.Column("recurring", sa.JSON, nullable=False),
-)
-
-finding_remediation = sa.Table(
-    "finding_remediation",
-    metadata,
-    sa.Column("assessment_id", sa.Text, primary_key=True),
-    sa.Column("question_id", sa.Text, primary_key=True),
-    sa.Column("status", sa.Text, nullable=False),
 )
 
 projection = Projection("assessment-reports")
@@ -63,20 +57,6 @@ async def completed(conn: AsyncConnection, event: ae.AssessmentCompleted, envelo
     )
 
 
-REMEDIATION = {ae.FindingRemediated: "remediated", ae.RemediationVerified: "verified", ae.RemediationRejected: "open"}
-
-
-@projection.on(*REMEDIATION)
-async def remediation(conn: AsyncConnection, event: ae.FindingRemediated, envelope: Envelope) -> None:
-    status = REMEDIATION[type(event)]
-    values = {"assessment_id": event.assessment_id, "question_id": event.question_id, "status": status}
-    await conn.execute(
-        insert(finding_remediation)
-        .values(**values)
-        .on_conflict_do_update(index_elements=["assessment_id", "question_id"], set_={"status": status})
-    )
-
-
 # --- queries ------------------------------------------------------------------------------------
 
 NEWEST_FIRST = Order((assessment_reports.c.published_on, assessment_reports.c.id), descending=True)
@@ -86,14 +66,14 @@ async def reports_of_factories(
     engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each factory's published reports, newest first, with the remediation of their findings."""
+    findings = improvement_plans.plan_findings.c
     remediation = (
         sa.select(
             sa.func.coalesce(
-                sa.func.json_object_agg(finding_remediation.c.question_id, finding_remediation.c.status),
-                sa.literal_column("'{}'::json"),
+                sa.func.json_object_agg(findings.question_id, findings.status), sa.literal_column("'{}'::json")
             )
         )
-        .where(finding_remediation.c.assessment_id == assessment_reports.c.id)
+        .where(findings.assessment_id == assessment_reports.c.id)
         .scalar_subquery()
         .label("remediation")
     )
@@ -102,4 +82,6 @@ async def reports_of_factories(
 
 
 def remediation_of(row: Any, question_id: str) -> str:
-    return str((row.remediation or {}).get(question_id, "open"))
+    """Open, remediated or verified: a rejected remediation leaves the finding open again."""
+    status = str((row.remediation or {}).get(question_id, improvement_plans.OPEN))
+    return improvement_plans.OPEN if status == improvement_plans.REJECTED else status
