@@ -14,6 +14,7 @@ from alembic.operations import Operations
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from betterwork_events.errors import IllegalStep, NotFound
@@ -36,7 +37,7 @@ known_factories = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-_ENROLLMENT = {
+_ENROLLMENT: dict[type[EventContract], str] = {
     fr.FactoryEnrollmentApplied: "applied",
     fr.FactoryEnrolled: "enrolled",
     fr.FactoryEnrollmentSuspended: "suspended",
@@ -99,7 +100,8 @@ class FactoryReference:
     """Keeps `known_factories` in step with the registry's events."""
 
     handles = frozenset(
-        c.event_type for c in (fr.FactoryRegistered, fr.FactoryProfileUpdated, fr.FactoryMerged, *_ENROLLMENT)
+        [fr.FactoryRegistered.event_type, fr.FactoryProfileUpdated.event_type, fr.FactoryMerged.event_type]
+        + [c.event_type for c in _ENROLLMENT]
     )
 
     def __init__(self, name: str) -> None:

@@ -196,7 +196,11 @@ class Assessment:
                 )
             )
             # Raised at once, so that the programme can act the same day; once per question.
-            if finding.result is Result.NON_COMPLIANT and question.zero_tolerance and question.id not in raised:
+            if (
+                finding.result is Result.NON_COMPLIANT
+                and question.zero_tolerance_issue is not None
+                and question.id not in raised
+            ):
                 raised.add(question.id)
                 events.append(
                     ZeroToleranceIssueRaised(

@@ -54,7 +54,7 @@ consents = sa.Table(
     sa.Column("brand_id", sa.Text, primary_key=True),
 )
 
-ENROLLMENT = {
+ENROLLMENT: dict[type[fr.FactoryRegistryEvent], str] = {
     fr.FactoryEnrollmentApplied: "applied",
     fr.FactoryEnrolled: "enrolled",
     fr.FactoryEnrollmentSuspended: "suspended",
