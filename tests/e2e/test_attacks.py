@@ -878,6 +878,7 @@ INTROSPECTION = """{ __schema {
 # tested (the area's tests in test_gateway_*.py, and below for the ones that name a factory or an id).
 REVIEWED_ARGUMENTS = {
     "Assessment.findings": {"after", "cluster", "compliancePoint", "first", "result"},
+    "Finding.remediation": {"today"},
     "Committee.composition": {"today"},
     "Committee.members": {"today"},
     "Committee.offices": {"today"},
@@ -1212,6 +1213,7 @@ REVIEWED_FIELDS |= {
         "attachments",
         "zeroToleranceIssue",
         "recurring",
+        "remediation",
     },
     "Attachment": {"filename", "contentType", "sizeBytes", "sha256"},
     "ZeroToleranceAlert": {
@@ -2315,3 +2317,27 @@ async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:
     assert imported.status_code == 422  # the rows look like each other
     waited = await health
     assert waited < 1.0, f"/health waited {waited:.1f}s for the import"
+
+
+FINDINGS_WITH_REMEDIATION = """{ findings(result: NON_COMPLIANT, first: 100) { nodes { assessmentId questionId
+  remediation { status remediationNote verifiedBy improvementActions { what who } } } } }"""
+
+
+async def test_a_finding_leads_to_its_remediation_for_whoever_may_read_both(world: World) -> None:
+    """Factory -> assessment -> finding -> remediation: Angkor's wages finding, as each caller."""
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(FINDINGS_WITH_REMEDIATION, headers)).json()
+        if caller.startswith("government"):
+            assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+            continue
+        wages = [n for n in answer["data"]["findings"]["nodes"] if n["assessmentId"] == world.published]
+        if caller not in ("programme", "factory X", "brand A"):
+            assert wages == [], caller
+            continue
+        [finding] = wages
+        remediation = finding["remediation"]
+        assert finding["questionId"] == WAGES and remediation["status"] == "OPEN", caller
+        [action] = remediation["improvementActions"]
+        assert action["what"] == "pay the arrears of line 14", caller
+        assert (action["who"] == "HR manager") == (caller != "brand A"), caller
+        assert remediation["verifiedBy"] is None

@@ -22,8 +22,10 @@ from betterwork_events.contracts.assessment import ZeroToleranceIssue
 
 from gateway import policy
 from gateway.graphql.context import Context
+from gateway.graphql.improvement_plans import Remediation, current_date
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import assessments as model
+from gateway.read_models import improvement_plans as plans
 from gateway.read_models import pages
 from gateway.read_models.assessments import AssessmentFilter, FindingFilter
 from gateway.read_models.pages import PageRequest
@@ -86,6 +88,12 @@ class Finding:
     recurring: bool | None = strawberry.field(
         description="Non-compliant here and in the factory's previous published assessment; null until published"
     )
+
+    @strawberry.field(description="How it is being remedied: null unless non-compliant in a published report")
+    async def remediation(self, info: Info, today: dt.date | None = None) -> Remediation | None:
+        key = (str(self.assessment_id), self.question_id)
+        row = await info.context.loader(plans.remediations_of_findings).load(key)
+        return Remediation.of(row, current_date(today)) if row is not None else None
 
     @classmethod
     def of(cls, row: Any, scope: policy.Scope) -> Finding:

@@ -342,6 +342,13 @@ async def actions_by_id(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[
     return [rows[0] if rows else None for rows in found]
 
 
+async def remediations_of_findings(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[Any]:
+    """A batch of (assessment id, question id): each finding's remediation, or None (a finding that
+    was not non-compliant in a published report has none; an unreadable one answers alike)."""
+    found = await _grouped(engine, remediations(scope, PlanFilter()), (f.assessment_id, f.question_id), keys)
+    return [rows[0] if rows else None for rows in found]
+
+
 async def actions_of_findings(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[list[Any]]:
     """A batch of (assessment id, question id): each finding's actions, soonest due first."""
     query = actions(scope, PlanFilter()).order_by(*SOONEST_DUE.clauses())
