@@ -228,7 +228,7 @@ async def known_to(app: FastAPI, factory_id: str, enrollment: str = "enrolled") 
         except NotFound:
             return False
 
-    await eventually(known, what=f"{app.title} learning that {factory_id} is {enrollment}")
+    await eventually(known, within=90, what=f"{app.title} learning that {factory_id} is {enrollment}")
 
 
 def etag(response: httpx.Response) -> int:
@@ -917,6 +917,9 @@ REVIEWED_ARGUMENTS = {
     "Query.countryCompliance": {"country"},
     "Query.brandDashboard": {"brandId"},
     "Query.node": {"id"},
+    "Query.brands": {"after", "first"},
+    "Query.brand": {"id"},
+    "Brand.suppliers": {"after", "first"},
     "TrainingSession.participants": {"after", "first"},
 }
 # The root lists that take a factory's id: for a factory out of the caller's reach they must answer
@@ -934,8 +937,15 @@ REVIEWED_FIELDS = {
         "remediations",
         "countryCompliance",
         "brandDashboard",
+        "brands",
+        "brand",
     },
     "FactoryConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    # Brands: programme staff all, a brand itself, a factory the brands it supplies; a brand's
+    # suppliers as far as the caller reads factories (see test_brands_lead_to_their_suppliers...).
+    "Brand": {"id", "brandId", "name", "partnership", "suppliers"},
+    "BrandConnection": {"edges", "pageInfo", "nodes", "totalCount"},
+    "BrandEdge": {"cursor", "node"},
     "FactoryEdge": {"cursor", "node"},
     "AssessmentReportConnection": {"edges", "pageInfo", "nodes", "totalCount"},
     "AssessmentReportEdge": {"cursor", "node"},
@@ -2341,3 +2351,36 @@ async def test_a_finding_leads_to_its_remediation_for_whoever_may_read_both(worl
         assert action["what"] == "pay the arrears of line 14", caller
         assert (action["who"] == "HR manager") == (caller != "brand A"), caller
         assert remediation["verifiedBy"] is None
+
+
+BRANDS = "{ brands(first: 100) { totalCount nodes { brandId name suppliers { totalCount nodes { factoryId } } } } }"
+
+
+async def test_brands_lead_to_their_suppliers_as_far_as_each_caller_may_read(world: World) -> None:
+    expected = {
+        "programme": {world.northwind: {world.angkor}, world.lotus: {world.angkor, world.mekong}},
+        "brand A": {world.northwind: {world.angkor}},
+        "brand B": {world.lotus: {world.mekong}},  # Angkor supplies Lotus too, but does not consent
+        "factory X": {world.northwind: {world.angkor}, world.lotus: {world.angkor}},
+        "factory Y": {world.lotus: {world.mekong}},
+        "merged factory": {},
+    }
+    ours = {world.northwind, world.lotus}
+    for caller, brands in expected.items():
+        headers = world.callers[caller]
+        answer = (await world.graphql(BRANDS, headers)).json()
+        seen = {
+            b["brandId"]: {f["factoryId"] for f in b["suppliers"]["nodes"]}
+            for b in answer["data"]["brands"]["nodes"]
+            if b["brandId"] in ours
+        }
+        assert seen == brands, caller
+        for brand_id in ours:
+            one = f'{{ brand(id: "{brand_id}") {{ brandId }} }}'
+            found = (await world.graphql(one, headers)).json()["data"]["brand"]
+            assert (found is not None) == (brand_id in brands), (caller, brand_id)
+        missing = (await world.graphql('{ brand(id: "BR-9999") { brandId } }', headers)).json()
+        assert missing == {"data": {"brand": None}}
+    for caller in ("government KH", "government VN"):
+        refused = (await world.graphql(BRANDS, world.callers[caller])).json()
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller

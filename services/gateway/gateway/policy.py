@@ -135,6 +135,19 @@ class Scope:
         """The rows of the factory directory this caller may read."""
         return self.factory(factories.c.id)
 
+    def brand(self, brand_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller read the brand whose id is `brand_id`: programme staff every brand, a brand
+        itself, a factory the brands it supplies; governments none."""
+        match self.audience:
+            case Audience.PROGRAMME:
+                return sa.true()
+            case Audience.BRAND:
+                return brand_id == self.principal.scope
+            case Audience.FACTORY:
+                links = supplier_links.alias("supplied_brand")
+                return sa.exists().where(links.c.brand_id == brand_id, links.c.factory_id == self.principal.scope)
+        raise AccessDenied("government users see country aggregates only, not brands")
+
     @property
     def sees_unpublished(self) -> bool:
         """Assessments before publication (and so the planned date of a visit to come), findings

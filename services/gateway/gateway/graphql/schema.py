@@ -10,7 +10,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import aggregates, assessments, committees, factories, improvement_plans, training
+from gateway.graphql import aggregates, assessments, brands, committees, factories, improvement_plans, training
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -21,6 +21,7 @@ Info = strawberry.Info[Context, None]
 # the type's own root field.
 NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "Factory": factories.factory,
+    "Brand": brands.brand,
     "TrainingSession": training.session,
     "ImprovementAction": improvement_plans.improvement_action,
     "Committee": committees.committee,
@@ -42,6 +43,7 @@ Query = merge_types(
     "Query",
     (
         factories.Query,
+        brands.Query,
         assessments.Query,
         improvement_plans.Query,
         committees.Query,
@@ -110,6 +112,7 @@ schema = strawberry.Schema(
     query=Query,
     types=[
         factories.Factory,
+        brands.Brand,
         assessments.Assessment,
         training.TrainingSession,
         improvement_plans.ImprovementAction,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from betterwork_events.contracts import factory_registry as fr
@@ -11,7 +11,11 @@ from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, metadata
+
+if TYPE_CHECKING:  # the policy module reads this module's tables
+    from gateway.policy import Scope
 
 factories = sa.Table(
     "factories",
@@ -193,3 +197,31 @@ async def factories_by_id(engine: AsyncEngine, ids: Sequence[str], readable: sa.
         rows = await conn.execute(sa.select(factories).where(factories.c.id.in_(set(leads_to.values())), readable))
         found = {row.id: row for row in rows}
     return [found.get(leads_to.get(i, i)) for i in ids]
+
+
+BRANDS_BY_NAME = Order((brands.c.name, brands.c.id))
+SUPPLIERS_BY_NAME = Order((factories.c.name, factories.c.id))
+
+
+def readable_brands(scope: Scope) -> sa.Select[Any]:
+    return sa.select(brands).where(scope.brand(brands.c.id))
+
+
+async def brands_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(readable_brands(scope).where(brands.c.id.in_(list(ids))))
+        found = {row.id: row for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def suppliers_of_brands(
+    engine: AsyncEngine, scope: Scope, brand_ids: Sequence[str], request: PageRequest
+) -> list[Page]:
+    """Each brand's linked suppliers that the caller may read, by name (for a brand itself: those
+    that consent to share their reports with it, as everywhere)."""
+    query = (
+        sa.select(factories, supplier_links.c.brand_id, supplier_links.c.since)
+        .join(supplier_links, supplier_links.c.factory_id == factories.c.id)
+        .where(scope.factories(), current_factories())
+    )
+    return await pages_per_parent(engine, query, supplier_links.c.brand_id, brand_ids, SUPPLIERS_BY_NAME, request)
