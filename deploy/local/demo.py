@@ -654,6 +654,21 @@ class CommitteePlan:
 
 
 @dataclass
+class AdvisoryPlanPlan:
+    """An enterprise advisor's cycle with the factory: two visits held, one to come."""
+
+    starts_on: dt.date
+    ends_on: dt.date
+    advisor: str
+    topics: tuple[str, str]  # the two priorities agreed, in the advisory topic catalogue
+    held: tuple[dt.date, dt.date]
+    upcoming: dt.date
+    manager: str
+
+    steps = 7  # the plan, three visits planned, two held, the factory's confirmation
+
+
+@dataclass
 class FactoryPlan:
     key: str  # stable across runs: the Idempotency-Keys are made of it
     country: str
@@ -666,6 +681,7 @@ class FactoryPlan:
     committee: CommitteePlan | None = None
     workers: Names = KHMER
     dormitories: bool = False
+    advisory: AdvisoryPlanPlan | None = None
 
     @property
     def registry_steps(self) -> int:
@@ -675,7 +691,8 @@ class FactoryPlan:
     def steps(self) -> int:
         visit = self.visit.steps if self.visit else 0
         committee = self.committee.steps if self.committee else 0
-        return self.registry_steps + sum(a.steps for a in self.assessments) + visit + committee
+        advisory = self.advisory.steps if self.advisory else 0
+        return self.registry_steps + sum(a.steps for a in self.assessments) + visit + committee + advisory
 
 
 @dataclass
@@ -870,7 +887,7 @@ def plan_factory(
         for k, s in enumerate(starts)
     ]
     workers = rng.choices([n for n, _ in country.workers], [w for _, w in country.workers])[0]
-    return FactoryPlan(
+    factory = FactoryPlan(
         key=f"{country.code}-{number + 1:04d}",
         country=country.code,
         profile=profile,
@@ -879,6 +896,43 @@ def plan_factory(
         assessments=assessments,
         workers=workers,
         dormitories=rng.random() < country.dormitories,
+    )
+    factory.advisory = plan_advisory(factory, country, today)
+    return factory
+
+
+ADVISORY_TOPICS = (
+    "osh.fire-and-emergency-preparedness",
+    "osh.chemical-safety",
+    "working-time.hours-and-overtime",
+    "compensation.wages-and-benefits",
+    "contracts-and-hr.grievances-and-discipline",
+    "freedom-of-association.social-dialogue",
+    "discrimination.sexual-harassment-prevention",
+)
+ADVISORS = ("Pich Sopheap", "Nguyen Thi Lan", "Farhana Akter", "Rania Haddad", "Chea Sokunthea", "Tran Van Minh")
+
+
+def plan_advisory(factory: FactoryPlan, country: Country, today: dt.date) -> AdvisoryPlanPlan | None:
+    """Most factories of the core package are in advisory this year. Drawn from a generator of its
+    own, so that adding advisory changed nothing else the seed decides."""
+    rng = random.Random(f"{factory.key}-advisory")
+    if factory.service_package != "core" or rng.random() > 0.7:
+        return None
+    starts_on = max(factory.enrolled_on, today - dt.timedelta(days=300))
+    first = starts_on + dt.timedelta(days=rng.randint(10, 40))
+    second = min(first + dt.timedelta(days=rng.randint(60, 120)), today - dt.timedelta(days=5))
+    if second <= first:
+        return None  # enrolled too lately for two visits held by now
+    topics = rng.sample(ADVISORY_TOPICS, 2)
+    return AdvisoryPlanPlan(
+        starts_on=starts_on,
+        ends_on=today + dt.timedelta(days=90),
+        advisor=rng.choice(ADVISORS),
+        topics=(topics[0], topics[1]),
+        held=(first, second),
+        upcoming=today + dt.timedelta(days=rng.randint(10, 45)),
+        manager=country.managers.person(rng, female=rng.random() < 0.6),
     )
 
 
@@ -1179,6 +1233,7 @@ class Loaded:
     assessments: list[str] = field(default_factory=list)  # published reports
     visits: list[str] = field(default_factory=list)  # unannounced visits still to come (or cancelled)
     committees: list[str] = field(default_factory=list)
+    advisory_plans: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     commands: int = 0  # sent; a run that carries on after an interruption sends fewer than planned
     featured_brand: str = ""  # with suppliers that share their reports with it, and one that does not
@@ -1368,9 +1423,17 @@ async def register_factory(sender: Sender, programme: Plan, factory: FactoryPlan
 async def run_factory(sender: Sender, programme: Plan, factory: FactoryPlan, factory_id: str, loaded: Loaded) -> None:
     async def assessments() -> None:
         # One after the other: each report is compared with the one published before it.
+        latest = ""
         for assessment in factory.assessments:
             with sender.planned(assessment.steps):
-                loaded.assessments.append(await run_assessment(sender, programme, factory, factory_id, assessment))
+                latest = await run_assessment(sender, programme, factory, factory_id, assessment)
+                loaded.assessments.append(latest)
+        if factory.advisory is not None and factory.assessments:
+            # Its priorities answer findings of the latest report.
+            findings = factory.assessments[-1].results
+            with sender.planned(factory.advisory.steps):
+                plan_id = await run_advisory(sender, programme, factory, factory_id, factory.advisory, latest, findings)
+                loaded.advisory_plans.append(plan_id)
         if factory.visit is not None:
             with sender.planned(factory.visit.steps):
                 loaded.visits.append(await run_visit(sender, programme, factory, factory_id, factory.visit))
@@ -1532,6 +1595,86 @@ async def run_committee(
                 closure = {"closed_on": str(item.closed_on), "outcome": item.outcome}
                 await sender.send("committee", "POST", f"{where}/closure", own, closure)
     return str(committee["id"])
+
+
+async def run_advisory(
+    sender: Sender,
+    programme: Plan,
+    factory: FactoryPlan,
+    factory_id: str,
+    plan: AdvisoryPlanPlan,
+    assessment_id: str,
+    results: dict[str, tuple[str, str]],
+) -> str:
+    """The advisor's plan with the factory: priorities, two visits held with a commitment made and
+    followed up, one visit to come; the factory confirms the first visit's record."""
+    staff = sender.as_(Audience.PROGRAMME, subject=BY_CODE[factory.country].assessors[0])
+    key = demo_key(programme, factory.key, "advisory")
+    body: dict[str, Any] = {
+        "factory_id": factory_id,
+        "starts_on": str(plan.starts_on),
+        "ends_on": str(plan.ends_on),
+        "advisor": plan.advisor,
+        "visits": 3,
+        "priorities": [
+            {
+                "topic": topic,
+                "description": f"Priority agreed with management: {topic.split('.')[1].replace('-', ' ')}",
+                "links": [f"finding:{assessment_id}.{q}" for q in answering(topic, results)],
+            }
+            for topic in plan.topics
+        ],
+    }
+    created = await sender.send("committee", "POST", "/advisory-plans", staff, body, key=key, learning=True)
+    path = f"/advisory-plans/{created['id']}"
+    days = (*plan.held, plan.upcoming)
+    visits = {v["planned_for"]: v for v in (await sender.send("committee", "GET", path, staff))["visits"]}
+    for n, day in enumerate(days):
+        if str(day) not in visits:
+            body = {"planned_for": str(day), "planned_on": str(plan.starts_on), "topics": [plan.topics[n % 2]]}
+            await sender.send("committee", "POST", f"{path}/visits", staff, body, key=f"{key}-visit-{n + 1}")
+    visits = {v["planned_for"]: v for v in (await sender.send("committee", "GET", path, staff))["visits"]}
+    management = [{"name": plan.manager, "role": "HR manager"}]
+    records = [
+        {
+            "topics": [{"topic": plan.topics[0], "priority_id": "P-1"}],
+            "notes": "Walked the floor with management and agreed what to do first.",
+            "commitments": [
+                {
+                    "description": "Put the agreed measures in place and report at the next visit",
+                    "topic": plan.topics[0],
+                    "due_on": str(plan.held[0] + dt.timedelta(days=30)),
+                    "priority_id": "P-1",
+                }
+            ],
+        },
+        {
+            "topics": [{"topic": plan.topics[1], "priority_id": "P-2"}],
+            "notes": "Reviewed the measures from the first visit; moved on to the second priority.",
+            "follow_ups": [{"commitment_id": "CM-1", "status": "done", "note": "In place, seen on the floor"}],
+        },
+    ]
+    for day, record in zip(plan.held, records, strict=True):
+        visit = visits[str(day)]
+        if visit["status"] == "planned":
+            body = {"held_on": str(day), "management": management} | record
+            where = f"{path}/visits/{visit['visit_id']}/record"
+            version = (await sender.send("committee", "GET", path, staff))["version"]
+            await sender.send("committee", "POST", where, staff, body, version=version)
+    first = visits[str(plan.held[0])]
+    if first["confirmation"] is None:
+        where = f"{path}/visits/{first['visit_id']}/confirmation"
+        body = {"comment": "This is what we agreed."}
+        await sender.send("committee", "POST", where, factory_user(sender, factory, factory_id), body)
+    return str(created["id"])
+
+
+def answering(topic: str, results: dict[str, tuple[str, str]]) -> list[str]:
+    """The non-compliant findings (question ids) a priority on `topic` answers: those of its cluster,
+    else the report's first non-compliant one, else its first question."""
+    cluster = topic.split(".")[0]
+    found = [q for q, (result, _) in results.items() if result == "non-compliant"]
+    return [q for q in found if q.startswith(f"{cluster}.")][:3] or found[:1] or list(results)[:1]
 
 
 def sits_on(member: dict[str, Any], day: dt.date) -> bool:

@@ -210,6 +210,19 @@ async def test_committees_are_elected_meet_and_follow_up_their_action_items(load
     assert len({status for _, status in health}) > 1, health  # not every committee is doing well
 
 
+async def test_advisory_plans_have_visits_held_and_to_come_with_commitments_followed_up(loaded: Demo) -> None:
+    assert loaded.loaded.advisory_plans
+    for plan_id in loaded.loaded.advisory_plans:
+        plan = await loaded.get(f"{loaded.urls.committee}/advisory-plans/{plan_id}")
+        assert plan["visits_promised"] <= plan["visits_included"] and len(plan["priorities"]) == 2
+        assert Counter(v["status"] for v in plan["visits"]) == {"held": 2, "planned": 1}, plan["visits"]
+        held = sorted((v for v in plan["visits"] if v["status"] == "held"), key=lambda v: v["held_on"])
+        assert held[0]["confirmation"] is not None and held[0]["commitments_made"] == ["CM-1"]
+        assert held[1]["follow_ups"] == ["CM-1"]
+        [commitment] = plan["commitments"]
+        assert commitment["status"] == "done"
+
+
 async def test_training_sessions_are_delivered_cancelled_and_still_to_come(loaded: Demo) -> None:
     sessions = await loaded.get(f"{loaded.urls.training}/sessions")
     assert sorted(s["id"] for s in sessions) == sorted(loaded.loaded.sessions)
@@ -264,6 +277,7 @@ async def test_loading_again_changes_nothing(loaded: Demo) -> None:
     assert again.factories == loaded.loaded.factories and again.brands == loaded.loaded.brands
     assert sorted(again.assessments) == sorted(loaded.loaded.assessments)
     assert sorted(again.committees) == sorted(loaded.loaded.committees)
+    assert sorted(again.advisory_plans) == sorted(loaded.loaded.advisory_plans)
     assert await published_reports(loaded) == before
     assert await loaded.get(f"{loaded.urls.training}/sessions") == sessions
     assert again.commands < loaded.planned / 5  # only the creating commands, answered from their keys
