@@ -466,3 +466,34 @@ async def _advisory_locks_held(server: asyncpg.Connection, database: str, count:
 
 async def _at_least(items: Sequence[object], count: int) -> bool:
     return len(items) >= count
+
+
+async def test_the_relay_and_a_consumer_work_on_while_the_api_pool_is_exhausted(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    # The API's engines, each with one connection, which a long request holds all along.
+    api_store_engine = create_async_engine(store.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    api_read_engine = create_async_engine(read_model.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    api_store = EventStore(api_store_engine, source=store.source)
+    relay = OutboxRelay(api_store, kafka, topic)
+    projection = TimesApplied(f"{topic_prefix}times-applied")
+    runner = ProjectionRunner(
+        api_read_engine, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter"
+    )
+    async with api_store_engine.connect() as held_store, api_read_engine.connect() as held_read:
+        await held_store.execute(sa.text("SELECT 1"))
+        await held_read.execute(sa.text("SELECT 1"))
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+        try:
+            for i in range(5):
+                await api_store.append(f"factory-KE-{i}", [registered(f"KE-{i}", "Athi River EPZ", "KE", "Nairobi")], 0)
+            await eventually(lambda: _count_is(read_model, 5), within=60, what="every event applied")
+            assert not [task for task in tasks if task.done()]
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    await api_store.close()
+    await api_store_engine.dispose()
+    await api_read_engine.dispose()
