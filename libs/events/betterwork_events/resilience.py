@@ -103,10 +103,12 @@ async def retrying(what: str, operation: Callable[[], Awaitable[T]], backoff: Ba
             await asyncio.sleep(delay)
 
 
-def own_engine(engine: AsyncEngine, application_name: str, *, pool_size: int = 2) -> AsyncEngine:
+def own_engine(engine: AsyncEngine, application_name: str, *, pool_size: int = 1) -> AsyncEngine:
     """An engine on the same database as `engine` with a small pool of its own, for a background
     task: API traffic exhausting its pool never starves the task, nor the task the API. Its
-    connections are named, so operators (and tests) can tell them apart in pg_stat_activity."""
+    connections are named, so operators (and tests) can tell them apart in pg_stat_activity.
+    One connection is enough for a consumer, which applies one batch at a time (its rebalance
+    listener, if it ever needs a second, waits for it and retries)."""
     return create_async_engine(
         engine.url,
         pool_size=pool_size,
