@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
@@ -15,9 +18,12 @@ from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.contracts.factory_registry import FactoryProfileUpdated, FactoryRegistered
 from betterwork_events.envelope import Envelope
 from betterwork_events.relay import OutboxRelay
+from betterwork_events.resilience import is_transient
 from betterwork_events.store import EventStore
+from betterwork_events.web import supervise
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tests.conftest import PG_PORT
 from tests.support import eventually, read_topic, registered, renamed
 
 
@@ -303,3 +309,191 @@ async def _checkpoint_reached(relay: OutboxRelay, position: int) -> bool:
 
 async def _published_at_least(bootstrap: str, topic: str, count: int) -> bool:
     return len(await read_topic(bootstrap, topic)) >= count
+
+
+@pytest.fixture
+async def server() -> asyncpg.Connection:
+    """A connection to the shared server's maintenance database, to act on this test's own databases only."""
+    admin = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="postgres", database="postgres")
+    yield admin
+    await admin.close()
+
+
+async def drop_sessions(server: asyncpg.Connection, database: str) -> None:
+    """What a PostgreSQL restart does to the sessions of one database (here only the test's own)."""
+    await server.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+
+
+async def test_a_read_model_database_refusing_connections_is_waited_out_and_nothing_is_dead_lettered(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str, server: asyncpg.Connection
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    dead_letter_topic = f"{topic_prefix}dead-letter"
+    relay = OutboxRelay(store, kafka, topic)
+    projection = TimesApplied(f"{topic_prefix}times-applied")
+    # Quick retries, as a poison event gets: an outage must not be mistaken for one however quick they are.
+    runner = ProjectionRunner(
+        read_model, kafka, projection, [topic], dead_letter_topic=dead_letter_topic, retry_delay=0.01
+    )
+    task = asyncio.create_task(supervise("times applied", runner.run))  # as the services run it
+    database = read_model.url.database
+    assert database is not None
+    ids = []
+    try:
+        appended = await store.append("factory-MM-0", [registered("MM-0", "Yangon Apparel", "MM", "Hlaing")], 0)
+        ids += appended.event_ids
+        await relay.publish_available()
+        await eventually(lambda: _count_is(read_model, 1), within=60, what="the first event applied")
+
+        # The read model's database goes away: it refuses every connection, and its sessions end.
+        await server.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await drop_sessions(server, database)
+        try:
+            for i in range(1, 21):
+                event = registered(f"MM-{i}", "Yangon Apparel", "MM", "Hlaing")
+                ids += (await store.append(f"factory-MM-{i}", [event], 0)).event_ids
+            await relay.publish_available()
+            await asyncio.sleep(3)  # the outage lasts a while, with events waiting on the topic
+        finally:
+            await server.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await read_model.dispose()  # the test's own pooled connections ended with the sessions
+
+        await eventually(lambda: _count_is(read_model, 21), within=60, what="every event applied after the outage")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    applied = await times_applied(read_model)
+    assert set(applied) == set(ids)
+    assert set(applied.values()) == {1}
+    assert await read_topic(kafka, dead_letter_topic) == []
+
+
+async def test_relays_whose_sessions_are_dropped_take_back_one_lock_and_their_wake_up(
+    store: EventStore, kafka: str, topic_prefix: str, server: asyncpg.Connection
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    database = store.engine.url.database
+    assert database is not None
+    # Their poll would not come in this test's lifetime: only NOTIFY can wake them.
+    replicas = [OutboxRelay(store, kafka, topic, idle_wait=3600) for _ in range(2)]
+    relays = [asyncio.create_task(relay.run()) for relay in replicas]
+    appended: list[uuid.UUID] = []
+    stop = asyncio.Event()
+
+    async def append_steadily() -> None:
+        """A client appending all along, retrying (with the same event ids) what a dropped session failed."""
+        versions: dict[str, int] = defaultdict(int)
+        for i in itertools.count():
+            if stop.is_set():
+                return
+            factory_id = f"TR-{i % 5}"
+            version = versions[factory_id]
+            event = (
+                registered(factory_id, "Istanbul Denim", "TR", "Esenyurt")
+                if version == 0
+                else renamed(factory_id, f"Istanbul Denim {version}", "TR", "Esenyurt")
+            )
+            event_ids = [uuid.uuid4()]
+            while True:
+                try:
+                    await store.append(f"factory-{factory_id}", [event], version, event_ids=event_ids)
+                    break
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    await asyncio.sleep(0.05)
+            versions[factory_id] += 1
+            appended.extend(event_ids)
+            await asyncio.sleep(0.01)
+
+    writer = asyncio.create_task(append_steadily())
+    try:
+        await eventually(lambda: _published_ids_include(kafka, topic, appended[:10]), what="the first events")
+        for _ in range(2):
+            await drop_sessions(server, database)
+            after = len(appended)
+            await eventually(lambda: _at_least(appended, after + 10), what="more appends")  # noqa: B023
+            await eventually(
+                lambda: _published_ids_include(kafka, topic, appended[: after + 10]),  # noqa: B023
+                what="publishing going on after the sessions were dropped",
+            )
+        stop.set()
+        await writer
+        await eventually(lambda: _published_ids_include(kafka, topic, appended), what="every append published")
+
+        await eventually(lambda: _advisory_locks_held(server, database, 1), what="exactly one relay holding the lock")
+        assert [relay.leading for relay in replicas].count(True) == 1
+
+        # Idle now, the leader must be woken by the next append's notification.
+        late = await store.append("factory-TR-9", [registered("TR-9", "Bursa Textiles", "TR", "Bursa")], 0)
+        await eventually(lambda: _published_ids_include(kafka, topic, late.event_ids), what="a wake-up by NOTIFY")
+    finally:
+        stop.set()
+        for task in [writer, *relays]:
+            task.cancel()
+        await asyncio.gather(writer, *relays, return_exceptions=True)
+
+    # At least once, and in order per factory: each event first appears after its predecessors.
+    first_seen: dict[str, list[int]] = defaultdict(list)
+    seen: set[uuid.UUID] = set()
+    for record in await read_topic(kafka, topic):
+        envelope = Envelope.from_kafka(record.value, record.headers)
+        if envelope.id not in seen:
+            seen.add(envelope.id)
+            first_seen[envelope.subject].append(envelope.streamversion)
+    assert seen == {*appended, *late.event_ids}
+    for stream, versions in first_seen.items():
+        assert versions == list(range(1, len(versions) + 1)), f"{stream} out of order: {versions}"
+
+
+async def _published_ids_include(bootstrap: str, topic: str, ids: Sequence[uuid.UUID]) -> bool:
+    published = {Envelope.from_kafka(r.value, r.headers).id for r in await read_topic(bootstrap, topic)}
+    return set(ids) <= published
+
+
+async def _advisory_locks_held(server: asyncpg.Connection, database: str, count: int) -> bool:
+    held = await server.fetchval(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
+        database,
+    )
+    return bool(held == count)
+
+
+async def _at_least(items: Sequence[object], count: int) -> bool:
+    return len(items) >= count
+
+
+async def test_the_relay_and_a_consumer_work_on_while_the_api_pool_is_exhausted(
+    store: EventStore, read_model: AsyncEngine, kafka: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}factory-registry.events"
+    # The API's engines, each with one connection, which a long request holds all along.
+    api_store_engine = create_async_engine(store.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    api_read_engine = create_async_engine(read_model.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    api_store = EventStore(api_store_engine, source=store.source)
+    relay = OutboxRelay(api_store, kafka, topic)
+    projection = TimesApplied(f"{topic_prefix}times-applied")
+    runner = ProjectionRunner(
+        api_read_engine, kafka, projection, [topic], dead_letter_topic=f"{topic_prefix}dead-letter"
+    )
+    async with api_store_engine.connect() as held_store, api_read_engine.connect() as held_read:
+        await held_store.execute(sa.text("SELECT 1"))
+        await held_read.execute(sa.text("SELECT 1"))
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+        try:
+            for i in range(5):
+                await api_store.append(f"factory-KE-{i}", [registered(f"KE-{i}", "Athi River EPZ", "KE", "Nairobi")], 0)
+            await eventually(lambda: _count_is(read_model, 5), within=60, what="every event applied")
+            assert not [task for task in tasks if task.done()]
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    await api_store.close()
+    await api_store_engine.dispose()
+    await api_read_engine.dispose()

@@ -3,9 +3,17 @@
 A batch's read-model changes, its `processed_events` rows and the partition offset to resume
 from commit in one transaction, so an event redelivered after a crash (or published twice by
 the relay) is recognised by its id and changes nothing, and a read model dropped for a rebuild
-is filled again from the beginning of the topics. An event that keeps failing is retried a bounded number of times, then sent to
-the consumer's dead-letter topic with the error, and recorded as processed; nothing is dropped
-silently.
+is filled again from the beginning of the topics.
+
+Two kinds of failure are told apart. The infrastructure failing (the database unreachable, a
+connection dropped, the pool exhausted, the broker unavailable) says nothing about the event:
+it is retried, with backoff, for as long as it lasts, and never dead-letters anything. An event
+that fails on its own (a malformed envelope, data breaking its contract, a handler error while
+the database answers) is retried a bounded number of times, then parked on the consumer's
+dead-letter topic with the error; only once the dead-letter topic has it is it recorded as
+processed. Nothing is dropped silently, and nothing is recorded that was neither applied nor parked.
+
+Each runner has its own few database connections (`own_engine`), apart from the API's pool.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from betterwork_events import kafka
 from betterwork_events.envelope import Envelope, MalformedEnvelope
+from betterwork_events.resilience import Backoff, is_transient, own_engine, retrying
 from betterwork_events.tracing import continued_from, tracer
 
 log = logging.getLogger(__name__)
@@ -49,14 +58,18 @@ class ProjectionRunner:
         dead_letter_topic: str,
         max_attempts: int = 3,
         retry_delay: float = 0.2,
+        max_retry_delay: float = 5.0,
     ) -> None:
         self.engine = engine
+        # Its own connections: on the API's pool it would wait (and time out) behind requests, and they behind it.
+        self.db = own_engine(engine, f"bw-consumer:{projection.name}")
         self.bootstrap = bootstrap
         self.projection = projection
         self.topics = list(topics)
         self.dead_letter_topic = dead_letter_topic
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
 
     async def run(self) -> None:
         """Consume for ever; cancel the task to stop."""
@@ -74,31 +87,66 @@ class ProjectionRunner:
                 for records in batches.values():
                     await self.handle(records, dead_letters)
                 if batches:
-                    await consumer.commit()  # for the operators' lag dashboards only
+                    try:
+                        await consumer.commit()  # for the operators' lag dashboards only
+                    except Exception as error:  # the read model's own record is what counts
+                        log.warning("%s: could not commit offsets to Kafka: %s", self.projection.name, error)
         finally:
             await consumer.stop()
             await dead_letters.stop()
+            await self.db.dispose()
 
     async def handle(self, records: Sequence[ConsumerRecord], dead_letters: AIOKafkaProducer) -> None:
-        """Apply a batch of one partition's records in one transaction, or one by one if that fails."""
-        try:
-            async with self.engine.begin() as conn:
-                for record in records:
-                    await self._apply(conn, record)
-                await self._save_offset(conn, records[-1])
-        except Exception as error:
-            log.warning("%s: batch failed (%s); applying its events one by one", self.projection.name, error)
-            for record in records:
-                await self._apply_alone(record, dead_letters)
+        """Apply a batch of one partition's records in one transaction, or one by one if that fails.
+
+        While the infrastructure is what fails, the batch is tried again, for as long as it takes."""
+        backoff = self._backoff()
+        while True:
+            try:
+                async with self.db.begin() as conn:
+                    for record in records:
+                        await self._apply(conn, record)
+                    await self._save_offset(conn, records[-1])
+                return
+            except Exception as error:
+                if not await self._infrastructure_failed(error):
+                    log.warning("%s: batch failed (%s); applying its events one by one", self.projection.name, error)
+                    break
+                await self._wait_for_infrastructure(backoff, _where(records[0]), error)
+        for record in records:
+            await self._apply_alone(record, dead_letters)
 
     async def stored_offsets(self, partitions: Collection[TopicPartition]) -> dict[TopicPartition, int]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.text("SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer = :consumer"),
-                {"consumer": self.projection.name},
-            )
-            stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+        async def read() -> dict[TopicPartition, int]:
+            async with self.db.connect() as conn:
+                rows = await conn.execute(
+                    sa.text("SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer = :consumer"),
+                    {"consumer": self.projection.name},
+                )
+                return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+
+        stored = await retrying(f"{self.projection.name}: reading its offsets", read, self._backoff())
         return {tp: stored[tp] for tp in partitions if tp in stored}
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.retry_delay, self.max_retry_delay)
+
+    async def _infrastructure_failed(self, error: BaseException) -> bool:
+        """Whether `error` is the database or the broker failing, not the events: by its kind, or
+        because the database does not answer a trivial query either."""
+        if is_transient(error):
+            return True
+        try:
+            async with self.db.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return True
+        return False
+
+    async def _wait_for_infrastructure(self, backoff: Backoff, where: str, error: BaseException) -> None:
+        delay = backoff.next_delay()
+        log.warning("%s: unavailable at %s (%s); retrying in %.1fs", self.projection.name, where, error, delay)
+        await asyncio.sleep(delay)
 
     async def _save_offset(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
         await conn.execute(
@@ -116,21 +164,27 @@ class ProjectionRunner:
         )
 
     async def _apply_alone(self, record: ConsumerRecord, dead_letters: AIOKafkaProducer) -> None:
-        error: BaseException | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        backoff = self._backoff()
+        failures = 0  # of this event itself; the infrastructure failing does not count
+        while True:
             try:
-                async with self.engine.begin() as conn:
+                async with self.db.begin() as conn:
                     await self._apply(conn, record)
                     await self._save_offset(conn, record)
                 return
             except MalformedEnvelope as malformed:
-                error = malformed  # retrying cannot help
+                error: BaseException = malformed  # retrying cannot help
                 break
             except Exception as failure:
+                if await self._infrastructure_failed(failure):
+                    await self._wait_for_infrastructure(backoff, _where(record), failure)
+                    continue
                 error = failure
-                log.warning("%s: attempt %d at %s failed: %s", self.projection.name, attempt, _where(record), failure)
-                await asyncio.sleep(self.retry_delay * attempt)
-        assert error is not None
+                failures += 1
+                log.warning("%s: attempt %d at %s failed: %s", self.projection.name, failures, _where(record), failure)
+                if failures >= self.max_attempts:
+                    break
+                await asyncio.sleep(self.retry_delay * failures)
         await self._dead_letter(record, error, dead_letters)
 
     async def _apply(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
@@ -174,11 +228,21 @@ class ProjectionRunner:
             ("bw_original_partition", str(record.partition).encode()),
             ("bw_original_offset", str(record.offset).encode()),
         ]
-        await dead_letters.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)
-        async with self.engine.begin() as conn:
-            with contextlib.suppress(MalformedEnvelope):  # without an id, the offset alone remembers it
-                await self._first_time(conn, Envelope.from_kafka(record.value, record.headers))
-            await self._save_offset(conn, record)
+
+        async def park() -> None:
+            await dead_letters.send_and_wait(
+                self.dead_letter_topic, value=record.value, key=record.key, headers=headers
+            )
+
+        async def record_parked() -> None:
+            async with self.db.begin() as conn:
+                with contextlib.suppress(MalformedEnvelope):  # without an id, the offset alone remembers it
+                    await self._first_time(conn, Envelope.from_kafka(record.value, record.headers))
+                await self._save_offset(conn, record)
+
+        # Recorded as processed only once the dead-letter topic has it (a failure in between parks it twice).
+        await retrying(f"{self.projection.name}: dead-lettering {_where(record)}", park, self._backoff())
+        await retrying(f"{self.projection.name}: recording {_where(record)} parked", record_parked, self._backoff())
 
 
 class _ResumeFromReadModel(ConsumerRebalanceListener):

@@ -227,15 +227,24 @@ class EventStore:
             raise StreamNotFound(stream_id)
         return self._envelopes(rows)
 
-    async def read_all(self, after: Checkpoint = Checkpoint(), limit: int = 1000) -> Batch:
+    async def read_all(
+        self, after: Checkpoint = Checkpoint(), limit: int = 1000, *, connection: asyncpg.Connection | None = None
+    ) -> Batch:
         """Events in commit-safe global order after `after`; only those that can no longer change.
 
         Ordering by (transaction id, position) and stopping below the oldest running transaction
         means an event that commits late is never behind a checkpoint already handed out, so a
         reader that follows checkpoints never skips one, while appends stay fully concurrent.
+        `connection` (the relay's own) is used instead of one of the store's.
         """
+        if connection is not None:
+            return await self._read_all(connection, after, limit)
+        async with self.connections.use() as conn:
+            return await self._read_all(conn, after, limit)
+
+    async def _read_all(self, conn: asyncpg.Connection, after: Checkpoint, limit: int) -> Batch:
         # One snapshot for both statements, so "held back" speaks of the same horizon as the batch.
-        async with self.connections.use() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
             rows = await conn.fetch(_READ_ALL, after.transaction_id, after.position, limit)
             checkpoint = Checkpoint(rows[-1]["txid"], rows[-1]["position"]) if rows else after
             held_back = False

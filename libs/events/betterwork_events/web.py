@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,18 +113,32 @@ def create_engine(settings: CommonSettings) -> AsyncEngine:
     return create_async_engine(settings.database_url, pool_size=10, max_overflow=10, pool_recycle=300)
 
 
-async def supervise(name: str, task: BackgroundTask) -> None:
-    """Keep a background task running: restart it with backoff when it fails."""
+HEALTHY_AFTER = 60.0  # seconds a background task must run before a failure counts as a first one again
+
+
+async def supervise(
+    name: str,
+    task: BackgroundTask,
+    *,
+    healthy_after: float = HEALTHY_AFTER,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Keep a background task running: restart it with backoff when it fails. The backoff grows
+    while the task keeps failing and starts again from the shortest once it had run for `healthy_after`."""
     delay = 1.0
     while True:
+        started = clock()
         try:
             await task()
             return
         except asyncio.CancelledError:
             raise
         except Exception:
+            if clock() - started >= healthy_after:
+                delay = 1.0
             log.exception("%s failed; restarting in %.0fs", name, delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
             delay = min(delay * 2, 30)
 
 

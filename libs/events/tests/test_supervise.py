@@ -1,0 +1,81 @@
+"""The restart backoff of background tasks (web.supervise), on a clock of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from betterwork_events.resilience import is_transient
+from betterwork_events.web import supervise
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_the_backoff_grows_while_a_task_keeps_failing_and_starts_again_after_it_ran_healthily() -> None:
+    clock = Clock()
+    runs = iter([0.1, 0.1, 0.1, 0.1, 120.0, 0.1, 0.1])  # how long each run lasts before it fails
+
+    async def task() -> None:
+        try:
+            lasted = next(runs)
+        except StopIteration:
+            return  # done: supervise returns
+        clock.now += lasted
+        raise RuntimeError("broken")
+
+    await supervise("task", task, healthy_after=60, clock=clock, sleep=clock.sleep)
+
+    # Four quick failures: 1, 2, 4, 8; then one after two healthy minutes starts again at 1.
+    assert clock.slept == [1, 2, 4, 8, 1, 2, 4]
+
+
+async def test_the_backoff_is_bounded() -> None:
+    clock = Clock()
+    failures = 10
+
+    async def task() -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RuntimeError("broken")
+
+    await supervise("task", task, clock=clock, sleep=clock.sleep)
+    assert max(clock.slept) == 30
+
+
+async def test_cancelling_stops_it() -> None:
+    started = asyncio.Event()
+
+    async def task() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    supervised = asyncio.create_task(supervise("task", task))
+    await started.wait()
+    supervised.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await supervised
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionRefusedError(), OSError("reset"), TimeoutError()],
+)
+def test_infrastructure_failures_are_transient(error: BaseException) -> None:
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("cannot project"), ValueError("bad data"), KeyError("x")])
+def test_failures_of_the_work_itself_are_not(error: BaseException) -> None:
+    assert not is_transient(error)
