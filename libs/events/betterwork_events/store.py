@@ -10,15 +10,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from uuid import UUID, uuid4
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from betterwork_events.catalogue import SCHEMA_URI, EventContract
@@ -105,6 +107,8 @@ _LOAD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version"
 _STREAM_OF = "SELECT stream_id FROM events WHERE event_id = $1"
 _APPENDED_BEFORE = "SELECT stream_id, max(version) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+# Two-key form: its own lock space, apart from the relay's and the migrations' one-key locks.
+_CLAIM = sa.text("SELECT pg_advisory_xact_lock(1, hashtext(:key))")
 _NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 _INSERT_COLUMNS = (
     "event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, traceparent"
@@ -131,6 +135,21 @@ class EventStore:
     async def close(self) -> None:
         await asyncio.gather(*self._notifier.sending)
         await self.connections.close()
+
+    @contextlib.asynccontextmanager
+    async def claim(self, key: UUID | None) -> AsyncIterator[AsyncConnection]:
+        """A transaction in which the command a retry is recognised by (`key`: the idempotent
+        event id of its first event) runs alone.
+
+        A retry of the same command waits here until the first attempt's transaction has ended,
+        so the check "was this appended before?" made inside it sees the first attempt's outcome,
+        never a half-done one. The command appends on the connection yielded (`connection=`).
+        Without a key it is a plain transaction.
+        """
+        async with self.engine.begin() as conn:
+            if key is not None:
+                await conn.execute(_CLAIM, {"key": str(key)})
+            yield conn
 
     async def append(
         self,
