@@ -125,11 +125,11 @@ class EventStore:
     append can join a transaction of theirs (`connection=`).
     """
 
-    def __init__(self, engine: AsyncEngine, source: str, *, pool_size: int = 10) -> None:
+    def __init__(self, engine: AsyncEngine, source: str, *, pool_size: int = 10, wait_seconds: float = 5.0) -> None:
         self.engine = engine
         self.source = source  # the CloudEvents source: which service wrote the events
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.connections = _Connections(self.dsn, pool_size)
+        self.connections = _Connections(self.dsn, pool_size, wait_seconds)
         self._notifier = _Notifier(self)
 
     async def close(self) -> None:
@@ -289,8 +289,9 @@ class _Connections:
 
     MAX_IDLE = 300.0  # seconds; older idle connections are closed rather than trusted
 
-    def __init__(self, dsn: str, size: int) -> None:
+    def __init__(self, dsn: str, size: int, wait_seconds: float = 5.0) -> None:
         self.dsn = dsn
+        self.wait_seconds = wait_seconds  # for a free slot, and for the server to accept a new connection: TimeoutError
         self._idle: list[tuple[asyncpg.Connection, float]] = []
         self._slots = asyncio.Semaphore(size)
         self._in_use: set[asyncpg.Connection] = set()
@@ -300,7 +301,11 @@ class _Connections:
         return _Use(self)
 
     async def acquire(self) -> asyncpg.Connection:
-        await self._slots.acquire()
+        if self._slots.locked():  # only then: a timeout costs more than the acquire itself
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()
         try:
             now = time.monotonic()
             while self._idle:
@@ -309,7 +314,7 @@ class _Connections:
                     break
                 conn.terminate()
             else:
-                conn = await asyncpg.connect(self.dsn)
+                conn = await asyncpg.connect(self.dsn, timeout=self.wait_seconds)
         except BaseException:
             self._slots.release()
             raise
