@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -17,6 +18,8 @@ from typing import Annotated
 import asyncpg
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, ConfigDict, Field
@@ -210,6 +213,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(asyncpg.PostgresError, database_error)  # the store's appends use asyncpg directly
     # What a database that is down, restarting or out of connections raises before any statement:
@@ -217,6 +221,26 @@ def add_error_handlers(app: FastAPI) -> None:
     # pooled connection came free in time.
     for unavailable in (asyncpg.InterfaceError, OSError, TimeoutError, PoolTimeout):
         app.add_exception_handler(unavailable, database_unavailable)
+
+
+# How much of the offending input a 422 quotes back: enough to recognise it, never the megabytes sent.
+QUOTED_INPUT_CHARS = 200
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 body, each error quoting at most a short prefix of the input it is about."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": [_quoting_briefly(e) for e in error.errors()]}, status_code=422)
+
+
+def _quoting_briefly(error: dict[str, object]) -> object:
+    encoded = jsonable_encoder(error)
+    if "input" in encoded:
+        value = encoded["input"]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > QUOTED_INPUT_CHARS:
+            encoded["input"] = f"{text[:QUOTED_INPUT_CHARS]}… ({len(text)} characters)"
+    return encoded
 
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
