@@ -11,3 +11,10 @@ class NotFound(LookupError):
 
 class InvalidRequest(ValueError):
     """The request is malformed in a way the schema cannot say (HTTP 422)."""
+
+
+class IdempotencyKeyReused(IllegalStep):
+    """The caller sent an Idempotency-Key it already used, with a different request (HTTP 409)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")

@@ -14,6 +14,9 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BW_", extra="ignore")
 
     database_url: str = Field(description="SQLAlchemy URL of the service's own database (postgresql+asyncpg://…)")
+    # The longest a request waits for a database connection (from the pool, or a new one) before
+    # it answers 503: below the timeouts of clients and probes.
+    database_wait_seconds: float = Field(default=5.0, gt=0)
     kafka_bootstrap: str = "127.0.0.1:29092"
     # Prepended to every topic name, so test runs (or tenants of a shared broker) stay apart.
     topic_prefix: str = ""

@@ -10,15 +10,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from uuid import UUID, uuid4
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from betterwork_events.catalogue import SCHEMA_URI, EventContract
@@ -105,6 +107,8 @@ _LOAD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version"
 _STREAM_OF = "SELECT stream_id FROM events WHERE event_id = $1"
 _APPENDED_BEFORE = "SELECT stream_id, max(version) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+# Two-key form: its own lock space, apart from the relay's and the migrations' one-key locks.
+_CLAIM = sa.text("SELECT pg_advisory_xact_lock(1, hashtext(:key))")
 _NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 _INSERT_COLUMNS = (
     "event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, traceparent"
@@ -121,16 +125,31 @@ class EventStore:
     append can join a transaction of theirs (`connection=`).
     """
 
-    def __init__(self, engine: AsyncEngine, source: str, *, pool_size: int = 10) -> None:
+    def __init__(self, engine: AsyncEngine, source: str, *, pool_size: int = 10, wait_seconds: float = 5.0) -> None:
         self.engine = engine
         self.source = source  # the CloudEvents source: which service wrote the events
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.connections = _Connections(self.dsn, pool_size)
+        self.connections = _Connections(self.dsn, pool_size, wait_seconds)
         self._notifier = _Notifier(self)
 
     async def close(self) -> None:
         await asyncio.gather(*self._notifier.sending)
         await self.connections.close()
+
+    @contextlib.asynccontextmanager
+    async def claim(self, key: UUID | None) -> AsyncIterator[AsyncConnection]:
+        """A transaction in which the command a retry is recognised by (`key`: the idempotent
+        event id of its first event) runs alone.
+
+        A retry of the same command waits here until the first attempt's transaction has ended,
+        so the check "was this appended before?" made inside it sees the first attempt's outcome,
+        never a half-done one. The command appends on the connection yielded (`connection=`).
+        Without a key it is a plain transaction.
+        """
+        async with self.engine.begin() as conn:
+            if key is not None:
+                await conn.execute(_CLAIM, {"key": str(key)})
+            yield conn
 
     async def append(
         self,
@@ -279,8 +298,9 @@ class _Connections:
 
     MAX_IDLE = 300.0  # seconds; older idle connections are closed rather than trusted
 
-    def __init__(self, dsn: str, size: int) -> None:
+    def __init__(self, dsn: str, size: int, wait_seconds: float = 5.0) -> None:
         self.dsn = dsn
+        self.wait_seconds = wait_seconds  # for a free slot, and for the server to accept a new connection: TimeoutError
         self._idle: list[tuple[asyncpg.Connection, float]] = []
         self._slots = asyncio.Semaphore(size)
         self._in_use: set[asyncpg.Connection] = set()
@@ -290,7 +310,11 @@ class _Connections:
         return _Use(self)
 
     async def acquire(self) -> asyncpg.Connection:
-        await self._slots.acquire()
+        if self._slots.locked():  # only then: a timeout costs more than the acquire itself
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()
         try:
             now = time.monotonic()
             while self._idle:
@@ -299,7 +323,7 @@ class _Connections:
                     break
                 conn.terminate()
             else:
-                conn = await asyncpg.connect(self.dsn)
+                conn = await asyncpg.connect(self.dsn, timeout=self.wait_seconds)
         except BaseException:
             self._slots.release()
             raise

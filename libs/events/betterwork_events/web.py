@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import time
 import uuid
@@ -18,10 +19,13 @@ from typing import Annotated
 import asyncpg
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from betterwork_events.auth import Principal, TokenVerifier
@@ -60,7 +64,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
     """The runtime of an event-sourced service: its event store, the relay publishing it to
     `<service>.events`, and (usually) the consumer that teaches it which factories exist."""
     engine = create_engine(settings)
-    store = EventStore(engine, source=f"/betterwork/{service}")
+    store = EventStore(engine, source=f"/betterwork/{service}", wait_seconds=settings.database_wait_seconds)
     relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(service)))
     background: list[tuple[str, BackgroundTask]] = [("outbox relay", relay.run)]
     if learns_factories:
@@ -110,7 +114,16 @@ def expected_version(if_match: str | None) -> int | None:
 def create_engine(settings: CommonSettings) -> AsyncEngine:
     # No pre-ping: it costs three round trips per checkout. A connection the server dropped fails
     # one statement and is replaced; pool_recycle retires connections before idle timeouts do.
-    return create_async_engine(settings.database_url, pool_size=10, max_overflow=10, pool_recycle=300)
+    # Waiting for a pooled connection, or for the server to accept a new one, is bounded well below
+    # a client's timeout: a database that is down or overloaded answers 503, not a dropped connection.
+    return create_async_engine(
+        settings.database_url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=300,
+        pool_timeout=settings.database_wait_seconds,
+        connect_args={"timeout": settings.database_wait_seconds},
+    )
 
 
 HEALTHY_AFTER = 60.0  # seconds a background task must run before a failure counts as a first one again
@@ -189,7 +202,11 @@ def service_app(
         except Exception:
             # Anyone may ask: the driver's words (database, host, user) go to the log only.
             log.exception("readiness: the database does not answer")
-            return JSONResponse({"status": "unavailable", "reason": "the database does not answer"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": DATABASE_UNAVAILABLE},
+                status_code=503,
+                headers={"Retry-After": RETRY_AFTER},
+            )
         return JSONResponse({"status": "ready", "service": runtime.service})
 
     for router in routers:
@@ -211,8 +228,60 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(asyncpg.PostgresError, database_error)  # the store's appends use asyncpg directly
+    # What a database that is down, restarting or out of connections raises before any statement:
+    # the server refused or dropped the connection (asyncpg's own errors, the socket's), or no
+    # pooled connection came free in time.
+    for unavailable in (asyncpg.InterfaceError, OSError, TimeoutError, PoolTimeout):
+        app.add_exception_handler(unavailable, database_unavailable)
+
+
+# How much of the offending input a 422 quotes back: enough to recognise it, never the megabytes sent.
+QUOTED_INPUT_CHARS = 200
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 body, each error quoting at most a short prefix of the input it is about."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": [_quoting_briefly(e) for e in error.errors()]}, status_code=422)
+
+
+def _quoting_briefly(error: dict[str, object]) -> object:
+    encoded = jsonable_encoder(error)
+    if "input" in encoded:
+        value = encoded["input"]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > QUOTED_INPUT_CHARS:
+            encoded["input"] = f"{text[:QUOTED_INPUT_CHARS]}… ({len(text)} characters)"
+    return encoded
+
+
+DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
+RETRY_AFTER = "5"  # seconds
+# SQLSTATEs of a database that cannot serve anyone right now: connection exceptions (08), too many
+# connections, and the server shutting down, crashed or starting up (57P01-57P03).
+UNAVAILABLE_STATES = {"53300", "57P01", "57P02", "57P03"}
+
+
+def unavailable(error: Exception) -> bool:
+    """Whether a database error says the database is unavailable, rather than refusing a statement."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, Exception) else error
+        error = error.__cause__ if isinstance(error.__cause__, Exception) else error
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in UNAVAILABLE_STATES)
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """503 with a body a client can read and a time to retry after; the driver's words go to the log."""
+    log.warning("%s %s: the database is unavailable: %r", request.method, request.url.path, error)
+    return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503, headers={"Retry-After": RETRY_AFTER})
 
 
 # PostgreSQL refuses the NUL character in text (character_not_in_repertoire) and in JSON
@@ -223,6 +292,8 @@ REFUSED_TEXT = {"22021", "22P05"}
 async def database_error(request: Request, error: Exception) -> JSONResponse:
     """The caller's text PostgreSQL cannot store is a 422; any other database error a 500 that says nothing
     of the database (the statement and its parameters go to the log, never to the caller)."""
+    if unavailable(error):
+        return await database_unavailable(request, error)
     sqlstate = getattr(error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
     if sqlstate in REFUSED_TEXT:
         return JSONResponse({"detail": "text may not contain the NUL character (\\u0000)"}, status_code=422)

@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import cast
 
-from betterwork_events.errors import NotFound
+from betterwork_events.contracts.assessment import AssessmentScheduled
+from betterwork_events.errors import IdempotencyKeyReused, NotFound
 from betterwork_events.factories import known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 
@@ -47,15 +48,23 @@ async def schedule_assessment(
     event_id = (
         uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|schedule|{idempotency_key}") if idempotency_key else None
     )
-    if event_id and (earlier := await store.stream_of(event_id)):
-        return await load_assessment(store, earlier.removeprefix("assessment-"))
-    factory = await known_factory(store.engine, factory_id)
+    factory = await known_factory(store.engine, factory_id)  # before the claim: it takes a connection of its own
     country_tool = tool("global-1").for_country(factory.country)
     assessment_id = str(uuid.uuid4())
-    events = Assessment.schedule(
-        assessment_id, factory.id, factory.country, factory.enrolled, planned_date, assessors, country_tool, today
-    )
-    async with store.engine.begin() as conn:
+    async with store.claim(event_id) as conn:
+        if event_id and (earlier := await store.stream_of(event_id)):
+            scheduled = await load_assessment(store, earlier.removeprefix("assessment-"))
+            first = cast(AssessmentScheduled, (await store.load(earlier))[0].contract())
+            if (first.factory_id, first.planned_date, first.assessors) != (
+                factory.id,
+                planned_date,
+                tuple(dict.fromkeys(assessors)),
+            ):
+                raise IdempotencyKeyReused(idempotency_key or "")
+            return scheduled
+        events = Assessment.schedule(
+            assessment_id, factory.id, factory.country, factory.enrolled, planned_date, assessors, country_tool, today
+        )
         appended = await store.append(
             assessment_stream(assessment_id),
             events,

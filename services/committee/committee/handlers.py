@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from betterwork_events.contracts.advisory import Approval
 from betterwork_events.countries import COUNTRY_PROGRAMMES
-from betterwork_events.errors import IllegalStep, NotFound
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import KnownFactory, known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from committee.advisory import AdvisoryEvent, AdvisoryPlan, NewPriority, action_item_links, plan_id, plan_stream
 from committee.domain import (
@@ -55,11 +55,6 @@ class Aggregate(Protocol):
 
 A = TypeVar("A", bound=Aggregate)
 E = TypeVar("E")
-
-
-class IdempotencyKeyReused(IllegalStep):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
 
 
 @dataclass(frozen=True)
@@ -163,20 +158,22 @@ async def establish_committee(
     event_ids = (
         idempotent_event_ids(context, "establish-committee", cmd.idempotency_key, 1) if cmd.idempotency_key else None
     )
-    if event_ids and (earlier := await store.stream_of(event_ids[0])):
-        committee = await load_committee(store, earlier.removeprefix("committee-"))
-        if (committee.factory_id, committee.established_on) != (cmd.factory_id, cmd.established_on):
-            raise IdempotencyKeyReused(cmd.idempotency_key or "")
-        return committee
     factory = await known_factory(engine, cmd.factory_id)  # follows merges to the surviving record
-    committees = await committees_of(store, factory.id)
-    new_id = committee_id(factory.id, len(committees) + 1)
-    events = Committee.establish(
-        new_id, factory, cmd.established_on, today_in(factory.country), committees[-1] if committees else None
-    )
-    # Two requests racing to establish the factory's committee both write version 1 of the same
-    # stream: the event store lets one through and the other gets a VersionConflict (409).
-    await store.append(committee_stream(new_id), events, 0, context=context, event_ids=event_ids)
+    # The key is claimed before it is checked: a retry waits for the first attempt, then answers with its committee.
+    async with store.claim(event_ids[0] if event_ids else None) as conn:
+        if event_ids and (earlier := await store.stream_of(event_ids[0])):
+            committee = await load_committee(store, earlier.removeprefix("committee-"))
+            if (committee.factory_id, committee.established_on) != (factory.id, cmd.established_on):
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return committee
+        committees = await committees_of(store, factory.id)
+        new_id = committee_id(factory.id, len(committees) + 1)
+        events = Committee.establish(
+            new_id, factory, cmd.established_on, today_in(factory.country), committees[-1] if committees else None
+        )
+        # Two requests racing to establish the factory's committee both write version 1 of the same
+        # stream: the event store lets one through and the other gets a VersionConflict (409).
+        await store.append(committee_stream(new_id), events, 0, context=context, event_ids=event_ids, connection=conn)
     return Committee.rebuild(new_id, events)
 
 
@@ -194,16 +191,36 @@ async def change(
     `expected_version` is the version the caller read (If-Match); `idempotency` is the command's
     name and the caller's Idempotency-Key, for commands that create something."""
     command, key = idempotency
-    # A retry is recognised before its If-Match, which its own first attempt made stale.
-    if key and (earlier := await _earlier_outcome(store, aggregate, command, key, decide, context)):
-        return earlier
+    if not key:
+        return await _decide_and_append(store, aggregate, decide, context, expected_version)
+    [first_id] = idempotent_event_ids(context, f"{command}|{aggregate.id}", key, 1)
+    # The key is claimed before it is checked: a retry waits for the first attempt, then answers
+    # with its outcome. It is recognised before its If-Match, which its own first attempt made stale.
+    async with store.claim(first_id) as conn:
+        if earlier := await _earlier_outcome(store, aggregate, command, key, decide, context):
+            return earlier
+        return await _decide_and_append(store, aggregate, decide, context, expected_version, (command, key), conn)
+
+
+async def _decide_and_append(
+    store: EventStore,
+    aggregate: A,
+    decide: Callable[[A], Sequence[Any]],
+    context: CommandContext,
+    expected_version: int | None,
+    idempotency: tuple[str, str] | None = None,
+    conn: AsyncConnection | None = None,
+) -> Outcome[A]:
     if expected_version is not None and expected_version != aggregate.version:
         raise VersionConflict(aggregate.stream, expected_version, aggregate.version)
     events = list(decide(aggregate))
-    event_ids = idempotent_event_ids(context, f"{command}|{aggregate.id}", key, len(events)) if key else None
-    appended = await store.append(aggregate.stream, events, aggregate.version, context=context, event_ids=event_ids)
-    if appended.duplicate:  # the same retry raced this one and won
-        return await _earlier_outcome(store, aggregate, command, key or "", decide, context) or Outcome(aggregate, [])
+    event_ids = None
+    if idempotency is not None:
+        command, key = idempotency
+        event_ids = idempotent_event_ids(context, f"{command}|{aggregate.id}", key, len(events))
+    await store.append(
+        aggregate.stream, events, aggregate.version, context=context, event_ids=event_ids, connection=conn
+    )
     for event in events:
         aggregate.apply(event)
     return Outcome(aggregate, events)
@@ -299,30 +316,34 @@ class AgreePlan:
 
 async def agree_plan(cmd: AgreePlan, store: EventStore, engine: AsyncEngine, context: CommandContext) -> AdvisoryPlan:
     event_ids = idempotent_event_ids(context, "agree-plan", cmd.idempotency_key, 1) if cmd.idempotency_key else None
-    if event_ids and (earlier := await store.stream_of(event_ids[0])):
-        plan = await load_plan(store, earlier.removeprefix(plan_stream("")))
-        if not cmd.agreed(plan):
-            raise IdempotencyKeyReused(cmd.idempotency_key or "")
-        return plan
     now = await circumstances_of(store, engine, cmd.factory_id)
-    plans = await plans_of(store, now.factory.id)
-    events = AdvisoryPlan.agree(
-        now.factory,
-        len(plans) + 1,
-        cmd.starts_on,
-        cmd.ends_on,
-        cmd.advisor,
-        cmd.visits,
-        cmd.priorities,
-        now.today,
-        plans[-1] if plans else None,
-        now.action_items,
-        cmd.approval,
-    )
-    # Two requests racing to plan the factory's next cycle both write version 1 of the same
-    # stream: the event store lets one through and the other gets a VersionConflict (409).
-    [agreed] = events
-    await store.append(plan_stream(agreed.plan_id), events, 0, context=context, event_ids=event_ids)
+    # The key is claimed before it is checked: a retry waits for the first attempt, then answers with its plan.
+    async with store.claim(event_ids[0] if event_ids else None) as conn:
+        if event_ids and (earlier := await store.stream_of(event_ids[0])):
+            plan = await load_plan(store, earlier.removeprefix(plan_stream("")))
+            if not cmd.agreed(plan):
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return plan
+        plans = await plans_of(store, now.factory.id)
+        events = AdvisoryPlan.agree(
+            now.factory,
+            len(plans) + 1,
+            cmd.starts_on,
+            cmd.ends_on,
+            cmd.advisor,
+            cmd.visits,
+            cmd.priorities,
+            now.today,
+            plans[-1] if plans else None,
+            now.action_items,
+            cmd.approval,
+        )
+        # Two requests racing to plan the factory's next cycle both write version 1 of the same
+        # stream: the event store lets one through and the other gets a VersionConflict (409).
+        [agreed] = events
+        await store.append(
+            plan_stream(agreed.plan_id), events, 0, context=context, event_ids=event_ids, connection=conn
+        )
     return AdvisoryPlan.rebuild(agreed.plan_id, events)
 
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts.factory_registry import BrandKind, FactoryProfile, PartnershipStatus
-from betterwork_events.errors import IllegalStep, NotFound
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.store import Appended, CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,11 +32,6 @@ class LikelyDuplicates(IllegalStep):
             "check the candidates, and register again with confirmed_new=true if it is a different factory"
         )
         self.candidates = candidates
-
-
-class IdempotencyKeyReused(IllegalStep):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
 
 
 def idempotent_event_id(context: CommandContext, command: str, key: str | None) -> uuid.UUID | None:
@@ -98,26 +93,27 @@ class RegisterFactory:
 
 async def register_factory(cmd: RegisterFactory, store: EventStore, context: CommandContext) -> Factory:
     event_id = idempotent_event_id(context, "register-factory", cmd.idempotency_key)
-    if event_id and (earlier := await store.stream_of(event_id)):
-        factory = await load_factory(store, earlier.removeprefix("factory-"))
-        first_profile = cast(FactoryEvent, (await store.load(earlier))[0].contract())
-        if getattr(first_profile, "profile", None) != cmd.profile:
-            raise IdempotencyKeyReused(cmd.idempotency_key or "")
-        return factory
     year = dt.datetime.now(dt.UTC).year
-    for _ in range(ALLOCATION_ATTEMPTS):
-        async with store.engine.begin() as conn:
-            if not cmd.confirmed_new:
-                existing = await directory.factories_in(conn, cmd.profile.country)
-                candidates = likely_duplicates(
-                    cmd.profile.name,
-                    cmd.profile.address,
-                    cmd.profile.country,
-                    existing,
-                    local_name=cmd.profile.local_name,
-                )
-                if candidates:
-                    raise LikelyDuplicates(candidates)
+    # The key is claimed before it is checked: a retry waits here for the first attempt, then
+    # answers with its factory instead of matching that factory as a duplicate of itself.
+    async with store.claim(event_id) as conn:
+        if event_id and (earlier := await store.stream_of(event_id)):
+            first_profile = cast(FactoryEvent, (await store.load(earlier))[0].contract())
+            if getattr(first_profile, "profile", None) != cmd.profile:
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return await load_factory(store, earlier.removeprefix("factory-"))
+        if not cmd.confirmed_new:
+            existing = await directory.factories_in(conn, cmd.profile.country)
+            candidates = likely_duplicates(
+                cmd.profile.name,
+                cmd.profile.address,
+                cmd.profile.country,
+                existing,
+                local_name=cmd.profile.local_name,
+            )
+            if candidates:
+                raise LikelyDuplicates(candidates)
+        for _ in range(ALLOCATION_ATTEMPTS):
             number = await directory.next_factory_number(conn, cmd.profile.country, year)
             factory_id = programme_id.programme_id(cmd.profile.country, year, number)
             events = Factory.register(factory_id, cmd.profile)
@@ -125,8 +121,10 @@ async def register_factory(cmd: RegisterFactory, store: EventStore, context: Com
                 appended = await append(store, conn, factory_stream(factory_id), events, 0, context, event_id)
             except VersionConflict:
                 continue  # another registration took this number first: take the next
-        return await load_factory(store, appended.stream_id.removeprefix("factory-"))
-    raise IllegalStep("could not allocate a programme id; try again")
+            break
+        else:
+            raise IllegalStep("could not allocate a programme id; try again")
+    return await load_factory(store, appended.stream_id.removeprefix("factory-"))
 
 
 async def change_factory(
@@ -196,20 +194,28 @@ class RegisterBrand:
 
 async def register_brand(cmd: RegisterBrand, store: EventStore, context: CommandContext) -> Brand:
     event_id = idempotent_event_id(context, "register-brand", cmd.idempotency_key)
-    if event_id and (earlier := await store.stream_of(event_id)):
-        return await load_brand(store, earlier.removeprefix("brand-"))
-    for _ in range(ALLOCATION_ATTEMPTS):
-        async with store.engine.begin() as conn:
-            if existing := await directory.brand_named(conn, cmd.name):
-                raise IllegalStep(f"brand {cmd.name!r} is already registered as {existing}")
+    async with store.claim(event_id) as conn:
+        if event_id and (earlier := await store.stream_of(event_id)):
+            first = (await store.load(earlier))[0].contract()
+            if (
+                first
+                != Brand.register(first.brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)[0]
+            ):
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return await load_brand(store, earlier.removeprefix("brand-"))
+        if existing := await directory.brand_named(conn, cmd.name):
+            raise IllegalStep(f"brand {cmd.name!r} is already registered as {existing}")
+        for _ in range(ALLOCATION_ATTEMPTS):
             brand_id = f"BR-{await directory.next_brand_number(conn):04d}"
             events = Brand.register(brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)
             try:
                 await append(store, conn, brand_stream(brand_id), events, 0, context, event_id)
             except VersionConflict:
                 continue
-        return await load_brand(store, brand_id)
-    raise IllegalStep("could not allocate a brand id; try again")
+            break
+        else:
+            raise IllegalStep("could not allocate a brand id; try again")
+    return await load_brand(store, brand_id)
 
 
 async def change_brand_partnership(

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts.training import ParticipantRegistered, Role, Sex, TrainingSessionScheduled
 from betterwork_events.countries import COUNTRY_PROGRAMMES
-from betterwork_events.errors import IllegalStep, NotFound
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from training import directory
 from training.courses import COURSES
@@ -30,11 +31,6 @@ ALLOCATION_ATTEMPTS = 20
 
 Clock = Callable[[], dt.datetime]
 Decision = Callable[[TrainingSession, dt.date], list[SessionEvent]]
-
-
-class IdempotencyKeyReused(IllegalStep):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
 
 
 def idempotent_event_id(context: CommandContext, command: str, key: str | None) -> uuid.UUID | None:
@@ -71,28 +67,28 @@ async def _first_result(store: EventStore, event_id: uuid.UUID | None) -> tuple[
 
 async def _append(
     store: EventStore,
+    conn: AsyncConnection,
     session: TrainingSession,
     events: Sequence[SessionEvent],
     context: CommandContext,
     event_id: uuid.UUID | None = None,
 ) -> TrainingSession:
-    """Append at the version the session was read, and bring the session and its directory row up to date."""
+    """Append at the version the session was read, in the command's transaction `conn`, and bring
+    the session and its directory row up to date."""
     expected_version = session.version
     for event in events:
         session.apply(event)
-    async with store.engine.begin() as conn:
-        appended = await store.append(
-            session_stream(session.id),
-            events,
-            expected_version,
-            context=context,
-            connection=conn,
-            event_ids=[event_id] if event_id and len(events) == 1 else None,
-        )
-        if not appended.duplicate:
-            await directory.record(conn, session)
-    if appended.duplicate:  # the same request, retried concurrently, got there first: answer with its result
+    appended = await store.append(
+        session_stream(session.id),
+        events,
+        expected_version,
+        context=context,
+        connection=conn,
+        event_ids=[event_id] if event_id and len(events) == 1 else None,
+    )
+    if appended.duplicate:  # the same request got there first: answer with its result
         return await load_session(store, appended.stream_id.removeprefix(STREAM_PREFIX))
+    await directory.record(conn, session)
     return session
 
 
@@ -108,25 +104,27 @@ class ScheduleSession:
 
 async def schedule_session(cmd: ScheduleSession, store: EventStore, context: CommandContext) -> TrainingSession:
     event_id = idempotent_event_id(context, "schedule-session", cmd.idempotency_key)
-    if earlier := await _first_result(store, event_id):
-        session_id, first = earlier
-        assert isinstance(first, TrainingSessionScheduled)
-        asked = (cmd.course, cmd.factory_ids, tuple(sorted(cmd.days)), cmd.venue, cmd.trainer)
-        if asked != (first.course.code, first.factory_ids, first.days, first.venue, first.trainer):
-            raise IdempotencyKeyReused(cmd.idempotency_key or "")
-        return await load_session(store, session_id)
     course = COURSES.get(cmd.course)
     if course is None:
         raise NotFound(f"no course {cmd.course} in the catalogue")
     # What this service has learnt from the registry's events: a merged id names its survivor.
     factories = [await known_factory(store.engine, factory_id) for factory_id in cmd.factory_ids]
-    for _ in range(ALLOCATION_ATTEMPTS):
-        session = TrainingSession(id=new_session_id())
-        events = TrainingSession.schedule(session.id, course, factories, cmd.days, cmd.venue, cmd.trainer)
-        try:
-            return await _append(store, session, events, context, event_id)
-        except VersionConflict:
-            continue  # the random id is taken: draw another
+    # The key is claimed before it is checked: a retry waits for the first attempt, then answers with its session.
+    async with store.claim(event_id) as conn:
+        if earlier := await _first_result(store, event_id):
+            session_id, first = earlier
+            assert isinstance(first, TrainingSessionScheduled)
+            asked = (cmd.course, cmd.factory_ids, tuple(sorted(cmd.days)), cmd.venue, cmd.trainer)
+            if asked != (first.course.code, first.factory_ids, first.days, first.venue, first.trainer):
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return await load_session(store, session_id)
+        for _ in range(ALLOCATION_ATTEMPTS):
+            session = TrainingSession(id=new_session_id())
+            events = TrainingSession.schedule(session.id, course, factories, cmd.days, cmd.venue, cmd.trainer)
+            try:
+                return await _append(store, conn, session, events, context, event_id)
+            except VersionConflict:
+                continue  # the random id is taken: draw another
     raise IllegalStep("could not allocate a session id; try again")
 
 
@@ -143,7 +141,8 @@ async def change_session(
     if expected_version is not None and expected_version != session.version:
         raise VersionConflict(session_stream(session_id), expected_version, session.version)
     events = decide(session, today_in(session.country, clock()))
-    return await _append(store, session, events, context)
+    async with store.claim(None) as conn:
+        return await _append(store, conn, session, events, context)
 
 
 @dataclass(frozen=True)
@@ -161,20 +160,21 @@ async def register_participant(
     cmd: RegisterParticipant, store: EventStore, context: CommandContext, expected_version: int | None = None
 ) -> TrainingSession:
     event_id = idempotent_event_id(context, f"register-participant|{cmd.session_id}", cmd.idempotency_key)
-    if earlier := await _first_result(store, event_id):
-        _, first = earlier
-        assert isinstance(first, ParticipantRegistered)
-        if (first.participant_id, first.factory_id, first.role, first.sex, first.name) != (
-            cmd.participant_id,
-            cmd.factory_id,
-            cmd.role,
-            cmd.sex,
-            cmd.name,
-        ):
-            raise IdempotencyKeyReused(cmd.idempotency_key or "")
-        return await load_session(store, cmd.session_id)
-    session = await load_session(store, cmd.session_id)
-    if expected_version is not None and expected_version != session.version:
-        raise VersionConflict(session_stream(cmd.session_id), expected_version, session.version)
-    events = session.register(cmd.participant_id, cmd.factory_id, cmd.role, cmd.sex, cmd.name)
-    return await _append(store, session, events, context, event_id)
+    async with store.claim(event_id) as conn:
+        if earlier := await _first_result(store, event_id):
+            _, first = earlier
+            assert isinstance(first, ParticipantRegistered)
+            if (first.participant_id, first.factory_id, first.role, first.sex, first.name) != (
+                cmd.participant_id,
+                cmd.factory_id,
+                cmd.role,
+                cmd.sex,
+                cmd.name,
+            ):
+                raise IdempotencyKeyReused(cmd.idempotency_key or "")
+            return await load_session(store, cmd.session_id)
+        session = await load_session(store, cmd.session_id)
+        if expected_version is not None and expected_version != session.version:
+            raise VersionConflict(session_stream(cmd.session_id), expected_version, session.version)
+        events = session.register(cmd.participant_id, cmd.factory_id, cmd.role, cmd.sex, cmd.name)
+        return await _append(store, conn, session, events, context, event_id)
