@@ -197,10 +197,8 @@ async def register_brand(cmd: RegisterBrand, store: EventStore, context: Command
     async with store.claim(event_id) as conn:
         if event_id and (earlier := await store.stream_of(event_id)):
             first = (await store.load(earlier))[0].contract()
-            if (
-                first
-                != Brand.register(first.brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)[0]
-            ):
+            brand_id = getattr(first, "brand_id", "")
+            if first != Brand.register(brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)[0]:
                 raise IdempotencyKeyReused(cmd.idempotency_key or "")
             return await load_brand(store, earlier.removeprefix("brand-"))
         if existing := await directory.brand_named(conn, cmd.name):
