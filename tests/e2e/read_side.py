@@ -47,7 +47,7 @@ class ReadSide:
     # --- the registry, through its API ------------------------------------------------------------
 
     async def factory(self, name: str, country: str = "KH", workers: tuple[int, int] | None = None) -> str:
-        """An enrolled factory; `workers` is (women, men)."""
+        """An enrolled factory, once the gateway's directory has it; `workers` is (women, men)."""
         body: dict[str, Any] = {"name": name, "country": country, "address": f"{name} road", "confirmed_new": True}
         if workers is not None:
             women, men = workers
@@ -59,6 +59,7 @@ class ReadSide:
         enrol = {"service_package": "core", "enrolled_on": "2025-03-01"}
         enrolled = await self.registry.post(f"/factories/{factory_id}/enrollment/enroll", json=enrol, headers=PROGRAMME)
         assert enrolled.status_code == 200, enrolled.text
+        await self.knows(factory_id)  # other read models' factory fields resolve through the directory
         return factory_id
 
     async def brand(self, name: str) -> str:
