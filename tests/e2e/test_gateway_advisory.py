@@ -21,7 +21,7 @@ from betterwork_events.envelope import Envelope
 from gateway.graphql.relay import global_id
 
 from tests.e2e.read_side import PROGRAMME, ReadSide, bearer
-from tests.support import eventually
+from tests.e2e.test_gateway_committees import settled
 
 D = dt.date.fromisoformat
 T: TypeAlias = ve.AdvisoryTopic
@@ -94,6 +94,19 @@ class Plan:
             topics=(T.FIRE_SAFETY,),
         )
 
+    async def hold(self, visit_id: str, held_on: dt.date, notes: str, topic: T = T.FIRE_SAFETY) -> None:
+        """A visit held with nobody but the advisor, on one topic."""
+        await self.publish(
+            ve.AdvisoryVisitHeld,
+            visit_id=visit_id,
+            held_on=held_on,
+            advisor=NEW_ADVISOR,
+            remote=False,
+            participants=ve.Participants(),
+            topics=(ve.TopicWorked(topic=topic),),
+            notes=notes,
+        )
+
     async def commit(self, commitment_id: str, due_on: dt.date, visit_id: str = "V-1") -> None:
         await self.publish(
             ve.AdvisoryCommitmentMade,
@@ -161,16 +174,7 @@ async def angkors_plan(read_side: ReadSide, factory_id: str) -> Plan:
     await plan.publish(ve.AdvisoryVisitMissed, visit_id="V-3", missed_on=D("2026-03-16"), reason="factory closed")
     await plan.publish(ve.AdvisoryVisitRecordCommented, visit_id="V-3", commented_on=D("2026-03-17"), comment=COMMENT)
     await plan.plan_visit("V-4", D("2026-04-15"))
-    await plan.publish(
-        ve.AdvisoryVisitHeld,
-        visit_id="V-4",
-        held_on=D("2026-04-15"),
-        advisor=NEW_ADVISOR,
-        remote=False,
-        participants=ve.Participants(),
-        topics=(ve.TopicWorked(topic=T.FIRE_SAFETY),),
-        notes="Follow-up of the commitments",
-    )
+    await plan.hold("V-4", D("2026-04-15"), "Follow-up of the commitments")
     await plan.follow_up("CM-1", ve.FollowUpStatus.DONE)
     await plan.follow_up("CM-2", ve.FollowUpStatus.LATE, due_on=D("2026-04-30"))
     await plan.follow_up("CM-3", ve.FollowUpStatus.DROPPED)
@@ -190,21 +194,6 @@ PLAN_FIELDS = """id planId factoryId country cycle startsOn endsOn servicePackag
 OF_FACTORY = (
     f"""query ($id: ID!) {{ factory(id: $id) {{ advisoryPlans {{ totalCount nodes {{ {PLAN_FIELDS} }} }} }} }}"""
 )
-
-
-async def settled(
-    read_side: ReadSide, query: str, headers: dict[str, str], variables: dict[str, Any], check: Any
-) -> dict[str, Any]:
-    """Query until `check(data)` holds (the projection catching up); returns the data."""
-    answer: dict[str, Any] = {}
-
-    async def holds() -> bool:
-        nonlocal answer
-        answer = await read_side.graphql(query, headers, variables)
-        return bool(answer.get("data") and check(answer["data"]))
-
-    await eventually(holds, within=60, what=f"the advisory read model catching up (last answer: {answer})")
-    return answer["data"]
 
 
 def plan_of(data: dict[str, Any]) -> Any:
@@ -508,16 +497,7 @@ async def test_country_statistics_count_what_was_published_and_withhold_small_ce
                 await plan.publish(ve.AdvisoryVisitMissed, visit_id="V-1", missed_on=D("2026-02-02"), reason="closed")
                 missed += 1
                 continue
-            await plan.publish(
-                ve.AdvisoryVisitHeld,
-                visit_id="V-1",
-                held_on=D("2026-02-02"),
-                advisor=ADVISOR,
-                remote=False,
-                participants=ve.Participants(),
-                topics=(ve.TopicWorked(topic=T.WAGES),),
-                notes=NOTES,
-            )
+            await plan.hold("V-1", D("2026-02-02"), NOTES, T.WAGES)
             held += 1
             for number, status in enumerate((ve.FollowUpStatus.DONE, ve.FollowUpStatus.LATE, None), start=1):
                 await plan.commit(f"CM-{number}", D("2026-03-01"))

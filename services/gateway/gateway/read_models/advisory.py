@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -110,15 +110,8 @@ def _number(some_id: str) -> int:
 
 
 async def _applies(conn: AsyncConnection, envelope: Envelope, plan_id: str) -> bool:
-    """The version guard of every event after the plan's agreement: True (and the plan's version
-    advanced) only the first time this event reaches the plan."""
-    advanced = await conn.execute(
-        plans.update()
-        .where(plans.c.id == plan_id, plans.c.version < envelope.streamversion)
-        .values(version=envelope.streamversion)
-        .returning(plans.c.id)
-    )
-    return advanced.first() is not None
+    """The plan's version guard (`advanced`) for every event after its agreement."""
+    return await advanced(conn, plans, plans.c.id == plan_id, envelope)
 
 
 async def _add_priorities(conn: AsyncConnection, plan_id: str, agreed: Sequence[ve.AdvisoryPriority]) -> None:
