@@ -925,6 +925,7 @@ REVIEWED_ARGUMENTS = {
 # The root lists that take a factory's id: for a factory out of the caller's reach they must answer
 # exactly as for one that does not exist.
 LISTS_BY_FACTORY = ("assessments", "improvementActions", "remediations", "committees", "trainingSessions")
+LISTS_BY_FACTORY += ("advisoryPlans",)
 REVIEWED_FIELDS = {
     "Query": {
         "factories",
@@ -1241,6 +1242,49 @@ REVIEWED_FIELDS |= {
         for node in ("Assessment", "Finding", "ZeroToleranceAlert")
         for kind in ("Connection", "Edge")
     },
+}
+# Advisory services (gateway/graphql/advisory.py): programme staff and the factory itself in full; a
+# consenting brand the plan's cycle, period and priorities by cluster only (the rest null); the
+# statistics for programme and governments.
+REVIEWED_FIELDS["Query"] |= {"advisoryPlans", "advisoryStatistics"}
+REVIEWED_FIELDS["Factory"] |= {"advisoryPlans"}
+REVIEWED_FIELDS |= {
+    "AdvisoryPlan": {
+        *("id", "planId", "factoryId", "country", "cycle", "startsOn", "endsOn", "servicePackage"),
+        *("visitsIncluded", "visitsPromised", "advisor", "priorityClusters", "priorities", "visits", "commitments"),
+    },
+    "AdvisoryTopic": {"topic", "clusterId", "name"},
+    "AdvisoryPriority": {"priorityId", "topic", "description", "links"},
+    "AdvisoryClusterPriorities": {"clusterId", "priorities"},
+    "AdvisoryVisit": {
+        *("visitId", "status", "plannedOn", "plannedFor", "remote", "plannedTopics", "heldOn", "advisor"),
+        *("participation", "topicsWorked", "notes", "calledOffOn", "calledOffReason", "confirmation", "comments"),
+    },
+    "VisitParticipation": {"management", "unionRepresentatives", "committeeMembers"},
+    "CommitteeParticipants": {"side", "sex", "count"},
+    "TopicWorked": {"topic", "priorityId", "note"},
+    "FactoryResponse": {"on", "comment"},
+    "AdvisoryCommitment": {
+        *("commitmentId", "visitId", "description", "topic", "priorityId", "dueOn", "status", "overdue"),
+        "followUps",
+    },
+    "CommitmentFollowUp": {"visitId", "status", "note", "dueOn"},
+    "AdvisoryStatistics": {
+        *("country", "factoriesInAdvisory", "plans", "visitsHeld", "visitsPlanned", "visitsMissed"),
+        *("commitmentsDone", "commitmentsLate", "commitmentsDropped", "suppressed"),
+    },
+    **{
+        f"{node}{kind}": {"edges", "pageInfo", "nodes", "totalCount"} if kind == "Connection" else {"cursor", "node"}
+        for node in ("AdvisoryPlan", "AdvisoryVisit", "AdvisoryCommitment")
+        for kind in ("Connection", "Edge")
+    },
+}
+REVIEWED_ARGUMENTS |= {
+    "Query.advisoryPlans": {"after", "country", "factoryId", "first"},
+    "Query.advisoryStatistics": {"country"},
+    "Factory.advisoryPlans": {"after", "first"},
+    "AdvisoryPlan.visits": {"after", "first"},
+    "AdvisoryPlan.commitments": {"after", "first", "overdue", "status", "today"},
 }
 EVERYTHING_OF_AN_ASSESSMENT = """id assessmentId factoryId country toolVersion status cycle plannedDate assessors
   startedOn submittedAt approvedAt reviewer reviewComments publishedOn previousAssessmentId
@@ -1955,6 +1999,92 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
         answer = (await world.graphql(statistics % "KH", headers)).json()
         if caller in ("programme", "government KH"):
             assert answer["data"]["committeeStatistics"] == suppressed, caller
+        else:
+            assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+EVERYTHING_OF_A_PLAN = """id planId factoryId country cycle startsOn endsOn servicePackage visitsIncluded
+  visitsPromised advisor priorityClusters { clusterId priorities }
+  priorities { priorityId topic { topic clusterId name } description links }
+  visits { totalCount nodes { visitId status plannedOn plannedFor remote plannedTopics { topic } heldOn advisor
+    participation { management unionRepresentatives committeeMembers { side sex count } }
+    topicsWorked { topic { topic } priorityId note } notes calledOffOn calledOffReason
+    confirmation { on comment } comments { on comment } } }
+  commitments { totalCount nodes { commitmentId visitId description topic { topic } priorityId dueOn status overdue
+    followUps { visitId status note dueOn } } }"""
+# What only programme staff and Angkor's own users may read of its advisory plan.
+ADVISORY_SECRETS = (
+    "Pich Sopheap",
+    VISIT_HELD["notes"],
+    "Pay the arrears of line 14",  # the commitment made at the visit held
+    "Pay line 14 at least the minimum wage",  # the plan's priority
+    str(TODAY + dt.timedelta(days=30)),  # the visit to come
+)
+
+
+async def test_an_advisory_plan_reaches_each_caller_as_far_as_it_may(world: World) -> None:
+    plan_node = base64.urlsafe_b64encode(f"AdvisoryPlan:{world.advisory_plan}".encode()).decode()
+    everything = f"""query ($factory: ID!) {{
+      advisoryPlans(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF_A_PLAN} }} }}
+      node(id: "{plan_node}") {{ id ... on AdvisoryPlan {{ planId advisor }} }}
+      angkor: factory(id: $factory) {{ factoryId advisoryPlans {{ totalCount nodes {{ {EVERYTHING_OF_A_PLAN} }} }} }}
+    }}"""
+    statistics = '{ advisoryStatistics(country: "%s") { country factoriesInAdvisory plans visitsHeld suppressed } }'
+
+    async def projected() -> bool:
+        data = (await world.graphql(everything, PROGRAMME, {"factory": world.angkor})).json()["data"]
+        plans = data and data["advisoryPlans"]["nodes"]
+        return bool(plans and plans[0]["visits"]["totalCount"] == 2 and plans[0]["commitments"]["totalCount"] == 1)
+
+    await eventually(projected, within=60, what="the gateway projecting Angkor's advisory plan")
+    missing = {"factory": "KH-2026-9999-1"}
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(everything, headers, {"factory": world.angkor})).json()
+        text = json.dumps(answer)
+        # Nobody reads a participant's name through advisory services, nor an unannounced visit's date.
+        for secret in ("Sok Dara", world.visit_to_angkor, world.visit_to_mekong, str(NEXT_VISIT_TO_ANGKOR)):
+            assert secret not in text, (caller, secret)
+        data = answer.get("data") or {}
+        if caller in ("programme", "factory X"):
+            assert "errors" not in answer, (caller, answer.get("errors"))
+            assert all(secret in text for secret in ADVISORY_SECRETS), caller
+            (plan,) = data["advisoryPlans"]["nodes"]
+            assert data["angkor"]["advisoryPlans"]["nodes"] == [plan], caller
+            assert plan["planId"] == world.advisory_plan and plan["advisor"] == "Pich Sopheap", caller
+            assert [(v["visitId"], v["status"]) for v in plan["visits"]["nodes"]] == [
+                (world.visit_held, "HELD"),
+                (world.visit_to_come, "PLANNED"),
+            ], caller
+            held = plan["visits"]["nodes"][0]
+            assert held["notes"] == VISIT_HELD["notes"] and held["participation"]["management"] == 1, caller
+            assert held["participation"]["committeeMembers"][0]["count"] == 1, caller
+            assert data["node"] == {"id": plan_node, "planId": world.advisory_plan, "advisor": "Pich Sopheap"}
+            continue
+        assert not any(secret in text for secret in ADVISORY_SECRETS), caller
+        if caller == "brand A":  # Angkor consents to Northwind: in advisory, and its priorities by cluster
+            assert "errors" not in answer, (caller, answer.get("errors"))
+            (plan,) = data["advisoryPlans"]["nodes"]
+            assert data["angkor"]["advisoryPlans"]["nodes"] == [plan]
+            assert plan["planId"] == world.advisory_plan and plan["cycle"] == 1
+            assert plan["priorityClusters"] == [{"clusterId": "compensation", "priorities": 1}]
+            hidden = ("servicePackage", "visitsIncluded", "visitsPromised", "advisor", "priorities", "visits")
+            assert all(plan[name] is None for name in (*hidden, "commitments")), plan
+            assert data["node"] == {"id": plan_node, "planId": world.advisory_plan, "advisor": None}
+        elif caller in ("brand B", "factory Y", "merged factory"):  # nothing, exactly as for no plan at all
+            assert world.advisory_plan not in text, caller
+            assert answer == (await world.graphql(everything, headers, missing)).json(), caller
+            assert data == {"advisoryPlans": {"totalCount": 0, "nodes": []}, "node": None, "angkor": None}, caller
+        else:  # governments: no plan, ever
+            assert world.advisory_plan not in text, caller
+            assert {e["extensions"]["code"] for e in answer["errors"]} == {"FORBIDDEN"}, caller
+
+    # Country statistics: programme staff and the country's own government; one Cambodian factory
+    # in advisory is a cell far too small to show.
+    suppressed = {"country": "KH", "factoriesInAdvisory": None, "plans": None, "visitsHeld": None, "suppressed": True}
+    for caller, headers in world.callers.items():
+        answer = (await world.graphql(statistics % "KH", headers)).json()
+        if caller in ("programme", "government KH"):
+            assert answer["data"]["advisoryStatistics"] == suppressed, caller
         else:
             assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 

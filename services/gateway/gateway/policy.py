@@ -242,6 +242,26 @@ class Scope:
             raise AccessDenied("brands do not read factories' committees")
         return self.factory(factory_id)
 
+    def advisory(self, factory_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """May this caller know of the advisory plans of the factory whose id is `factory_id`?
+
+        Programme staff every plan, a factory its own (`factory`). A brand those of a supplier
+        linked to it that consents now, as `factory` decides, but only that the supplier is in
+        advisory, for which cycle and period, and its priorities by cluster: the rest is
+        `sees_advisory_details`. Governments read advisory services only as country aggregates
+        (`country_aggregates`): refused here."""
+        return self.factory(factory_id)
+
+    @property
+    def sees_advisory_details(self) -> bool:
+        """A plan in full: its advisor (the staff name the factory works with), its service package
+        and visits promised, its priorities' descriptions and links, its visits (dates, notes,
+        participants counted, topics worked), its commitments and their follow-ups, the factory's
+        confirmations and comments. Programme staff, and the factory of its own plans (`advisory`
+        confines it to them), as the committee service shows them; never brands: they name
+        people and record what the factory said in confidence (contracts/advisory.py)."""
+        return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:

@@ -13,7 +13,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
-from gateway.graphql import committees, improvement_plans, reports, training
+from gateway.graphql import advisory, committees, improvement_plans, reports, training
 from gateway.graphql.assessments import Assessment, AssessmentStatus, of_factory
 from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry, HistoryService, history_of
@@ -109,6 +109,17 @@ class Factory(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[committees.Committee] | None:
         return await committees.of_factory(info, self.factory_id, first, after)
+
+    @strawberry.field(
+        description="Its advisory plans, newest cycle first; a brand reads only their cycles and priorities by cluster"
+    )
+    async def advisory_plans(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[advisory.AdvisoryPlan]:
+        return await advisory.of_factory(info, self.factory_id, first, after)
 
     @strawberry.field(description="Its assessments you may read, newest scheduled first")
     async def assessments(

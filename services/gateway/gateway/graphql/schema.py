@@ -10,7 +10,16 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from gateway import policy
-from gateway.graphql import aggregates, assessments, brands, committees, factories, improvement_plans, training
+from gateway.graphql import (
+    advisory,
+    aggregates,
+    assessments,
+    brands,
+    committees,
+    factories,
+    improvement_plans,
+    training,
+)
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -26,6 +35,7 @@ NODES: dict[str, Callable[[Info, str], Awaitable[Node | None]]] = {
     "ImprovementAction": improvement_plans.improvement_action,
     "Committee": committees.committee,
     "Assessment": assessments.assessment,
+    "AdvisoryPlan": advisory.advisory_plan,
 }
 
 
@@ -49,6 +59,7 @@ Query = merge_types(
         committees.Query,
         training.Query,
         aggregates.Query,
+        advisory.Query,
         Nodes,
     ),
 )
@@ -117,6 +128,7 @@ schema = strawberry.Schema(
         training.TrainingSession,
         improvement_plans.ImprovementAction,
         committees.Committee,
+        advisory.AdvisoryPlan,
     ],
     extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens, _no_nul],
 )

@@ -4,7 +4,16 @@ Nothing here knows GraphQL. Every read model is disposable: drop its tables and 
 topics to rebuild it. A new read model is a new module here, its migration, and a line below.
 """
 
-from gateway.read_models import assessments, committees, directory, history, improvement_plans, reports, training
+from gateway.read_models import (
+    advisory,
+    assessments,
+    committees,
+    directory,
+    history,
+    improvement_plans,
+    reports,
+    training,
+)
 from gateway.read_models.projection import Projection
 
 PROJECTIONS: list[Projection] = [
@@ -15,4 +24,5 @@ PROJECTIONS: list[Projection] = [
     committees.projection,
     training.projection,
     history.projection,
+    advisory.projection,
 ]
