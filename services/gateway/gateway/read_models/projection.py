@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from betterwork_events.catalogue import EventContract
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # Every read model's tables, so that queries can join across read models.
 metadata = sa.MetaData()
 
-E = TypeVar("E", bound=EventContract)
 Handler = Callable[[AsyncConnection, Any, Envelope], Awaitable[None]]
 
 
@@ -28,8 +27,10 @@ class Projection:
     name: str  # the read model's name; with the deployment's prefix, its consumer group
     handlers: dict[type[EventContract], Handler] = dataclasses.field(default_factory=dict)
 
-    def on(self, *contracts: type[E]) -> Callable[[Callable[[AsyncConnection, E, Envelope], Awaitable[None]]], Handler]:
-        def register(handler: Callable[[AsyncConnection, E, Envelope], Awaitable[None]]) -> Handler:
+    def on(self, *contracts: type[EventContract]) -> Callable[[Handler], Handler]:
+        """Register the decorated handler for these contracts (it takes one of them, or a union)."""
+
+        def register(handler: Handler) -> Handler:
             for contract in contracts:
                 self.handlers[contract] = handler
             return handler
