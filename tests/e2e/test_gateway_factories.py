@@ -110,3 +110,25 @@ async def test_a_nul_character_is_refused_at_the_edge_with_a_clear_error(read_si
     body = {"query": "query ($id: ID!) { factory(id: $id) { id } }", "variables": {"id": "KH\u0000"}}
     by_variable = await read_side.gateway.post("/graphql", json=body, headers=PROGRAMME)
     assert by_variable.status_code == 400 and "NUL character" in by_variable.text
+
+
+def fragments_spreading_tenfold(levels: int) -> str:
+    """A small query whose fragments each spread the next ten times: 10**levels fields."""
+    parts = ["query { factories { nodes { ...L0 } } }", f"fragment L{levels} on Factory {{ name }}"]
+    for level in range(levels):
+        parts.append(f"fragment L{level} on Factory {{ {' '.join([f'...L{level + 1}'] * 10)} }}")
+    return "\n".join(parts)
+
+
+async def test_a_query_that_grows_exponentially_through_fragments_is_refused_before_it_runs(
+    read_side: ReadSide,
+) -> None:
+    query = fragments_spreading_tenfold(7)
+    assert len(query) < 1_000
+    answer = await read_side.graphql(query, PROGRAMME)
+    [error] = answer["errors"]
+    assert "fields once its fragments are spread out" in error["message"], error
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and answer.get("data") is None
+    # The gateway still answers at once, and a query of a sensible size is not refused.
+    ordinary = await read_side.graphql(fragments_spreading_tenfold(2), PROGRAMME)
+    assert "errors" not in ordinary

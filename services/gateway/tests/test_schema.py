@@ -31,3 +31,14 @@ def test_the_queries_the_readme_shows_are_valid_against_the_schema() -> None:
     assert len(queries) >= 3
     for query in queries:
         assert validate(schema._schema, parse(query)) == [], query
+
+
+def test_the_size_of_a_query_is_counted_once_per_fragment_however_often_it_is_spread() -> None:
+    """Twelve levels of fragments spreading the next ten times: 10**12 fields as executed, refused
+    after counting each fragment once (counting each spread again would not finish)."""
+    levels = 12
+    parts = ["query { factories { nodes { ...L0 } } }", f"fragment L{levels} on Factory {{ name }}"]
+    parts += [f"fragment L{n} on Factory {{ {' '.join([f'...L{n + 1}'] * 10)} }}" for n in range(levels)]
+    result = schema.execute_sync("\n".join(parts))
+    assert result.errors and "fragments are spread out" in result.errors[0].message
+    assert result.data is None

@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 
 import strawberry
-from graphql import GraphQLError, StringValueNode, ValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValidationRule,
+)
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.tools import merge_types
 
 from gateway import policy
@@ -97,22 +108,69 @@ class NoNulCharacters(ValidationRule):
             self.report_error(GraphQLError(NUL_REFUSED, node, extensions={"code": "BAD_USER_INPUT"}))
 
 
-def _no_nul() -> AddValidationRules:
-    return AddValidationRules([NoNulCharacters])
+# The most fields a query may select once its fragments are spread out: far above a portal's
+# page (a factory page of 50 factories with nested lists selects a few hundred), far below what
+# fragments spreading each other tenfold reach in a few hundred bytes. Each alias of a field is a
+# database query of its own: a portal needs a handful.
+MOST_FIELDS = 5_000
+MOST_ALIASES = 50
+
+
+class QuerySize(ValidationRule):
+    """How big a query is as executed, fields and aliases, each fragment counted once (memoised),
+    refused before anything runs. (Counting each spread again, as strawberry's alias limiter does,
+    is itself exponential: fragments spreading the next ten times, seven deep, took seconds.)"""
+
+    def enter_document(self, node: DocumentNode, *_: object) -> None:
+        fragments = {d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)}
+        sizes: dict[str, tuple[int, int]] = {}
+
+        def size(selections: SelectionSetNode | None, seen: frozenset[str]) -> tuple[int, int]:
+            fields = aliases = 0
+            for selection in selections.selections if selections else ():
+                if isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    if name in seen or name not in fragments:
+                        continue  # a cycle or an unknown fragment: other rules refuse those
+                    if name not in sizes:
+                        sizes[name] = size(fragments[name].selection_set, seen | {name})
+                    more_fields, more_aliases = sizes[name]
+                elif isinstance(selection, FieldNode | InlineFragmentNode):
+                    more_fields, more_aliases = size(selection.selection_set, seen)
+                    if isinstance(selection, FieldNode):
+                        more_fields += 1
+                        more_aliases += selection.alias is not None
+                else:
+                    continue
+                fields, aliases = fields + more_fields, aliases + more_aliases
+                if fields > MOST_FIELDS or aliases > MOST_ALIASES:
+                    break  # already too big: no need to count the rest
+            return fields, aliases
+
+        for definition in node.definitions:
+            if not isinstance(definition, OperationDefinitionNode):
+                continue
+            fields, aliases = size(definition.selection_set, frozenset())
+            if fields > MOST_FIELDS:
+                message = f"the query selects more than {MOST_FIELDS} fields once its fragments are spread out"
+            elif aliases > MOST_ALIASES:
+                message = f"the query has more than {MOST_ALIASES} aliases"
+            else:
+                continue
+            self.report_error(GraphQLError(message, definition, extensions={"code": "BAD_USER_INPUT"}))
+
+
+def _edge_rules() -> AddValidationRules:
+    return AddValidationRules([NoNulCharacters, QuerySize])
 
 
 def _masking() -> MaskErrors:
     return MaskErrors(should_mask_error=_internal, error_message="the query could not be answered")
 
 
-# Each alias of a root field is a database query, and every token is parsed: bounds far above
-# what a portal or a partner's query needs, far below what would tie up the gateway.
-MOST_ALIASES = 50
+# Every token is parsed: a bound far above what a portal or a partner's query needs, far below
+# what would tie up the gateway.
 MOST_TOKENS = 5_000
-
-
-def _few_aliases() -> MaxAliasesLimiter:
-    return MaxAliasesLimiter(max_alias_count=MOST_ALIASES)
 
 
 def _few_tokens() -> MaxTokensLimiter:
@@ -130,5 +188,5 @@ schema = strawberry.Schema(
         committees.Committee,
         advisory.AdvisoryPlan,
     ],
-    extensions=[ErrorCodes, _masking, _few_aliases, _few_tokens, _no_nul],
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules],
 )
