@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -103,12 +103,7 @@ def cluster_of(compliance_point_id: str) -> str:
 async def _step(conn: AsyncConnection, envelope: Envelope, assessment_id: str, **values: object) -> None:
     # One assessment's events arrive in order (its factory's partition); the version guard keeps
     # a redelivered older event from undoing a newer one, or appending a comment twice.
-    a = assessments.c
-    await conn.execute(
-        assessments.update()
-        .where(a.id == assessment_id, a.version < envelope.streamversion)
-        .values(**values, version=envelope.streamversion)
-    )
+    await advanced(conn, assessments, assessments.c.id == assessment_id, envelope, **values)
 
 
 @projection.on(ae.AssessmentScheduled)

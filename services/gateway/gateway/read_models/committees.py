@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.directory import factories
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -103,16 +103,8 @@ projection = Projection("committees")
 
 
 async def _applies(conn: AsyncConnection, envelope: Envelope, committee_id: str) -> bool:
-    """The version guard of every committee event after the first: True (and the committee's version
-    advanced) only the first time this event reaches the committee, so a redelivered event, or an
-    older one arriving late, changes nothing."""
-    advanced = await conn.execute(
-        committees.update()
-        .where(committees.c.id == committee_id, committees.c.version < envelope.streamversion)
-        .values(version=envelope.streamversion)
-        .returning(committees.c.id)
-    )
-    return advanced.first() is not None
+    """The committee's version guard (`advanced`) for every event after its establishment."""
+    return await advanced(conn, committees, committees.c.id == committee_id, envelope)
 
 
 def _seat(committee_id: str, seat: ce.CommitteeMember) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads this module's tables
     from gateway.policy import Scope
@@ -85,13 +85,7 @@ def _profile_columns(profile: fr.FactoryProfile) -> dict[str, object]:
 
 
 async def _update(conn: AsyncConnection, event: Envelope, factory_id: str, **values: object) -> None:
-    # A factory's events arrive in order (one partition per factory); the version guard keeps
-    # a redelivered older event from undoing a newer one.
-    await conn.execute(
-        factories.update()
-        .where(factories.c.id == factory_id, factories.c.version < event.streamversion)
-        .values(**values, version=event.streamversion, updated_at=event.time)
-    )
+    await advanced(conn, factories, factories.c.id == factory_id, event, **values, updated_at=event.time)
 
 
 async def _link(conn: AsyncConnection, factory_id: str, brand_id: str, since: object) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.pages import Order, Page, PageRequest, page, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -108,13 +108,9 @@ async def completed(conn: AsyncConnection, event: ae.AssessmentCompleted, envelo
 async def _remedy(conn: AsyncConnection, event: ae.AssessmentEvent, envelope: Envelope, **values: object) -> None:
     # One assessment's events arrive in order (its factory's partition); the version guard keeps a
     # redelivered older event from undoing a newer one.
-    f = plan_findings.c
     question_id = getattr(event, "question_id")  # noqa: B009 (every remediation event has one)
-    await conn.execute(
-        plan_findings.update()
-        .where(f.assessment_id == event.assessment_id, f.question_id == question_id, f.version < envelope.streamversion)
-        .values(**values, version=envelope.streamversion)
-    )
+    finding = sa.and_(plan_findings.c.assessment_id == event.assessment_id, plan_findings.c.question_id == question_id)
+    await advanced(conn, plan_findings, finding, envelope, **values)
 
 
 @projection.on(ae.FindingRemediated)

@@ -46,14 +46,16 @@ class Projection:
         return Consumer(f"{prefix}gateway.{self.name}", self)
 
 
-async def advanced(conn: AsyncConnection, table: sa.Table, key: sa.ColumnElement[bool], envelope: Envelope) -> bool:
-    """The version guard of a stream's events after its first: True (and the row's `version`
-    advanced to the event's) only the first time this event reaches the row `key` picks, so that
-    a redelivered event, or an older one arriving late, changes nothing."""
+async def advanced(
+    conn: AsyncConnection, table: sa.Table, key: sa.ColumnElement[bool], envelope: Envelope, **values: object
+) -> bool:
+    """The version guard of a stream's events after its first: the row `key` picks takes `values`
+    and the event's version only if the event is newer than the row, so that a redelivered event,
+    or an older one arriving late, changes nothing. True if it was newer."""
     found = await conn.execute(
         table.update()
         .where(key, table.c.version < envelope.streamversion)
-        .values(version=envelope.streamversion)
+        .values(**values, version=envelope.streamversion)
         .returning(sa.literal(True))
     )
     return found.first() is not None

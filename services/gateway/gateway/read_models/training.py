@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
-from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.projection import Projection, advanced, metadata
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -119,12 +119,7 @@ def _days(days: Sequence[dt.date]) -> dict[str, object]:
 
 
 async def _change_session(conn: AsyncConnection, session_id: str, envelope: Envelope, **values: object) -> None:
-    s = training_sessions.c
-    await conn.execute(
-        training_sessions.update()
-        .where(s.id == session_id, s.version < envelope.streamversion)
-        .values(**values, version=envelope.streamversion)
-    )
+    await advanced(conn, training_sessions, training_sessions.c.id == session_id, envelope, **values)
 
 
 @projection.on(te.TrainingSessionScheduled)
