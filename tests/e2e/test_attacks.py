@@ -638,6 +638,21 @@ ASSESSMENT = OPERATIONS | {
         Probe("POST", f"{REPORT}/public-response", ANGKOR_ITSELF, {"response": "All arrears are paid."}, denied=hidden),
         Probe("POST", f"{VISIT}/public-response", PROGRAMME_ONLY, {"response": "x"}, denied=hidden),
     ),
+    # The zero-tolerance desk is the programme's alone, the factory's own included.
+    ("GET", "/assessments/{assessment_id}/zero-tolerance"): probes(
+        Probe("GET", f"{REPORT}/zero-tolerance", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/acknowledgement"): probes(
+        Probe("POST", f"{REPORT}/zero-tolerance/{{wages}}/acknowledgement", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation"): probes(
+        Probe(
+            "POST",
+            f"{REPORT}/zero-tolerance/{{wages}}/escalation",
+            PROGRAMME_ONLY,
+            {"escalated_to": "Ministry of Labour", "action_taken": "referred", "escalated_on": "{today}"},
+        )
+    ),
     ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
     # Public by design: the latest published report's public issues, and only that.
     ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
@@ -902,7 +917,7 @@ REVIEWED_ARGUMENTS = {
     },
     "Query.assessment": {"id"},
     "Query.findings": {"after", "cluster", "compliancePoint", "country", "first", "recurring", "result"},
-    "Query.zeroToleranceAlerts": {"after", "country", "first", "today"},
+    "Query.zeroToleranceAlerts": {"after", "country", "first", "overdue", "status", "today"},
     "Query.improvementActions": {
         *("after", "cluster", "compliancePoint", "country", "done", "factoryId", "first", "overdue", "status", "today")
     },
@@ -1236,6 +1251,13 @@ REVIEWED_FIELDS |= {
         "raisedAt",
         "status",
         "daysWaiting",
+        "overdue",
+        "acknowledgedBy",
+        "acknowledgedAt",
+        "escalatedBy",
+        "escalatedTo",
+        "actionTaken",
+        "escalatedOn",
     },
     **{
         f"{node}{kind}": {"edges", "pageInfo", "nodes", "totalCount"} if kind == "Connection" else {"cursor", "node"}

@@ -71,6 +71,20 @@ ASSESSMENT_EXAMPLES = [
     ae.ZeroToleranceIssueRaised(
         **VISIT, question_id="child-labour.child-labourers.01", issue=ae.ZeroToleranceIssue.CHILD_LABOUR
     ),
+    ae.ZeroToleranceIssueAcknowledged(
+        **VISIT,
+        question_id="child-labour.child-labourers.01",
+        acknowledged_by="manager-chan",
+        acknowledged_at=datetime(2026, 3, 18, 11, 5, tzinfo=UTC),
+    ),
+    ae.ZeroToleranceIssueEscalated(
+        **VISIT,
+        question_id="child-labour.child-labourers.01",
+        escalated_by="manager-chan",
+        escalated_to="Ministry of Labour and Vocational Training",
+        action_taken="The child was removed from work and enrolled in the remediation programme.",
+        escalated_on=date(2026, 3, 19),
+    ),
     ae.AssessmentSubmitted(**VISIT),
     ae.AssessmentReturned(**VISIT, comments="Add the interview notes behind the overtime findings."),
     ae.AssessmentApproved(**VISIT, reviewer="reviewer-vanna"),
@@ -656,6 +670,8 @@ NEVER_FOR_BRANDS = {
     ae.AssessmentCancelled,
     ae.FindingRecorded,
     ae.ZeroToleranceIssueRaised,
+    ae.ZeroToleranceIssueAcknowledged,
+    ae.ZeroToleranceIssueEscalated,
     ae.AssessmentSubmitted,
     ae.AssessmentReturned,
     ae.AssessmentApproved,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from assessment import handlers
 from assessment.domain import Assessment, NewFinding, Status
 from assessment.tool import tool
+from assessment.zero_tolerance import CaseStatus, ZeroToleranceCase
 
 router = APIRouter(route_class=TokenFirstRoute)
 
@@ -84,6 +85,35 @@ class NoteRequest(Command):
 
 class ResponseRequest(Command):
     response: Text
+
+
+class EscalationRequest(Command):
+    escalated_to: Annotated[str, Field(min_length=1, max_length=300, examples=["Ministry of Labour, Phnom Penh"])]
+    action_taken: Text
+    escalated_on: dt.date
+
+
+class ZeroToleranceCaseView(BaseModel):
+    """Programme staff only: the protocol's record of one zero-tolerance issue."""
+
+    assessment_id: str
+    question_id: str
+    factory_id: str
+    raised_at: dt.datetime
+    status: CaseStatus
+    overdue: bool = Field(description="Unacknowledged for longer than the protocol allows (24 hours)")
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    escalated_by: str | None
+    escalated_to: str | None
+    action_taken: str | None
+    escalated_on: dt.date | None
+    version: int
+
+    @classmethod
+    def of(cls, case: ZeroToleranceCase) -> ZeroToleranceCaseView:
+        fields = {name: getattr(case, name) for name in cls.model_fields if name != "overdue"}
+        return cls(**fields, overdue=case.overdue(dt.datetime.now(dt.UTC)))
 
 
 class FindingView(BaseModel):
@@ -505,6 +535,69 @@ async def respond_publicly(
     return await improvement_step(
         request, principal, response, assessment_id, lambda a: a.respond_publicly(body.response)
     )
+
+
+@router.get(
+    "/assessments/{assessment_id}/zero-tolerance",
+    response_model=list[ZeroToleranceCaseView],
+    tags=["zero tolerance"],
+)
+async def zero_tolerance_cases(
+    assessment_id: str, principal: CurrentPrincipal, request: Request
+) -> list[ZeroToleranceCaseView]:
+    """Programme staff: each zero-tolerance issue the assessment raised and where its protocol stands."""
+    programme_only(principal, "read zero-tolerance cases")
+    return [ZeroToleranceCaseView.of(c) for c in await handlers.zero_tolerance_cases(store(request), assessment_id)]
+
+
+@router.post(
+    "/assessments/{assessment_id}/zero-tolerance/{question_id}/acknowledgement",
+    response_model=ZeroToleranceCaseView,
+    tags=["zero tolerance"],
+)
+async def acknowledge_zero_tolerance(
+    assessment_id: str, question_id: str, principal: CurrentPrincipal, request: Request, response: Response
+) -> ZeroToleranceCaseView:
+    """A country programme manager takes charge of the issue (once: a second acknowledgement is a 409)."""
+    programme_only(principal, "acknowledge zero-tolerance issues")
+    case = await handlers.change_zero_tolerance_case(
+        store(request),
+        assessment_id,
+        question_id,
+        None,
+        lambda c: c.acknowledge(principal.subject, dt.datetime.now(dt.UTC)),
+        command_context(principal, request),
+    )
+    response.headers["ETag"] = f'"{case.version}"'
+    return ZeroToleranceCaseView.of(case)
+
+
+@router.post(
+    "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation",
+    response_model=ZeroToleranceCaseView,
+    tags=["zero tolerance"],
+)
+async def escalate_zero_tolerance(
+    assessment_id: str,
+    question_id: str,
+    body: EscalationRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ZeroToleranceCaseView:
+    """Record who the acknowledged issue went to, when, and what was done (If-Match required)."""
+    programme_only(principal, "escalate zero-tolerance issues")
+    case = await handlers.change_zero_tolerance_case(
+        store(request),
+        assessment_id,
+        question_id,
+        version_of(if_match, required=True),
+        lambda c: c.escalate(principal.subject, body.escalated_to, body.action_taken, body.escalated_on, today()),
+        command_context(principal, request),
+    )
+    response.headers["ETag"] = f'"{case.version}"'
+    return ZeroToleranceCaseView.of(case)
 
 
 @router.get("/tools/{version}", tags=["assessment tool"])

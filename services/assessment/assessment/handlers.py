@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import cast
 
-from betterwork_events.contracts.assessment import AssessmentScheduled
+from betterwork_events.contracts.assessment import AssessmentScheduled, ZeroToleranceIssueRaised
 from betterwork_events.errors import IdempotencyKeyReused, NotFound
 from betterwork_events.factories import known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
@@ -19,6 +19,7 @@ from assessment import directory
 from assessment.domain import Assessment, AssessmentEvent, assessment_stream
 from assessment.public_reporting import publicly_reported
 from assessment.tool import AssessmentTool, tool
+from assessment.zero_tolerance import ZeroToleranceCase, ZeroToleranceEvent, zero_tolerance_stream
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
 
@@ -137,3 +138,51 @@ async def transparency_record(store: EventStore, factory_id: str) -> dict[str, o
         "non_compliant_public_issues": list(assessment.public_issues),
         "factory_response": assessment.public_response,
     }
+
+
+async def zero_tolerance_case(store: EventStore, assessment_id: str, question_id: str) -> ZeroToleranceCase:
+    """Where the zero-tolerance issue the assessment raised on `question_id` stands."""
+    try:
+        envelopes = await store.load(assessment_stream(assessment_id))
+    except StreamNotFound:
+        raise NotFound(f"no assessment {assessment_id}") from None
+    events = [cast(AssessmentEvent, e.contract()) for e in envelopes]
+    raised_at = next(
+        (
+            e.time
+            for e, c in zip(envelopes, events, strict=True)
+            if isinstance(c, ZeroToleranceIssueRaised) and c.question_id == question_id
+        ),
+        None,
+    )
+    try:
+        steps = [
+            cast(ZeroToleranceEvent, e.contract())
+            for e in await store.load(zero_tolerance_stream(assessment_id, question_id))
+        ]
+    except StreamNotFound:
+        steps = []
+    return ZeroToleranceCase.of(Assessment.rebuild(assessment_id, events), question_id, raised_at, steps)
+
+
+async def zero_tolerance_cases(store: EventStore, assessment_id: str) -> list[ZeroToleranceCase]:
+    assessment = await load_assessment(store, assessment_id)
+    return [await zero_tolerance_case(store, assessment_id, q) for q in sorted(assessment.zero_tolerance_raised)]
+
+
+async def change_zero_tolerance_case(
+    store: EventStore,
+    assessment_id: str,
+    question_id: str,
+    expected_version: int | None,
+    decide: Callable[[ZeroToleranceCase], list[ZeroToleranceEvent]],
+    context: CommandContext,
+) -> ZeroToleranceCase:
+    case = await zero_tolerance_case(store, assessment_id, question_id)
+    if expected_version is not None and expected_version != case.version:
+        raise VersionConflict(zero_tolerance_stream(assessment_id, question_id), expected_version, case.version)
+    events = decide(case)
+    await store.append(zero_tolerance_stream(assessment_id, question_id), events, case.version, context=context)
+    for event in events:
+        case.apply(event)
+    return case

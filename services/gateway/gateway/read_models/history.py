@@ -113,6 +113,14 @@ ENTRIES: dict[type[EventContract], tuple[Visibility, Summary]] = {
         Visibility.PROGRAMME,
         lambda e: f"Zero-tolerance issue raised: {e.issue.value} ({e.question_id})",
     ),
+    ae.ZeroToleranceIssueAcknowledged: (
+        Visibility.PROGRAMME,
+        lambda e: f"Zero-tolerance issue on {e.question_id} acknowledged by {e.acknowledged_by}",
+    ),
+    ae.ZeroToleranceIssueEscalated: (
+        Visibility.PROGRAMME,
+        lambda e: f"Zero-tolerance issue on {e.question_id} escalated to {e.escalated_to}",
+    ),
     ae.AssessmentSubmitted: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} submitted for review"),
     ae.AssessmentReturned: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} returned by review"),
     ae.AssessmentApproved: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} approved by review"),
