@@ -3,6 +3,7 @@ Kafka, and an unannounced assessment runs from schedule to verified remediation.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -421,3 +422,22 @@ async def test_a_zero_tolerance_issue_stays_on_the_desk_until_acknowledged_and_e
     waiting = """{ zeroToleranceAlerts { nodes { assessmentId } } }"""
     data = (await services.gateway.post("/graphql", json={"query": waiting}, headers=PROGRAMME)).json()["data"]
     assert assessment["id"] not in {a["assessmentId"] for a in data["zeroToleranceAlerts"]["nodes"]}  # off the desk
+
+
+async def test_one_open_visit_per_factory_and_no_dates_in_the_future(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    first = await services.schedule_when_known(factory_id)
+    second = await services.schedule(factory_id)
+    assert second.status_code == 409 and f"already has an open assessment ({first['id']})" in second.json()["detail"]
+
+    tomorrow = str(TODAY + dt.timedelta(days=2))  # a day ahead of every time zone's today
+    future = await services.step(first, "start", {"started_on": tomorrow})
+    assert future.status_code == 409 and "in the future" in future.json()["detail"]
+    started = await services.step(first, "start", {"started_on": str(TODAY)})
+    assert started.status_code == 200
+    cancelled = await services.step(first, "cancel", {"reason": "the gates were shut to the assessors"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+    # Once it is cancelled the factory can be visited again; two schedulers at once get one visit.
+    racing = await asyncio.gather(*(services.schedule(factory_id) for _ in range(4)))
+    assert sorted(r.status_code for r in racing) == [201, 409, 409, 409]

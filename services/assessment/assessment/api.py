@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
 from betterwork_events.contracts.assessment import Attachment, Result
+from betterwork_events.countries import today_in
 from betterwork_events.errors import InvalidRequest, NotFound
 from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IfMatch, command_context
@@ -181,10 +182,6 @@ def store(request: Request) -> EventStore:
     return request.app.state.store
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 def programme_only(principal: Principal, what: str) -> None:
     if principal.audience is not Audience.PROGRAMME:
         raise forbidden(f"only programme staff may {what}")
@@ -224,7 +221,7 @@ def version_of(if_match: str | None, required: bool = False) -> int | None:
 
 def respond(assessment: Assessment, principal: Principal, response: Response) -> AssessmentView:
     response.headers["ETag"] = f'"{assessment.version}"'
-    return AssessmentView.of(assessment, principal, today())
+    return AssessmentView.of(assessment, principal, today_in(assessment.country))
 
 
 async def programme_step(
@@ -273,7 +270,6 @@ async def schedule(
         body.planned_date,
         tuple(body.assessors),
         command_context(principal, request),
-        today(),
         idempotency_key,
     )
     response.headers["Location"] = f"/assessments/{assessment.id}"
@@ -324,7 +320,13 @@ async def start(
 ) -> AssessmentView:
     """The assessors arrived at the factory."""
     return await programme_step(
-        request, principal, response, assessment_id, if_match, "assess", lambda a: a.start(body.started_on)
+        request,
+        principal,
+        response,
+        assessment_id,
+        if_match,
+        "assess",
+        lambda a: a.start(body.started_on, today_in(a.country)),
     )
 
 
@@ -593,7 +595,9 @@ async def escalate_zero_tolerance(
         assessment_id,
         question_id,
         version_of(if_match, required=True),
-        lambda c: c.escalate(principal.subject, body.escalated_to, body.action_taken, body.escalated_on, today()),
+        lambda c: c.escalate(
+            principal.subject, body.escalated_to, body.action_taken, body.escalated_on, today_in(c.country)
+        ),
         command_context(principal, request),
     )
     response.headers["ETag"] = f'"{case.version}"'

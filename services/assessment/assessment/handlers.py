@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import cast
 
 from betterwork_events.contracts.assessment import AssessmentScheduled, ZeroToleranceIssueRaised
+from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, NotFound
 from betterwork_events.factories import known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
@@ -43,7 +44,6 @@ async def schedule_assessment(
     planned_date: dt.date,
     assessors: tuple[str, ...],
     context: CommandContext,
-    today: dt.date,
     idempotency_key: str | None = None,
 ) -> Assessment:
     event_id = (
@@ -64,7 +64,15 @@ async def schedule_assessment(
                 raise IdempotencyKeyReused(idempotency_key or "")
             return scheduled
         events = Assessment.schedule(
-            assessment_id, factory.id, factory.country, factory.enrolled, planned_date, assessors, country_tool, today
+            assessment_id,
+            factory.id,
+            factory.country,
+            factory.enrolled,
+            planned_date,
+            assessors,
+            country_tool,
+            today_in(factory.country),
+            await directory.open_for(conn, factory.id),
         )
         appended = await store.append(
             assessment_stream(assessment_id),
@@ -112,7 +120,7 @@ async def publish_assessment(store: EventStore, assessment_id: str, on: dt.date,
         store,
         assessment_id,
         assessment.version,
-        lambda a: a.publish(tool_of(a), on, previous, reported),
+        lambda a: a.publish(tool_of(a), on, previous, reported, today_in(a.country)),
         context,
     )
 

@@ -40,6 +40,7 @@ class ZeroToleranceCase:
     assessment_id: str
     question_id: str
     factory_id: str
+    country: str
     raised_at: dt.datetime
     status: CaseStatus = CaseStatus.OPEN
     acknowledged_by: str | None = None
@@ -58,7 +59,7 @@ class ZeroToleranceCase:
         for any other question."""
         if raised_at is None or question_id not in assessment.zero_tolerance_raised:
             raise NotFound(f"assessment {assessment.id} raised no zero-tolerance issue on {question_id}")
-        case = cls(assessment.id, question_id, assessment.factory_id, raised_at)
+        case = cls(assessment.id, question_id, assessment.factory_id, assessment.country, raised_at)
         for event in events:
             case.apply(event)
         return case

@@ -23,7 +23,7 @@ def in_progress() -> Assessment:
         "a-1", "KH-2026-0042-5", "KH", True, RAISED.date(), ("assessor-sokha",), TOOL, RAISED.date()
     )
     assessment = Assessment.rebuild("a-1", scheduled)
-    for event in assessment.start(RAISED.date()):
+    for event in assessment.start(RAISED.date(), today=RAISED.date()):
         assessment.apply(event)
     return assessment
 

@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
-from zoneinfo import ZoneInfo
 
 from betterwork_events.contracts.advisory import Approval
-from betterwork_events.countries import COUNTRY_PROGRAMMES
+from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import KnownFactory, known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
@@ -66,12 +65,6 @@ class Outcome(Generic[A]):
 def idempotent_event_ids(context: CommandContext, command: str, key: str, count: int) -> list[uuid.UUID]:
     """The same key from the same caller names the same events, so a retry appends nothing."""
     return [uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|{command}|{key}|{i}") for i in range(count)]
-
-
-def today_in(country: str) -> dt.date:
-    """The calendar day at the factory: a meeting held this morning in Phnom Penh is not in the future."""
-    programme = COUNTRY_PROGRAMMES.get(country)
-    return dt.datetime.now(ZoneInfo(programme.timezone) if programme else dt.UTC).date()
 
 
 # --- reading ----------------------------------------------------------------------------------
