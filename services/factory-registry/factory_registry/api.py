@@ -16,6 +16,7 @@ from betterwork_events.contracts.factory_registry import (
     Contact,
     CountryCode,
     EnrollmentStatus,
+    FactoryAlias,
     FactoryProfile,
     GeoPoint,
     Ownership,
@@ -94,6 +95,7 @@ class FactoryView(BaseModel):
     enrolled_on: dt.date | None
     brand_links: dict[str, dt.date] = Field(description="brand id → supplier since")
     consenting_brands: list[str] = Field(description="brands the factory lets read its assessment reports")
+    aliases: list[FactoryAlias] = Field(description="records merged into this one and former names, oldest first")
     version: int
 
     @classmethod
@@ -107,6 +109,7 @@ class FactoryView(BaseModel):
             enrolled_on=factory.enrolled_on,
             brand_links=factory.brand_links,
             consenting_brands=sorted(factory.consenting_brands),
+            aliases=factory.aliases,
             version=factory.version,
         )
 
