@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +223,41 @@ async def test_an_unannounced_assessment_from_schedule_to_verified_remediation(s
     transparency = await services.assessment.get(f"/transparency/{factory_id}")
     assert transparency.status_code == 200
     assert TOOL.question(wage).compliance_point_id in transparency.json()["non_compliant_public_issues"]
+
+    # Its history: programme staff read every change; the factory the visit, the report and its plan.
+    history = f"/assessments/{assessment['id']}/history"
+    whole = (await services.assessment.get(history, headers=PROGRAMME)).json()
+
+    async def stream() -> list[Envelope]:
+        return [e for e in await services.events() if e.subject == f"assessment-{assessment['id']}"]
+
+    async def all_relayed() -> bool:
+        return len(await stream()) >= len(whole)
+
+    await eventually(all_relayed, what="the whole stream on Kafka")
+    assert [(c["version"], c["type"]) for c in whole] == [(e.streamversion, e.type) for e in await stream()]
+    assert whole[0]["data"]["planned_date"] == assessment["planned_date"] and whole[0]["actor"].endswith(
+        "assessor-sokha"
+    )
+    seen = (await services.assessment.get(history, headers=own)).json()
+    assert [c["type"].removeprefix("org.betterwork.assessment.") for c in seen] == [
+        "started.v1",
+        "completed.v1",
+        "public-report-published.v1",
+        "improvement-action-added.v1",
+        "finding-remediated.v1",
+        "remediation-verified.v1",
+    ]
+    told = json.dumps(seen)
+    for secret in (assessment["planned_date"], *ASSESSORS, "dev-user", "zero-tolerance", "a 13-year-old", "evidence"):
+        assert secret not in told, secret
+    assert {c["actor"] for c in seen} == {"programme", "factory"}
+    assert seen[3]["data"] == {"action_id": seen[3]["data"]["action_id"], "question_id": wage} | {
+        k: action[k] for k in ("what", "who", "due_on")
+    }
+    other = await services.enrolled_factory("Mekong Footwear Ltd.")
+    assert (await services.assessment.get(history, headers=bearer(Audience.FACTORY, other))).status_code == 404
+    assert (await services.assessment.get(history, headers=bearer(Audience.BRAND, "BR-0001"))).status_code == 403
 
 
 async def _is_not_none(value: Any) -> bool:

@@ -564,6 +564,10 @@ ASSESSMENT = OPERATIONS | {
         Probe("GET", VISIT, PROGRAMME_ONLY, denied=hidden),
         Probe("GET", "/assessments/{visit_to_mekong}", PROGRAMME_ONLY, denied=hidden),
     ),
+    ("GET", "/assessments/{assessment_id}/history"): probes(
+        Probe("GET", f"{REPORT}/history", ANGKOR_ITSELF, denied=hidden),
+        Probe("GET", f"{VISIT}/history", PROGRAMME_ONLY, denied=hidden),
+    ),
     ("POST", "/assessments/{assessment_id}/cancel"): probes(Probe("POST", f"{VISIT}/cancel", PROGRAMME_ONLY, REASON)),
     ("POST", "/assessments/{assessment_id}/start"): probes(
         Probe("POST", f"{VISIT}/start", PROGRAMME_ONLY, {"started_on": "{today}"})

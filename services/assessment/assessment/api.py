@@ -15,12 +15,13 @@ from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenF
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.countries import today_in
 from betterwork_events.errors import InvalidRequest, NotFound
+from betterwork_events.history import Change
 from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IfMatch, command_context
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from assessment import handlers
+from assessment import handlers, policy
 from assessment.domain import Assessment, NewFinding, Status
 from assessment.tool import tool
 from assessment.zero_tolerance import CaseStatus, ZeroToleranceCase
@@ -293,6 +294,15 @@ async def get_assessment(
     assessment_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> AssessmentView:
     return respond(await readable(request, principal, assessment_id), principal, response)
+
+
+@router.get("/assessments/{assessment_id}/history", response_model=list[Change], tags=["assessments"])
+async def assessment_history(assessment_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+    """Every change, oldest first, with when and by whom. A factory reads its own published
+    assessment's, and of it only the visit, the report and the improvement plan."""
+    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
+    disclosure = None if principal.audience is Audience.PROGRAMME else policy.FACTORY_HISTORY
+    return await handlers.assessment_history(store(request), assessment_id, disclosure)
 
 
 @router.post("/assessments/{assessment_id}/cancel", response_model=AssessmentView, tags=["assessments"])

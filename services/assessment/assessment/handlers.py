@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Callable
 from typing import cast
 
+from betterwork_events import history
 from betterwork_events.contracts.assessment import AssessmentScheduled, ZeroToleranceIssueRaised
 from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, NotFound
 from betterwork_events.factories import known_factory
+from betterwork_events.history import Change, Disclosure
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 
 from assessment import directory
@@ -28,6 +30,15 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
 def tool_of(assessment: Assessment) -> AssessmentTool:
     """The tool the assessment was scheduled with: later versions never change it."""
     return tool(assessment.tool_version)
+
+
+async def assessment_history(store: EventStore, assessment_id: str, disclosure: Disclosure | None) -> list[Change]:
+    """Every change to the assessment, oldest first; only what `disclosure` names, if given."""
+    try:
+        envelopes = await store.load(assessment_stream(assessment_id))
+    except StreamNotFound:
+        raise NotFound(f"no assessment {assessment_id}") from None
+    return history.whole(envelopes) if disclosure is None else history.disclosed(envelopes, disclosure)
 
 
 async def load_assessment(store: EventStore, assessment_id: str) -> Assessment:

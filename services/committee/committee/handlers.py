@@ -16,6 +16,7 @@ from betterwork_events.contracts.advisory import Approval
 from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import KnownFactory, known_factory
+from betterwork_events.history import Change, whole
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -114,13 +115,9 @@ async def plans_of(store: EventStore, factory_id: str) -> list[AdvisoryPlan]:
     return await _numbered(lambda cycle: load_plan(store, plan_id(factory_id, cycle)))
 
 
-async def history(store: EventStore, aggregate: Aggregate) -> list[dict[str, Any]]:
+async def history(store: EventStore, aggregate: Aggregate) -> list[Change]:
     """Every change to a committee or a plan: what, when and by whom."""
-    envelopes = await store.load(aggregate.stream)
-    return [
-        {"version": e.streamversion, "type": e.type, "time": e.time, "actor": e.actor, "data": e.data}
-        for e in envelopes
-    ]
+    return whole(await store.load(aggregate.stream))
 
 
 async def health(engine: AsyncEngine, committee: Committee, policy: HealthPolicy) -> list[HealthCheck]:
