@@ -12,10 +12,12 @@ import httpx
 from betterwork_events.auth import Audience
 from betterwork_events.contracts import surveys as se
 
+from tests.e2e import test_assessment
 from tests.e2e.conftest import PROGRAMME, bearer
-from tests.e2e.test_assessment import Services, services  # noqa: F401 (the fixture)
+from tests.e2e.test_assessment import Services
 from tests.support import eventually
 
+services = test_assessment.services  # the registry, assessment and gateway fixture of the assessment tests
 TODAY = dt.datetime.now(dt.UTC).date()
 WELLBEING = {
     "kind": "worker",
@@ -165,7 +167,9 @@ async def test_a_manager_round_records_the_business_figures(services: Services) 
     business = {
         "kind": "manager",
         "title": "Business performance",
-        "questions": [{"id": "orders-outlook", "text": "Orders next year", "type": "choice", "options": ["up", "down"]}],
+        "questions": [
+            {"id": "orders-outlook", "text": "Orders next year", "type": "choice", "options": ["up", "down"]}
+        ],
     }
     assert (await a.post("/questionnaires/business/versions", json=business, headers=PROGRAMME)).is_success
     survey_round = await open_round(services, factory_id, "business")

@@ -210,7 +210,7 @@ class SurveyRound:
             raise IllegalStep(f"factory {factory_id} is not enrolled; surveys are held in participating factories")
         if opened_on > today:
             raise IllegalStep(f"a round opens when field staff are in the factory, not on {opened_on} ahead")
-        questionnaire.published(version)
+        published = questionnaire.published(version)
         assert questionnaire.kind is not None  # it has a version
         return [
             SurveyRoundOpened(
@@ -220,6 +220,7 @@ class SurveyRound:
                 questionnaire_id=questionnaire.id,
                 questionnaire_version=version,
                 kind=questionnaire.kind,
+                questions=published.questions,
                 opened_on=opened_on,
             )
         ]

@@ -154,6 +154,11 @@ class SurveyRoundOpened(SurveyRoundEvent):
     questionnaire_id: QuestionnaireId
     questionnaire_version: int = Field(ge=1)
     kind: SurveyKind
+    questions: tuple[Question, ...] = Field(
+        min_length=1,
+        max_length=MOST_QUESTIONS,
+        description="The questionnaire version as published, so that a round's events read on their own",
+    )
     opened_on: dt.date
 
 

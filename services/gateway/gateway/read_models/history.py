@@ -194,7 +194,10 @@ ENTRIES: dict[type[EventContract], tuple[Visibility, Summary]] = {
     te.TrainingSessionCancelled: (Visibility.FACTORY, lambda e: f"Training session {e.session_id} cancelled"),
     # research surveys: the factory knows a round was held; a worker's response is the programme's
     # entry, and even there says nothing of the worker or the answers
-    se.SurveyRoundOpened: (Visibility.FACTORY, lambda e: f"{e.kind.value.capitalize()} survey round {e.round_id} opened"),
+    se.SurveyRoundOpened: (
+        Visibility.FACTORY,
+        lambda e: f"{e.kind.value.capitalize()} survey round {e.round_id} opened",
+    ),
     se.WorkerSurveyResponseRecorded: (
         Visibility.PROGRAMME,
         lambda e: f"A worker survey response recorded in round {e.round_id}",
