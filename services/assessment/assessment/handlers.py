@@ -195,14 +195,25 @@ async def open_round(
     opened_on: dt.date,
     context: CommandContext,
     today: dt.date,
+    idempotency_key: str | None = None,
 ) -> SurveyRound:
+    """Open a round; a retry with the same Idempotency-Key answers the round it opened."""
+    event_id = (
+        uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|open round|{idempotency_key}") if idempotency_key else None
+    )
+    if event_id and (earlier := await store.stream_of(event_id)):
+        return await load_round(store, earlier.removeprefix("survey-round-"))
     factory = await known_factory(store.engine, factory_id)
     questionnaire = await load_questionnaire(store, questionnaire_id)
     round_id = uuid.uuid4().hex[:16]
     events = SurveyRound.open(
         round_id, factory.id, factory.country, factory.enrolled, questionnaire, version, opened_on, today
     )
-    await store.append(round_stream(round_id), events, 0, context=context)
+    appended = await store.append(
+        round_stream(round_id), events, 0, context=context, event_ids=[event_id] if event_id else None
+    )
+    if appended.duplicate:  # a concurrent retry got there first
+        return await load_round(store, appended.stream_id.removeprefix("survey-round-"))
     return SurveyRound.rebuild(round_id, events)
 
 

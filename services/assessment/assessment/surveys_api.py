@@ -181,7 +181,11 @@ async def get_questionnaire(
 
 @router.post("/survey-rounds", status_code=status.HTTP_201_CREATED, response_model=RoundView, tags=["surveys"])
 async def open_round(
-    body: OpenRoundRequest, principal: CurrentPrincipal, request: Request, response: Response
+    body: OpenRoundRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> RoundView:
     """Open a round of a questionnaire version in an enrolled factory."""
     programme_only(principal, "open survey rounds")
@@ -193,6 +197,7 @@ async def open_round(
         body.opened_on,
         command_context(principal, request),
         today(),
+        idempotency_key,
     )
     response.headers["Location"] = f"/survey-rounds/{survey_round.id}"
     return etagged(survey_round, response)
