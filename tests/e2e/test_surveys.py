@@ -91,6 +91,15 @@ async def test_worker_responses_are_checked_anonymous_and_never_readable_one_by_
     assert (await a.post("/questionnaires/worker-wellbeing/versions", json=WELLBEING, headers=PROGRAMME)).is_success
     survey_round = await open_round(services, factory_id, "worker-wellbeing")
     assert survey_round["status"] == "open" and survey_round["country"] == "KH"
+    # Opening with an Idempotency-Key twice opens one round.
+    body = {"factory_id": factory_id, "questionnaire_id": "worker-wellbeing", "questionnaire_version": 1}
+    keyed = PROGRAMME | {"Idempotency-Key": "kh-visit-2026-11-r1"}
+    twice = [(await a.post("/survey-rounds", json=body | {"opened_on": str(TODAY)}, headers=keyed)) for _ in range(2)]
+    assert [r.status_code for r in twice] == [201, 201] and twice[0].json()["id"] == twice[1].json()["id"]
+    unknown = await a.post(
+        "/survey-rounds", json=body | {"questionnaire_version": 9, "opened_on": str(TODAY)}, headers=PROGRAMME
+    )
+    assert unknown.status_code == 404 and "no version 9" in unknown.text
     responses = f"/survey-rounds/{survey_round['id']}/worker-responses"
 
     recorded = await a.post(responses, json=SOKHA | {"answers": ANSWERS}, headers=PROGRAMME)
