@@ -141,21 +141,21 @@ def checked_answers(questions: QuestionnaireVersion, answers: Mapping[str, Answe
 
 def _wrong(question: Question, value: AnswerValue) -> str | None:
     """Why the value is no answer to the question, or None if it is one."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    whole = isinstance(value, int) and not isinstance(value, bool)
     match question.type:
         case QuestionType.SCALE:
             top = question.scale_max or 0
-            if not (isinstance(value, int) and not isinstance(value, bool)) or not 1 <= value <= top:
+            if not whole or not 1 <= float(value) <= top:
                 return f"a whole number from 1 to {top}, not {value!r}"
         case QuestionType.CHOICE:
             if value not in question.options:
                 return f"one of {', '.join(question.options)}, not {value!r}"
         case QuestionType.NUMBER:
-            if not number or not math.isfinite(value):  # type: ignore[arg-type]
+            if isinstance(value, str) or isinstance(value, bool) or not math.isfinite(value):
                 return f"a number, not {value!r}"
-            if question.minimum is not None and value < question.minimum:  # type: ignore[operator]
+            if question.minimum is not None and value < question.minimum:
                 return f"at least {question.minimum:g}, not {value!r}"
-            if question.maximum is not None and value > question.maximum:  # type: ignore[operator]
+            if question.maximum is not None and value > question.maximum:
                 return f"at most {question.maximum:g}, not {value!r}"
         case QuestionType.TEXT:
             if not isinstance(value, str) or not value.strip():
