@@ -151,7 +151,7 @@ def _wrong(question: Question, value: AnswerValue) -> str | None:
             if value not in question.options:
                 return f"one of {', '.join(question.options)}, not {value!r}"
         case QuestionType.NUMBER:
-            if isinstance(value, str) or isinstance(value, bool) or not math.isfinite(value):
+            if isinstance(value, str | bool) or not math.isfinite(value):
                 return f"a number, not {value!r}"
             if question.minimum is not None and value < question.minimum:
                 return f"at least {question.minimum:g}, not {value!r}"
