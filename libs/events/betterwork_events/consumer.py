@@ -59,10 +59,14 @@ class ProjectionRunner:
         max_attempts: int = 3,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
+        schema: str | None = None,
     ) -> None:
         self.engine = engine
         # Its own connections: on the API's pool it would wait (and time out) behind requests, and they behind it.
-        self.db = own_engine(engine, f"bw-consumer:{projection.name}")
+        # With a `schema`, its tables (read model and bookkeeping) are those of that schema, found
+        # before the default ones: a read model rebuilt beside the one serving (gateway.rebuild).
+        search_path = None if schema is None else f'"{schema}", public'
+        self.db = own_engine(engine, f"bw-consumer:{projection.name}", search_path=search_path)
         self.bootstrap = bootstrap
         self.projection = projection
         self.topics = list(topics)

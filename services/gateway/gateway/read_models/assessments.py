@@ -92,7 +92,7 @@ zero_tolerance_alerts = sa.Table(
 PUBLISHED, CANCELLED = "published", "cancelled"
 OPEN = "open"
 
-projection = Projection("assessments")
+projection = Projection("assessments", [assessments, findings, zero_tolerance_alerts])
 
 
 def cluster_of(compliance_point_id: str) -> str:

@@ -36,7 +36,7 @@ assessment_reports = sa.Table(
     sa.Column("recurring", sa.JSON, nullable=False),
 )
 
-projection = Projection("assessment-reports")
+projection = Projection("assessment-reports", [assessment_reports])
 
 
 @projection.on(ae.AssessmentCompleted)
