@@ -81,11 +81,19 @@ async def build(read_side: ReadSide) -> Suppliers:
             reports_counted(len(published)),
             f"{factory_id}'s reports in the gateway",
         )
+    # The links and consents too, as the brands read them (an export reads as of its start).
+    for brand_id, factory_id in [(northwind, angkor), (lotus, mekong)]:
+        await read_side.until(
+            f'{{ factory(id: "{factory_id}") {{ assessmentReports {{ totalCount }} }} }}',
+            bearer(Audience.BRAND, brand_id),
+            reports_counted(len(world.reports[factory_id])),
+            f"{factory_id}'s reports shared",
+        )
     return world
 
 
 def reports_counted(n: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda data: bool(data["factory"]["assessmentReports"]["totalCount"] == n)
+    return lambda data: bool(data["factory"] and data["factory"]["assessmentReports"]["totalCount"] == n)
 
 
 async def start(read_side: ReadSide, headers: dict[str, str], kind: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from betterwork_events.contracts import assessment as ae
-from gateway.read_models import directory, history
+from gateway.read_models import PROJECTIONS, directory, history
 from gateway.rebuild import main, rebuild
 from gateway.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -147,3 +147,60 @@ def test_the_command_names_the_read_models_it_can_rebuild(capsys: pytest.Capture
     with pytest.raises(SystemExit):
         main([])
     assert "name the read models to rebuild, or --all" in capsys.readouterr().err
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, Any]:
+    """Every read model's rows, and the definitions of its tables' indexes and constraints."""
+    found: dict[str, Any] = {}
+    async with engine.connect() as conn:
+        for projection in PROJECTIONS:
+            for table in projection.tables:
+                rows = await conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+                found[table.name] = [tuple(row) for row in rows]
+        found["indexes"] = sorted(
+            tuple(row)
+            for row in await conn.execute(
+                sa.text("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+            )
+        )
+        found["constraints"] = sorted(
+            tuple(row)
+            for row in await conn.execute(
+                sa.text(
+                    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE connamespace = 'public'::regnamespace"
+                )
+            )
+        )
+    return found
+
+
+async def test_every_read_model_rebuilt_is_the_one_it_replaces(read_side: ReadSide) -> None:
+    settings: Settings = read_side.gateway_app.state.runtime.settings
+    engine: AsyncEngine = read_side.gateway_app.state.runtime.engine
+    angkor = await read_side.factory("Angkor Apparel Co., Ltd.", workers=(1900, 500))
+    northwind = await read_side.brand("Northwind Outfitters")
+    await read_side.supplies(angkor, northwind, consents=True)
+    scheduled = visit(angkor)
+    stream = f"assessment-{scheduled.assessment_id}"
+    await read_side.publish(scheduled, stream)
+    started = await read_side.publish(
+        ae.AssessmentStarted(assessment_id=scheduled.assessment_id, factory_id=angkor, started_on=dt.date(2026, 6, 1)),
+        stream,
+    )
+
+    async def projected() -> bool:
+        async with engine.connect() as conn:
+            status = await conn.scalar(sa.text("SELECT status FROM assessments"))
+            consenting = await conn.scalar(sa.text("SELECT count(*) FROM report_sharing_consents"))
+        return status == "in-progress" and consenting == 1 and await _applied(engine, angkor, str(started.id))
+
+    await eventually(projected, what="the assessment started, in its read models")
+    before = await snapshot(engine)
+    assert before["factories"] and before["assessments"] and before["report_sharing_consents"]
+
+    await rebuild(settings, PROJECTIONS, progress=False)
+
+    after = await snapshot(engine)
+    assert after == before
+    assert (await indexes_and_schemas(engine))[1] == set()

@@ -80,8 +80,9 @@ class Rebuild:
     projection: Projection
     progress: bool = True
     # In the switch, how long the new tables may take to pass the live offsets before the locks
-    # are let go (and the switch tried again a little later).
-    catch_up_seconds: float = 5.0
+    # are let go (and the switch tried again a little later): queries wait that long at most,
+    # well below the gateway's wait for a pooled connection (BW_DATABASE_WAIT_SECONDS).
+    catch_up_seconds: float = 1.0
     switch_attempts: int = 50
 
     def __post_init__(self) -> None:
