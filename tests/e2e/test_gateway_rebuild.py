@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from betterwork_events.contracts import assessment as ae
 from gateway.read_models import PROJECTIONS, directory, history
-from gateway.rebuild import main, rebuild
+from gateway.rebuild import Rebuild, RebuildFailed, main, rebuild
 from gateway.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -204,3 +204,26 @@ async def test_every_read_model_rebuilt_is_the_one_it_replaces(read_side: ReadSi
     after = await snapshot(engine)
     assert after == before
     assert (await indexes_and_schemas(engine))[1] == set()
+
+
+async def test_a_rebuild_during_a_migration_stops_and_leaves_the_serving_tables_as_they_were(
+    read_side: ReadSide, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings: Settings = read_side.gateway_app.state.runtime.settings
+    engine: AsyncEngine = read_side.gateway_app.state.runtime.engine
+    angkor = await read_side.factory("Angkor Apparel Co., Ltd.")
+    serving = sorted(await history_rows(engine, angkor))
+    copy_tables = Rebuild._create_tables
+
+    async def then_a_migration(self: Rebuild) -> None:
+        await copy_tables(self)
+        async with engine.begin() as conn:  # as a new revision would, while the copies fill
+            await conn.execute(sa.text("INSERT INTO alembic_version VALUES ('history_0002')"))
+
+    monkeypatch.setattr(Rebuild, "_create_tables", then_a_migration)
+    with pytest.raises(RebuildFailed, match="the database was migrated during the rebuild; run it again"):
+        await rebuild(settings, [history.projection], progress=False)
+    assert sorted(await history_rows(engine, angkor)) == serving
+    assert (await indexes_and_schemas(engine))[1] == set()  # its own tables dropped
+    after = await read_side.publish(visit(angkor), "assessment-after")  # the live consumer goes on
+    await eventually(lambda: _applied(engine, angkor, str(after.id)), what="the live consumer applying")

@@ -14,13 +14,14 @@ events); nothing here names one. For each:
    that schema first on their search_path) fills them from the beginning of the topics, while the
    gateway's live consumer goes on applying to the serving tables.
 3. Once it has read as far as the topics went when it started, and as far as the live consumer,
-   the switch, in one transaction: the serving tables are locked (queries wait a moment; the lock
-   gives way before any deadlock could fail one) and so are the live consumer's offsets (it cannot
-   commit a batch); the new consumer reads on until it has passed every live offset, and stops; the
-   old tables move out of `public` and the new ones in; the live consumer's offsets become the
-   new consumer's and its processed events take in the new consumer's. The live consumer then
-   resumes where it was, at or before the new offsets, into the new tables: what it reads again
-   is recognised as processed, and nothing it had applied is missing from them.
+   the switch, in one transaction: the live consumer is paused between two batches (its pause
+   lock, betterwork_events.consumer.pause_lock, so none is half-applied), then the serving tables
+   are locked (queries wait a moment; the lock gives way before any deadlock could fail one); the
+   new consumer reads on until it has passed every live offset, and stops; the old tables move out
+   of `public` and the new ones in; the live consumer's offsets become the new consumer's and its
+   processed events take in the new consumer's. The live consumer then resumes where it was, at
+   or before the new offsets, into the new tables: what it reads again is recognised as
+   processed, and nothing it had applied is missing from them. A migration meanwhile stops it.
 4. The old tables are dropped. Queries name tables, never schemas, so nothing else changes.
 """
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from betterwork_events import kafka
-from betterwork_events.consumer import ProjectionRunner
+from betterwork_events.consumer import ProjectionRunner, pause_lock
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import create_engine
 from sqlalchemy.exc import DBAPIError
@@ -92,11 +93,14 @@ class Rebuild:
         self.live = self.projection.consumer(self.settings.topic_prefix).name
         self.rebuilder = Consumer(f"{self.live}.rebuild-{self.number}", self.projection)
         self.topics = [self.settings.topic(events_topic(s)) for s in self.projection.services]
+        self.migrated: list[str] = []  # the Alembic heads when the copies were made
 
     async def run(self) -> None:
         async with self._only_one(), self._kafka_offsets() as offsets:
             await self._drop_abandoned()
             try:
+                async with self.engine.connect() as conn:
+                    self.migrated = await _migrations(conn)
                 await self._create_tables()
                 runner = ProjectionRunner(
                     self.engine,
@@ -177,8 +181,14 @@ class Rebuild:
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                # The live consumer first, between two batches (none half-applied), then the queries.
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": pause_lock(self.live)}
+                )
                 await conn.execute(sa.text(f"LOCK TABLE {serving} IN ACCESS EXCLUSIVE MODE"))
-                live = await _offsets_of(conn, "public", self.live, for_update=True)
+                if await _migrations(conn) != self.migrated:  # the copies have the tables' former structure
+                    raise RebuildFailed("the database was migrated during the rebuild; run it again")
+                live = await _offsets_of(conn, "public", self.live)
                 deadline = asyncio.get_running_loop().time() + self.catch_up_seconds
                 while not _passed(await self._rebuilt_offsets(conn), live, first):
                     await _still_running(consuming)
@@ -320,12 +330,14 @@ async def _copy_table(conn: AsyncConnection, name: str, schema: str) -> None:
         await conn.execute(sa.text(definition))
 
 
-async def _offsets_of(conn: AsyncConnection, schema: str, consumer: str, *, for_update: bool = False) -> Offsets:
+async def _migrations(conn: AsyncConnection) -> list[str]:
+    rows = await conn.execute(sa.text("SELECT version_num FROM alembic_version ORDER BY version_num"))
+    return [row.version_num for row in rows]
+
+
+async def _offsets_of(conn: AsyncConnection, schema: str, consumer: str) -> Offsets:
     rows = await conn.execute(
-        sa.text(
-            f'SELECT topic, partition, next_offset FROM "{schema}".consumer_offsets WHERE consumer = :consumer'
-            + (" FOR UPDATE" if for_update else "")
-        ),
+        sa.text(f'SELECT topic, partition, next_offset FROM "{schema}".consumer_offsets WHERE consumer = :consumer'),
         {"consumer": consumer},
     )
     return {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
