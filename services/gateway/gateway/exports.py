@@ -209,7 +209,7 @@ async def download(engine: AsyncEngine, scope: policy.Scope, export_id: str) -> 
         stream = await lines(engine, scope, export_id)
     except policy.AccessDenied as error:
         raise HTTPException(403, str(error)) from None
-    disposition = {"Content-Disposition": f'attachment; filename="bulk-export-{export_id}.jsonl"'}
+    disposition = {"Content-Disposition": f'attachment; filename="bulk-export-{_id(export_id)}.jsonl"'}
     return StreamingResponse(stream, media_type="application/jsonl", headers=disposition)
 
 
