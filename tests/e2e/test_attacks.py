@@ -222,6 +222,7 @@ class World:
     visit_held: str = ""
     visit_to_come: str = ""
     shared_session: str = ""  # Angkor's and Mekong's people trained together
+    bulk_export: str = ""  # Northwind's export of its suppliers' reports, ready
     mekong_session: str = ""  # Mekong's people only
     survey_round: str = ""  # Angkor's worker survey round: three workers answered, closed
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -414,6 +415,24 @@ async def build(world: World) -> None:
         return bool(data["factory"] and data["factory"]["assessmentReports"]["nodes"])
 
     await eventually(projected, what="the gateway projecting the world")
+    world.bulk_export = await exported(world, "brand A", "SUPPLIER_REPORTS")
+
+
+START_EXPORT = "mutation ($kind: BulkExportKind!) { startBulkExport(kind: $kind) { id } }"
+POLL_EXPORT = "query ($id: ID!) { bulkExport(id: $id) { id kind status rowCount url } }"
+
+
+async def exported(world: World, caller: str, kind: str) -> str:
+    """A bulk export `caller` started, once it is ready; its id."""
+    started = (await world.graphql(START_EXPORT, world.callers[caller], {"kind": kind})).json()
+    export_id = str(started["data"]["startBulkExport"]["id"])
+
+    async def ready() -> bool:
+        polled = (await world.graphql(POLL_EXPORT, world.callers[caller], {"id": export_id})).json()
+        return bool(polled["data"]["bulkExport"]["status"] == "READY")
+
+    await eventually(ready, what=f"{caller}'s {kind} export")
+    return export_id
 
 
 @pytest.fixture(scope="module")
@@ -878,6 +897,15 @@ GATEWAY = OPERATIONS | {
     ("GET", "/graphql/ide/{name}"): probes(Probe("GET", "/graphql/ide/graphiql.min.js", EVERYONE)),
     ("POST", "/graphql"): probes(Probe("POST", "/graphql", SIGNED_IN, {"query": "{{ __typename }}"})),
     ("WEBSOCKET", "/graphql"): [],  # no subscriptions: see test_the_gateway_websocket_answers_without_crashing
+    # A bulk export's lines: its starter's alone; to other exporters it does not exist, others may not export.
+    ("GET", "/bulk-exports/{export_id}.jsonl"): probes(
+        Probe(
+            "GET",
+            "/bulk-exports/{bulk_export}.jsonl",
+            frozenset({"brand A"}),
+            denied=lambda caller: 404 if caller in ("programme", "brand B") else 403,
+        )
+    ),
 }
 
 TABLES = {
@@ -1374,6 +1402,14 @@ REVIEWED_FIELDS |= {
         for kind in ("Connection", "Edge")
     },
 }
+# Bulk exports (gateway/exports.py): programme and brands start, poll and download their own,
+# read through their scope; governments and factories FORBIDDEN; another's answers as missing.
+REVIEWED_FIELDS["Query"] |= {"bulkExport"}
+REVIEWED_FIELDS |= {
+    "Mutation": {"startBulkExport"},
+    "BulkExport": {"id", "kind", "status", "rowCount", "createdAt", "completedAt", "expiresAt", "url"},
+}
+REVIEWED_ARGUMENTS |= {"Query.bulkExport": {"id"}, "Mutation.startBulkExport": {"kind"}}
 REVIEWED_ARGUMENTS |= {
     "Query.advisoryPlans": {"after", "country", "factoryId", "first"},
     "Query.advisoryStatistics": {"country"},
@@ -1425,7 +1461,7 @@ EVERY_FACTORY = f"{{ factories(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF
 
 async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(world: World) -> None:
     schema = (await world.graphql(INTROSPECTION, PROGRAMME)).json()["data"]["__schema"]
-    assert schema["mutationType"] is None and schema["subscriptionType"] is None
+    assert schema["mutationType"] == {"name": "Mutation"} and schema["subscriptionType"] is None
     objects = {t["name"]: {f["name"] for f in t["fields"]} for t in schema["types"] if t["kind"] == "OBJECT"}
     ours = {name: fields for name, fields in objects.items() if not name.startswith("__")}
     assert ours == REVIEWED_FIELDS, "a new type or field: decide who may read it, and test it here"
@@ -2709,3 +2745,43 @@ async def test_survey_results_are_read_only_by_those_they_are_for(world: World) 
                 assert impact["sales"]["suppressed"] is (caller != "programme"), caller
             else:
                 assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+async def export_lines(world: World, headers: dict[str, str], export_id: str) -> list[dict[str, Any]]:
+    answer = await world.gateway.get(f"/bulk-exports/{export_id}.jsonl", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.text.splitlines()]
+
+
+REPORT_LINE = {"factoryId", "id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"}
+
+
+async def test_a_bulk_export_holds_only_what_its_starter_may_read(world: World) -> None:
+    ours = {world.angkor, world.mekong, world.saigon, world.duplicate}
+    exporters = {"programme", "brand A", "brand B"}
+    for caller in sorted(SIGNED_IN - exporters):
+        headers = world.callers[caller]
+        for kind in ("SUPPLIER_REPORTS", "FACTORIES"):
+            refused = (await world.graphql(START_EXPORT, headers, {"kind": kind})).json()
+            assert refused["data"] is None, (caller, kind)
+            assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, kind)
+        polled = (await world.graphql(POLL_EXPORT, headers, {"id": world.bulk_export})).json()
+        assert polled["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+    for caller in sorted(exporters):
+        headers = world.callers[caller]
+        factories = await export_lines(world, headers, await exported(world, caller, "FACTORIES"))
+        assert {f["factoryId"] for f in factories} & ours == who_sees(world)[caller], caller
+        reports = await export_lines(
+            world,
+            headers,
+            world.bulk_export if caller == "brand A" else await exported(world, caller, "SUPPLIER_REPORTS"),
+        )
+        readable = {world.published} if world.angkor in who_sees(world)[caller] else set()
+        assert {r["id"] for r in reports} == readable, caller
+        for line in reports:  # a report's results: no evidence, no staff name, no visit to come
+            assert set(line) == REPORT_LINE, (caller, sorted(line))
+            assert line["factoryId"] == world.angkor
+            assert str(NEXT_VISIT_TO_ANGKOR) not in json.dumps(line)
+        if caller != "brand A":  # Northwind's own export does not exist for anyone else
+            polled = (await world.graphql(POLL_EXPORT, headers, {"id": world.bulk_export})).json()
+            assert polled["data"]["bulkExport"] is None, caller

@@ -59,10 +59,14 @@ class ProjectionRunner:
         max_attempts: int = 3,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
+        schema: str | None = None,
     ) -> None:
         self.engine = engine
         # Its own connections: on the API's pool it would wait (and time out) behind requests, and they behind it.
-        self.db = own_engine(engine, f"bw-consumer:{projection.name}")
+        # With a `schema`, its tables (read model and bookkeeping) are those of that schema, found
+        # before the default ones: a read model rebuilt beside the one serving (gateway.rebuild).
+        search_path = None if schema is None else f'"{schema}", public'
+        self.db = own_engine(engine, f"bw-consumer:{projection.name}", search_path=search_path)
         self.bootstrap = bootstrap
         self.projection = projection
         self.topics = list(topics)
@@ -104,6 +108,7 @@ class ProjectionRunner:
         while True:
             try:
                 async with self.db.begin() as conn:
+                    await self._not_paused(conn)
                     for record in records:
                         await self._apply(conn, record)
                     await self._save_offset(conn, records[-1])
@@ -148,6 +153,14 @@ class ProjectionRunner:
         log.warning("%s: unavailable at %s (%s); retrying in %.1fs", self.projection.name, where, error, delay)
         await asyncio.sleep(delay)
 
+    async def _not_paused(self, conn: AsyncConnection) -> None:
+        """First in each of its transactions: a share of the consumer's pause lock (`pause_lock`),
+        so that whoever holds it exclusively finds no batch of this consumer half-applied, and
+        holds off the next before it has written anything."""
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock_shared(hashtext(:key))"), {"key": pause_lock(self.projection.name)}
+        )
+
     async def _save_offset(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
         await conn.execute(
             sa.text(
@@ -169,6 +182,7 @@ class ProjectionRunner:
         while True:
             try:
                 async with self.db.begin() as conn:
+                    await self._not_paused(conn)
                     await self._apply(conn, record)
                     await self._save_offset(conn, record)
                 return
@@ -236,6 +250,7 @@ class ProjectionRunner:
 
         async def record_parked() -> None:
             async with self.db.begin() as conn:
+                await self._not_paused(conn)
                 with contextlib.suppress(MalformedEnvelope):  # without an id, the offset alone remembers it
                     await self._first_time(conn, Envelope.from_kafka(record.value, record.headers))
                 await self._save_offset(conn, record)
@@ -243,6 +258,12 @@ class ProjectionRunner:
         # Recorded as processed only once the dead-letter topic has it (a failure in between parks it twice).
         await retrying(f"{self.projection.name}: dead-lettering {_where(record)}", park, self._backoff())
         await retrying(f"{self.projection.name}: recording {_where(record)} parked", record_parked, self._backoff())
+
+
+def pause_lock(consumer: str) -> str:
+    """The key of the advisory lock that pauses a consumer's transactions while held exclusively
+    (e.g. by a read model's rebuild, switching tables under it: gateway.rebuild)."""
+    return f"bw-consumer-pause:{consumer}"
 
 
 class _ResumeFromReadModel(ConsumerRebalanceListener):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -11,12 +12,13 @@ from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
 
-from gateway import ide, read_models
+from gateway import exports, ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
+from gateway.graphql import exports as graphql_exports
 from gateway.graphql.context import Context
 from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
@@ -106,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
         if request.scope["method"] == "GET":
             return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
+        return await caller(request)
+
+    async def caller(request: HTTPConnection) -> Context:
+        """Who is asking, from the bearer token; for a brand, what shares with it now."""
         token = bearer_token(request)
         if token is None:
             raise token_required()
@@ -135,6 +141,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscription_protocols=(),
     )
     sdl = APIRouter()
+    downloads = APIRouter()
+
+    @downloads.get("/bulk-exports/{export_id}.jsonl", tags=["graphql"], response_class=StreamingResponse)
+    async def bulk_export(export_id: str, request: Request) -> StreamingResponse:
+        """A ready bulk export's JSON Lines, for the token that started it (see `startBulkExport`)."""
+        return await exports.download(engine, (await caller(request)).scope, export_id)
+
+    exporter = exports.Exporter(engine, graphql_exports.KINDS, lifetime=dt.timedelta(hours=settings.bulk_export_hours))
 
     @sdl.get("/graphql/schema.graphql", response_class=PlainTextResponse, tags=["graphql"])
     async def schema_sdl() -> str:
@@ -148,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background=[
             *((f"{name} projection", runner.run) for name, runner in runners.items()),
             ("brand feeds", brand_feeds),
+            ("bulk exports", exporter.run),
         ],
         on_shutdown=[registry.close],
     )
@@ -155,8 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Better Work gateway",
         description="GraphQL for the programme, brands and governments, built from the services' events.",
-        routers=[sdl, ide.assets, graphql],
+        routers=[sdl, ide.assets, downloads, graphql],
     )
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
+    app.state.bulk_exporter = exporter
     return app

@@ -268,6 +268,13 @@ class Scope:
         people and record what the factory said in confidence (contracts/advisory.py)."""
         return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
 
+    def exports(self) -> None:
+        """May this caller start, poll and download bulk exports (gateway/exports.py)? Programme staff
+        and brands, for their integrations; what an export holds is read through this same scope.
+        Not a government (aggregates only), nor a factory (its own records page through quickly)."""
+        if self.audience not in (Audience.PROGRAMME, Audience.BRAND):
+            raise AccessDenied("bulk exports are for the programme and brands")
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:

@@ -27,6 +27,7 @@ from gateway.graphql import (
     assessments,
     brands,
     committees,
+    exports,
     factories,
     improvement_plans,
     surveys,
@@ -73,9 +74,11 @@ Query = merge_types(
         aggregates.Query,
         advisory.Query,
         surveys.Query,
+        exports.Query,
         Nodes,
     ),
 )
+Mutation = merge_types("Mutation", (exports.Mutation,))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
@@ -185,6 +188,7 @@ def _few_tokens() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     types=[
         factories.Factory,
         brands.Brand,

@@ -99,7 +99,7 @@ PUBLISHED, CANCELLED = "published", "cancelled"
 OPEN, ACKNOWLEDGED, ESCALATED = "open", "acknowledged", "escalated"
 ACKNOWLEDGE_WITHIN = dt.timedelta(hours=24)  # the protocol's bound, as the assessment service keeps it
 
-projection = Projection("assessments")
+projection = Projection("assessments", [assessments, findings, zero_tolerance_alerts])
 
 
 def cluster_of(compliance_point_id: str) -> str:

@@ -99,7 +99,7 @@ action_items = sa.Table(
     sa.Column("outcome", sa.Text),
 )
 
-projection = Projection("committees")
+projection = Projection("committees", [committees, members, elections, meetings, action_items])
 
 
 async def _applies(conn: AsyncConnection, envelope: Envelope, committee_id: str) -> bool:

@@ -240,7 +240,7 @@ def summary_of(event: EventContract, factory_id: str) -> str:
     return ENTRIES[type(event)][1](event)
 
 
-projection = Projection("factory-history")
+projection = Projection("factory-history", [factory_history])
 
 
 async def record(conn: AsyncConnection, event: EventContract, envelope: Envelope) -> None:

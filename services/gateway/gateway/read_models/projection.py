@@ -25,6 +25,7 @@ class Projection:
     applied, but a rebuild applies everything again from the beginning of the topics."""
 
     name: str  # the read model's name; with the deployment's prefix, its consumer group
+    tables: list[sa.Table]  # what it writes, and nothing else does: what a rebuild builds anew
     handlers: dict[type[EventContract], Handler] = dataclasses.field(default_factory=dict)
 
     def on(self, *contracts: type[EventContract]) -> Callable[[Handler], Handler]:

@@ -89,7 +89,7 @@ manager_figures = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-projection = Projection("surveys")
+projection = Projection("surveys", [questionnaires, rounds, worker_answers, manager_figures])
 
 
 @projection.on(se.QuestionnairePublished)
