@@ -27,7 +27,9 @@ from gateway.graphql import (
     assessments,
     brands,
     committees,
+    dashboards,
     factories,
+    impact,
     improvement_plans,
     training,
 )
@@ -70,6 +72,8 @@ Query = merge_types(
         committees.Query,
         training.Query,
         aggregates.Query,
+        dashboards.Query,
+        impact.Query,
         advisory.Query,
         Nodes,
     ),
@@ -77,7 +81,11 @@ Query = merge_types(
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
-CODES: dict[type[Exception], str] = {policy.AccessDenied: "FORBIDDEN", BadPage: "BAD_USER_INPUT"}
+CODES: dict[type[Exception], str] = {
+    policy.AccessDenied: "FORBIDDEN",
+    BadPage: "BAD_USER_INPUT",
+    dashboards.BadArgument: "BAD_USER_INPUT",
+}
 
 
 def _internal(error: GraphQLError) -> bool:
