@@ -70,7 +70,7 @@ class NonComplianceCell:
     compliance_point_id: str | None = strawberry.field(description="Null for a whole cluster (or every one)")
     country: ComplianceFigure = strawberry.field(description="Every factory of the country with a report in the period")
     supply_base: ComplianceFigure | None = strawberry.field(
-        description="The brand's consenting suppliers of the country (null without a brand)"
+        description="The brand's consenting suppliers of the country (null without a brand, or if none assessed it)"
     )
 
 
@@ -224,7 +224,7 @@ async def dashboard(info: Info, country: str, brand_id: str | None, period: Peri
             cluster_id=key[0],
             compliance_point_id=key[1],
             country=ComplianceFigure.of(everyone.get(key), key in hidden, exact),
-            supply_base=None if own is None else ComplianceFigure.of(own.get(key), False, True),
+            supply_base=ComplianceFigure.of(own[key], False, True) if own and key in own else None,
         )
 
     keys = sorted(set(everyone) | set(own or {}), key=lambda k: (k[0] or "", k[1] or ""))
@@ -273,7 +273,7 @@ async def trend(info: Info, country: str, brand_id: str | None, by: TrendPeriod,
             cycle=p if by is TrendPeriod.CYCLE else None,
             year=p if by is TrendPeriod.YEAR else None,
             country=ComplianceFigure.of(everyone.get(p), False, True),
-            supply_base=None if own is None else ComplianceFigure.of(own.get(p), False, True),
+            supply_base=ComplianceFigure.of(own[p], False, True) if own and p in own else None,
         )
         for p in sorted(set(everyone) | set(own or {}))
     ]

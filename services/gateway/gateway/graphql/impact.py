@@ -93,7 +93,7 @@ def _left_out(scope: policy.Scope, reasons: dict[ExclusionReason, list[str]]) ->
         LeftOut(
             reason=reason,
             factories=len(ids),
-            factory_ids=[strawberry.ID(i) for i in ids] if scope.sees_small_cells else None,
+            factory_ids=[strawberry.ID(i) for i in sorted(ids)] if scope.sees_small_cells else None,
         )
         for reason, ids in reasons.items()
         if ids

@@ -225,6 +225,7 @@ async def non_compliance(
         )
         .where(where)
         .group_by(sa.func.grouping_sets(*(sa.tuple_(*s) for s in sets)))
+        .having(sa.func.count() > 0)  # the whole of no rows is no figure
         .order_by(sa.text("period"), c.cluster_id.nulls_first(), c.compliance_point_id.nulls_first())
     )
     async with engine.connect() as conn:
@@ -284,6 +285,7 @@ async def recurrence(engine: AsyncEngine, reports: sa.ColumnElement[bool], perio
         .select_from(pairs)
         .where(_in_period(now, period))
         .group_by(sa.func.grouping_sets(*(sa.tuple_(*s) for s in sets)))
+        .having(sa.func.count() > 0)  # the whole of no rows is no figure
         .order_by(n.cluster_id.nulls_first(), n.compliance_point_id.nulls_first())
     )
     async with engine.connect() as conn:
@@ -322,7 +324,7 @@ async def remediation(engine: AsyncEngine, reports: sa.ColumnElement[bool], peri
     of_period = sa.select(c.report_id, c.factory_id).where(_in_period(rows, period)).distinct().subquery("of_period")
     f = improvement_plans.plan_findings.c
     verified = f.status == improvement_plans.VERIFIED
-    days = sa.cast(f.remediated_at, sa.Date) - f.published_on
+    days = sa.cast(sa.func.timezone("UTC", f.remediated_at), sa.Date) - f.published_on  # the day, in UTC
     query = (
         sa.select(
             f.cluster_id,
@@ -335,6 +337,7 @@ async def remediation(engine: AsyncEngine, reports: sa.ColumnElement[bool], peri
         )
         .select_from(improvement_plans.plan_findings.join(of_period, of_period.c.report_id == f.assessment_id))
         .group_by(sa.func.grouping_sets(sa.tuple_(), sa.tuple_(f.cluster_id)))
+        .having(sa.func.count() > 0)
         .order_by(f.cluster_id.nulls_first())
     )
     async with engine.connect() as conn:

@@ -86,7 +86,7 @@ async def change_by_years(
             p.years,
             sa.func.count().filter(counted).label("factories"),
             *(
-                sa.func.coalesce(sa.func.sum(p[name]).filter(counted), 0).label(name)
+                _summed(p[name], counted).label(name)
                 for name in ("first_assessed", "first_non_compliant", "latest_assessed", "latest_non_compliant")
             ),
             _ids(p.factory_id, counted).label("factory_ids"),
@@ -174,8 +174,8 @@ async def _compliance(
             p.years,
             sa.func.count().filter(counted).label("factories"),
             sa.func.count().filter(counted, p.non_compliant == 0).label("compliant"),
-            sa.func.coalesce(sa.func.sum(p.assessed), 0).label("assessed"),
-            sa.func.coalesce(sa.func.sum(p.non_compliant), 0).label("non_compliant"),
+            _summed(p.assessed, counted).label("assessed"),
+            _summed(p.non_compliant, counted).label("non_compliant"),
             _ids(p.factory_id, counted).label("factory_ids"),
             left_out.label("left_out"),
         )
@@ -205,3 +205,8 @@ def _ids(factory_id: sa.ColumnElement[str], where: sa.ColumnElement[bool]) -> sa
     """The factories' ids where `where` holds, in order (an empty list if none)."""
     ordered = sa.func.array_agg(aggregate_order_by(factory_id, factory_id)).filter(where)
     return sa.func.coalesce(ordered, sa.cast(sa.text("'{}'"), _IDS))
+
+
+def _summed(counts: sa.ColumnElement[int], where: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """A sum of counts as an integer (PostgreSQL sums bigints as numeric), 0 over no rows."""
+    return sa.cast(sa.func.coalesce(sa.func.sum(counts).filter(where), 0), sa.Integer)
