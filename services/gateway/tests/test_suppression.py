@@ -5,11 +5,10 @@ only (as the gateway does), and checks what an attacker could work out from the 
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from gateway import policy
 from gateway.policy import SMALLEST_CELL, BreakdownCell
+from hypothesis import given
+from hypothesis import strategies as st
 
 POINTS = {"osh": ("osh.chemicals", "osh.accommodation"), "compensation": ("compensation.minimum-wages",)}
 ALL_POINTS = [(cluster, point) for cluster, points in POINTS.items() for point in points]
