@@ -1223,8 +1223,11 @@ REVIEWED_FIELDS |= {
         "active",
         "meetingRegularly",
         "workersSideWomenShare",
+        "healthy",
+        "meetingsByQuarter",
         "suppressed",
     },
+    "CountryQuarterMeetings": {"quarter", "committees", "meetings", "meetingsPerCommittee", "suppressed"},
 }
 # Assessments, findings and zero-tolerance alerts (gateway/graphql/assessments.py).
 REVIEWED_FIELDS["Query"] |= {"assessments", "assessment", "findings", "zeroToleranceAlerts"}
@@ -2057,7 +2060,8 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
       merged: factory(id: "{world.duplicate}") {{ factoryId committee {{ committeeId members {{ name }} }} }}
     }}"""
     statistics = '{ committeeStatistics(country: "%s") { country factoriesWithACommittee active meetingRegularly '
-    statistics += "workersSideWomenShare suppressed } }"
+    statistics += "workersSideWomenShare healthy suppressed "
+    statistics += "meetingsByQuarter { quarter committees meetings meetingsPerCommittee suppressed } } }"
 
     async def projected() -> bool:
         data = (await world.graphql(everything, PROGRAMME)).json()["data"]
@@ -2107,12 +2111,21 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
         "active": None,
         "meetingRegularly": None,
         "workersSideWomenShare": None,
+        "healthy": None,
         "suppressed": True,
     }
     for caller, headers in world.callers.items():
         answer = (await world.graphql(statistics % "KH", headers)).json()
         if caller in ("programme", "government KH"):
-            assert answer["data"]["committeeStatistics"] == suppressed, caller
+            figures = answer["data"]["committeeStatistics"]
+            quarters = figures.pop("meetingsByQuarter")
+            assert figures == suppressed, caller
+            assert quarters and all(
+                q
+                == {"quarter": q["quarter"], "committees": None, "meetings": None, "meetingsPerCommittee": None}
+                | {"suppressed": True}
+                for q in quarters
+            ), caller
         else:
             assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 
