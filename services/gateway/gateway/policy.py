@@ -107,26 +107,31 @@ def withheld_beside(
     return withheld_breakdown(factory_counts) | (withheld_breakdown(others) if others else set())
 
 
-def thresholds_shown(factories_by_length: Mapping[int, int]) -> set[int]:
+def thresholds_shown(factories_by_length: Mapping[int, int], whole_withheld: bool = False) -> set[int]:
     """Of the nested cells "factories that took part at least N years" (N = 0, 1, 2, ...), given
     how many factories took part exactly each number of years, those a government may read.
 
     Each is over at least SMALLEST_CELL factories, and any two shown differ by none or at least
     SMALLEST_CELL factories, so that no two readings can be differenced to give a few factories
     away: going up from 0, a threshold is shown only once the factories it leaves out since the
-    last one shown are enough (or none)."""
+    last one shown are enough (or none). `whole_withheld`: the cell at 0 is withheld elsewhere
+    (a compliance dashboard's cell of the same factories): then 0 is not shown, and nothing
+    within fewer than SMALLEST_CELL factories of it."""
     shown: set[int] = set()
     remaining = sum(factories_by_length.values())
-    dropped_since_shown = 0
+    dropped_since_reference, reference_shown = 0, not whole_withheld
     for years in range(max(factories_by_length, default=-1) + 2):
         if withheld(remaining):
             break
-        if not shown or dropped_since_shown == 0 or not withheld(dropped_since_shown):
+        if years == 0:
+            if reference_shown:
+                shown.add(0)
+        elif not withheld(dropped_since_reference) or (dropped_since_reference == 0 and reference_shown):
             shown.add(years)
-            dropped_since_shown = 0
+            dropped_since_reference, reference_shown = 0, True
         leaving = factories_by_length.get(years, 0)
         remaining -= leaving
-        dropped_since_shown += leaving
+        dropped_since_reference += leaving
     return shown
 
 

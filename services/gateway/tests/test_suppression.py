@@ -75,13 +75,15 @@ def test_a_brand_cannot_difference_its_suppliers_from_the_country(
     assert_nothing_small_by_difference({c: f for c, f in others.items() if f}, hidden)
 
 
-@given(st.dictionaries(st.integers(0, 8), st.integers(0, 12)))
-def test_no_two_participation_lengths_differ_by_a_few_factories(by_years: dict[int, int]) -> None:
-    shown = policy.thresholds_shown(by_years)
+@given(st.dictionaries(st.integers(0, 8), st.integers(0, 12)), st.booleans())
+def test_no_two_participation_lengths_differ_by_a_few_factories(by_years: dict[int, int], whole_withheld: bool) -> None:
+    shown = policy.thresholds_shown(by_years, whole_withheld)
     at_least = {n: sum(count for years, count in by_years.items() if years >= n) for n in range(12)}
     for n in shown:
         assert at_least[n] >= SMALLEST_CELL
         for m in shown:
             assert at_least[n] == at_least[m] or abs(at_least[n] - at_least[m]) >= SMALLEST_CELL, (n, m)
+        if whole_withheld:  # withheld elsewhere: nothing shown within a few factories of it, or equal to it
+            assert at_least[0] - at_least[n] >= SMALLEST_CELL, n
     # Nothing big enough is withheld needlessly from the whole: all of them, if they are enough.
-    assert (0 in shown) == (at_least[0] >= SMALLEST_CELL)
+    assert (0 in shown) == (at_least[0] >= SMALLEST_CELL and not whole_withheld)

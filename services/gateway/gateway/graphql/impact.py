@@ -22,6 +22,8 @@ import strawberry
 from gateway import policy
 from gateway.graphql.context import Context
 from gateway.read_models import compliance, impact
+from gateway.read_models.assessments import cluster_of
+from gateway.read_models.compliance import Period
 from gateway.read_models.impact import ChangeByYears, ComplianceByYears, Measure
 
 Info = strawberry.Info[Context, None]
@@ -52,8 +54,12 @@ class Improvement:
     compliance_point_id: str | None
     min_years: int
     factories: int | None
-    first_non_compliance_rate: float | None = strawberry.field(description="Over their first reports, 0 to 1")
-    latest_non_compliance_rate: float | None = strawberry.field(description="Over their latest reports, 0 to 1")
+    first_non_compliance_rate: float | None = strawberry.field(
+        description="Over their first reports, 0 to 1 (programme staff only)"
+    )
+    latest_non_compliance_rate: float | None = strawberry.field(
+        description="Over their latest reports, 0 to 1 (programme staff only)"
+    )
     improvement: float | None = strawberry.field(
         description="The fall in non-compliance relative to the first reports (0.5: halved); null if none at first"
     )
@@ -100,11 +106,28 @@ def _left_out(scope: policy.Scope, reasons: dict[ExclusionReason, list[str]]) ->
     ]
 
 
-def _shown(scope: policy.Scope, min_years: int, bands: Sequence[ChangeByYears | ComplianceByYears]) -> bool:
+def _shown(
+    scope: policy.Scope,
+    min_years: int,
+    bands: Sequence[ChangeByYears | ComplianceByYears],
+    whole_withheld: bool = False,
+) -> bool:
     counted = sum(b.factories for b in bands if b.years >= min_years)
     if scope.sees_small_cells:
         return counted > 0
-    return min_years in policy.thresholds_shown({b.years: b.factories for b in bands})
+    return min_years in policy.thresholds_shown({b.years: b.factories for b in bands}, whole_withheld)
+
+
+async def _withheld_on_dashboard(info: Info, country: str, measure: Measure) -> bool:
+    """Does a government's compliance dashboard withhold the measure's cell (each factory's latest
+    report)? A compliance share over the same factories must not give it back (for a compliance
+    point, the share compliant is one less its non-compliance rate)."""
+    if info.context.scope.sees_small_cells:
+        return False
+    figures = await compliance.non_compliance(info.context.engine, compliance.of_country(country), Period())
+    hidden = policy.withheld_breakdown({(f.cluster_id, f.compliance_point_id): f.factories for f in figures})
+    point = measure.compliance_point_id
+    return (cluster_of(point) if point else measure.cluster_id, point) in hidden
 
 
 def _share(scope: policy.Scope, share: float) -> float:
@@ -146,6 +169,10 @@ class Query:
         first_rate = first[0] / first[1] if shown else None
         latest_rate = latest[0] / latest[1] if shown else None
         relative = (first_rate - latest_rate) / first_rate if first_rate and latest_rate is not None else None
+        if not scope.sees_small_cells:
+            # A government reads the change only: the latest reports' rate, over nearly the same
+            # factories as the dashboard's and the compliance share's, could be differenced with them.
+            first_rate = latest_rate = None
         reasons = {
             ExclusionReason.ONLY_ONE_ASSESSMENT: [i for b in bands for i in b.left_out[impact.ONLY_ONE_ASSESSMENT]],
             ExclusionReason.NOT_ASSESSED_IN_FIRST_AND_LATEST: [
@@ -183,7 +210,7 @@ class Query:
         measure = _measure(cluster, compliance_point)
         bands = await impact.compliance_at_latest(info.context.engine, compliance.of_country(country), measure)
         counted = [b for b in bands if b.years >= min_years]
-        shown = _shown(scope, min_years, bands)
+        shown = _shown(scope, min_years, bands, await _withheld_on_dashboard(info, country, measure))
         factories = sum(b.factories for b in counted)
         reasons = {
             ExclusionReason.NOT_ASSESSED_IN_LATEST: [i for b in bands for i in b.left_out[impact.NOT_ASSESSED_LATEST]],
