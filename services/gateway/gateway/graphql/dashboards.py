@@ -215,7 +215,8 @@ async def dashboard(info: Info, country: str, brand_id: str | None, period: Peri
     own: dict[Cell, NonCompliance] | None = None
     if supply is not None:
         own = _keyed(await compliance.non_compliance(engine, in_country & supply[1], period))
-    shows_country = supply is None or period.is_current or scope.sees_country_over_periods
+    # Beside a supply base, the country of its suppliers only: a brand is not a government.
+    shows_country = supply is None or (bool(own) and (period.is_current or scope.sees_country_over_periods))
     everyone = _keyed(await compliance.non_compliance(engine, in_country, period)) if shows_country else {}
     hidden = _hidden(scope, everyone, own)
 
@@ -289,7 +290,8 @@ POINT = strawberry.argument(description="One compliance point, e.g. compensation
 class Query:
     @strawberry.field(
         description="A country's compliance dashboard: programme staff any country and period; a government its own "
-        "country, each factory's latest report; a brand its consenting suppliers against their country"
+        "country, each factory's latest report; a brand its consenting suppliers against their country (a country "
+        "where it has none: no figures)"
     )
     async def compliance_dashboard(
         self,
