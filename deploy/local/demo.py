@@ -990,7 +990,9 @@ def plan_factory(
     start = days_before(today, rng, 50, 170)  # the latest visit
     starts = [start]
     for _ in range(cycles - 1):
-        starts.insert(0, starts[0] - dt.timedelta(days=rng.randint(330, 400)))
+        # A year and a fortnight or more apart, so that a factory with three reports has taken part
+        # more than two whole years (what the impact claims ask about, e.g. `complianceShare(minYears: 2)`).
+        starts.insert(0, starts[0] - dt.timedelta(days=rng.randint(380, 430)))
     team = country.assessors
     assessments = [
         AssessmentPlan(

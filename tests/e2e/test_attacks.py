@@ -1032,6 +1032,11 @@ REVIEWED_ARGUMENTS = {
     "Query.trainingStatistics": {"country", "year"},
     "Query.countryCompliance": {"country"},
     "Query.brandDashboard": {"brandId"},
+    "Query.complianceDashboard": {"country", "brandId", "cycle", "year"},
+    "Query.complianceTrend": {"country", "by", "brandId", "cluster", "compliancePoint"},
+    "Query.improvement": {"country", "cluster", "compliancePoint", "minYears"},
+    "Query.complianceShare": {"country", "cluster", "compliancePoint", "minYears"},
+    "Query.complianceByYearsInProgramme": {"country", "cluster", "compliancePoint"},
     "Query.node": {"id"},
     "Query.brands": {"after", "first"},
     "Query.brand": {"id"},
@@ -1217,6 +1222,36 @@ REVIEWED_FIELDS = {
     "BrandCountryComparison": {"country", "clusters"},
     "BrandClusterComparison": {"clusterId", "suppliers", "country"},
 }
+# Compliance dashboards: programme staff any country and period; a government its own country's
+# latest reports, small cells withheld; a brand its consenting suppliers beside their country (the
+# country withheld over periods). Impact figures: programme staff and the country's government,
+# left-out factories named to programme staff only. Never a factory's id or name otherwise.
+REVIEWED_FIELDS["Query"] |= {
+    *("complianceDashboard", "complianceTrend", "improvement", "complianceShare", "complianceByYearsInProgramme")
+}
+REVIEWED_FIELDS |= {
+    "ComplianceFigure": {"factories", "assessments", "compliancePointsAssessed", "nonComplianceRate", "suppressed"},
+    "NonComplianceCell": {"clusterId", "compliancePointId", "country", "supplyBase"},
+    "RecurrenceCell": {
+        *("clusterId", "compliancePointId", "factories", "assessments", "nonCompliantBefore", "recurrenceRate")
+    }
+    | {"suppressed"},
+    "RemediationCell": {
+        *("clusterId", "factories", "assessments", "findings", "remediationRate", "medianDaysToRemediate")
+    }
+    | {"suppressed"},
+    "ComplianceDashboard": {*("country", "cycle", "year", "brandId", "total", "clusters", "compliancePoints")}
+    | {"mostFrequentNonCompliances", "recurrence", "remediation"},
+    "TrendPoint": {"cycle", "year", "country", "supplyBase"},
+    "LeftOut": {"reason", "factories", "factoryIds"},
+    "Improvement": {*("country", "clusterId", "compliancePointId", "minYears", "factories", "firstNonComplianceRate")}
+    | {"latestNonComplianceRate", "improvement", "suppressed", "leftOut"},
+    "ComplianceShare": {
+        *("country", "clusterId", "compliancePointId", "minYears", "factories", "compliantShare", "suppressed")
+    }
+    | {"leftOut"},
+    "YearsInProgramme": {"years", "factories", "compliantShare", "nonComplianceRate", "suppressed"},
+}
 # Committees (PICCs): programme staff and the factory itself only (members' names and minutes
 # included); brands and governments FORBIDDEN; committeeStatistics for programme and governments.
 REVIEWED_FIELDS["Query"] |= {"committees", "committee", "committeeStatistics"}
@@ -1304,8 +1339,11 @@ REVIEWED_FIELDS |= {
         "active",
         "meetingRegularly",
         "workersSideWomenShare",
+        "healthy",
+        "meetingsByQuarter",
         "suppressed",
     },
+    "CountryQuarterMeetings": {"quarter", "committees", "meetings", "meetingsPerCommittee", "suppressed"},
 }
 # Assessments, findings and zero-tolerance alerts (gateway/graphql/assessments.py).
 REVIEWED_FIELDS["Query"] |= {"assessments", "assessment", "findings", "zeroToleranceAlerts"}
@@ -1865,6 +1903,85 @@ async def test_aggregates_are_read_only_by_those_they_are_for(world: World) -> N
             assert not any(word in json.dumps(answer) for word in names + ids), (caller, brand_id)
 
 
+FIGURE = "factories assessments compliancePointsAssessed nonComplianceRate suppressed"
+COMPLIANCE_DASHBOARD = f"""query ($country: String!, $brandId: ID, $cycle: Int) {{
+  complianceDashboard(country: $country, brandId: $brandId, cycle: $cycle) {{ country cycle year brandId
+    total {{ country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }}
+    compliancePoints {{ clusterId compliancePointId country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }}
+    mostFrequentNonCompliances {{ compliancePointId country {{ {FIGURE} }} }}
+    recurrence {{ factories recurrenceRate suppressed }} remediation {{ factories findings suppressed }} }} }}"""
+COMPLIANCE_TREND = f"""query ($country: String!, $brandId: ID) {{ complianceTrend(country: $country, brandId: $brandId) {{
+  cycle year country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }} }}"""
+IMPACT = """query ($country: String!) {
+  improvement(country: $country) { factories improvement suppressed leftOut { reason factories factoryIds } }
+  complianceShare(country: $country, compliancePoint: "compensation.minimum-wages", minYears: 2) {
+    factories compliantShare suppressed leftOut { reason factories factoryIds } }
+  complianceByYearsInProgramme(country: $country) { years factories compliantShare suppressed } }"""
+
+
+async def test_dashboards_and_impact_figures_are_read_only_by_those_they_are_for(world: World) -> None:
+    secrets = [ANGKOR["name"], MEKONG["name"], SAIGON_STITCH["name"], world.angkor, world.mekong, world.saigon]
+    own_country = {"programme": None, "government KH": "KH", "government VN": "VN"}
+    brands = {"brand A": world.northwind, "brand B": world.lotus}
+
+    def refused(answer: dict[str, Any], why: Any) -> None:
+        assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", why
+
+    async def asked(query: str, caller: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return dict((await world.graphql(query, world.callers[caller], variables)).json())
+
+    for caller in world.callers:
+        for country in ("KH", "VN"):
+            reads_country = caller in own_country and own_country[caller] in (None, country)
+            for variables in ({"country": country}, {"country": country, "cycle": 1}):
+                answer = await asked(COMPLIANCE_DASHBOARD, caller, variables)
+                over_periods = "cycle" in variables
+                if caller in brands:
+                    dashboard = answer["data"]["complianceDashboard"]
+                    assert dashboard["brandId"] == brands[caller], (caller, variables)
+                    # Angkor's one report is the country's only one: the country is withheld (or,
+                    # over periods, not shown); the brand's own supplier's figures are its own.
+                    assert all(c["country"]["factories"] is None for c in dashboard["compliancePoints"])
+                    with_report = caller == "brand A" and country == "KH"
+                    assert (dashboard["total"]["supplyBase"] is not None) is with_report, (caller, country)
+                    if with_report:
+                        assert dashboard["total"]["supplyBase"]["factories"] == 1
+                    assert not any(word in json.dumps(answer) for word in secrets), (caller, variables)
+                    other = brands["brand B" if caller == "brand A" else "brand A"]
+                    refused(await asked(COMPLIANCE_DASHBOARD, caller, {**variables, "brandId": other}), caller)
+                elif reads_country and (caller == "programme" or not over_periods):
+                    dashboard = answer["data"]["complianceDashboard"]
+                    if caller != "programme":
+                        cells = [dashboard["total"], *dashboard["compliancePoints"]]
+                        assert all(c["country"]["factories"] is None for c in cells), (caller, country)
+                        assert dashboard["mostFrequentNonCompliances"] == [] and dashboard["recurrence"] == []
+                        assert all(c["suppressed"] for c in dashboard["remediation"])
+                        assert not any(word in json.dumps(answer) for word in secrets), (caller, variables)
+                else:
+                    refused(answer, (caller, variables))
+            trend = await asked(COMPLIANCE_TREND, caller, {"country": country})
+            if caller in brands:
+                points = trend["data"]["complianceTrend"]
+                assert all(p["country"]["factories"] is None for p in points) and not any(
+                    word in json.dumps(trend) for word in secrets
+                ), caller
+            elif caller != "programme":
+                refused(trend, (caller, country))
+            impact = await asked(IMPACT, caller, {"country": country})
+            if not reads_country:
+                refused(impact, (caller, country))
+                continue
+            left_out = impact["data"]["improvement"]["leftOut"] + impact["data"]["complianceShare"]["leftOut"]
+            if caller == "programme" and country == "KH":
+                # Angkor has one report: left out of the improvement, by name, for programme staff only.
+                assert {"reason": "ONLY_ONE_ASSESSMENT", "factories": 1, "factoryIds": [world.angkor]} in left_out
+            if caller != "programme":
+                assert all(o["factoryIds"] is None for o in left_out), caller
+                assert not any(word in json.dumps(impact) for word in secrets), (caller, country)
+                assert impact["data"]["improvement"]["factories"] is None
+                assert all(row["suppressed"] for row in impact["data"]["complianceByYearsInProgramme"])
+
+
 async def test_each_caller_reads_through_graphql_only_the_assessments_and_findings_it_may(world: World) -> None:
     """Programme staff: every assessment, the visits to come with their dates, evidence, alerts.
     A factory and its consenting brands: the published report only (brands without evidence);
@@ -2102,7 +2219,8 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
       merged: factory(id: "{world.duplicate}") {{ factoryId committee {{ committeeId members {{ name }} }} }}
     }}"""
     statistics = '{ committeeStatistics(country: "%s") { country factoriesWithACommittee active meetingRegularly '
-    statistics += "workersSideWomenShare suppressed } }"
+    statistics += "workersSideWomenShare healthy suppressed "
+    statistics += "meetingsByQuarter { quarter committees meetings meetingsPerCommittee suppressed } } }"
 
     async def projected() -> bool:
         data = (await world.graphql(everything, PROGRAMME)).json()["data"]
@@ -2152,12 +2270,21 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
         "active": None,
         "meetingRegularly": None,
         "workersSideWomenShare": None,
+        "healthy": None,
         "suppressed": True,
     }
     for caller, headers in world.callers.items():
         answer = (await world.graphql(statistics % "KH", headers)).json()
         if caller in ("programme", "government KH"):
-            assert answer["data"]["committeeStatistics"] == suppressed, caller
+            figures = answer["data"]["committeeStatistics"]
+            quarters = figures.pop("meetingsByQuarter")
+            assert figures == suppressed, caller
+            assert quarters and all(
+                q
+                == {"quarter": q["quarter"], "committees": None, "meetings": None, "meetingsPerCommittee": None}
+                | {"suppressed": True}
+                for q in quarters
+            ), caller
         else:
             assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 

@@ -27,8 +27,10 @@ from gateway.graphql import (
     assessments,
     brands,
     committees,
+    dashboards,
     exports,
     factories,
+    impact,
     improvement_plans,
     surveys,
     training,
@@ -72,6 +74,8 @@ Query = merge_types(
         committees.Query,
         training.Query,
         aggregates.Query,
+        dashboards.Query,
+        impact.Query,
         advisory.Query,
         surveys.Query,
         exports.Query,
@@ -86,6 +90,7 @@ CODES: dict[type[Exception], str] = {
     policy.AccessDenied: "FORBIDDEN",
     BadPage: "BAD_USER_INPUT",
     surveys.BadQuery: "BAD_USER_INPUT",
+    dashboards.BadArgument: "BAD_USER_INPUT",
 }
 
 
