@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from gateway import policy
+from gateway.graphql.limits import Limits
 from gateway.read_models.pages import Page, PageRequest
 
 NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
@@ -24,6 +25,8 @@ class Context(BaseContext):
     engine: AsyncEngine
     # For a brand: the factories the registry says share their reports with it now (see registry.py).
     sharing_now: frozenset[str] = frozenset()
+    # What queries may cost and the callers' budgets (limits.py): the app's one Limits.
+    limits: Limits | None = None
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
