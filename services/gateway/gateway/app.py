@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
         if request.scope["method"] == "GET" and not _asks_a_query(request):
-            return Context(principal=None, engine=engine)  # the GraphiQL page
+            return Context(principal=None, engine=engine, limits=limits)  # the GraphiQL page
         token = bearer_token(request)
         if token is None:
             raise token_required()

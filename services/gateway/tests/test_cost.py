@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from gateway.graphql.cost import PLAIN_LIST, PageTooLarge, actual_cost, requested_cost
+from gateway.graphql.cost import MUTATION, PLAIN_LIST, PageTooLarge, actual_cost, requested_cost
 from gateway.graphql.limits import Budgets
 from gateway.graphql.persisted import PersistedQueries, allow_list, sha256
 from gateway.graphql.schema import schema
 from gateway.read_models.pages import DEFAULT_PER_PAGE
 from gateway.settings import PORTAL_QUERIES
-from graphql import GraphQLError, parse, validate
+from graphql import GraphQLError, build_schema, parse, validate
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -104,6 +104,19 @@ def test_every_branch_of_an_abstract_type_is_added() -> None:
         " ... on Assessment { findings(first: 4) { nodes { questionId } } } } }"
     )
     assert cost_of(query) == 1 + 1 + (1 + 4 * 1)
+
+
+def test_a_mutation_costs_more_than_its_answer() -> None:
+    commands = build_schema(
+        "type Query { ok: Boolean } type Mutation { scheduleAssessment(factoryId: ID!): Scheduled }"
+        " type Scheduled { assessmentId: ID position: Position } type Position { service: String }"
+    )
+    one = parse('mutation { scheduleAssessment(factoryId: "KH-1") { assessmentId position { service } } }')
+    assert requested_cost(commands, one).cost == MUTATION + 1 + 1
+    two = parse(
+        'mutation { a: scheduleAssessment(factoryId: "KH-1") { assessmentId } b: scheduleAssessment(factoryId: "KH-2") { assessmentId } }'
+    )
+    assert requested_cost(commands, two).cost == 2 * (MUTATION + 1)
 
 
 def test_depth_counts_fields_one_inside_the_other() -> None:

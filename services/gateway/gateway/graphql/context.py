@@ -23,10 +23,11 @@ Batch = Callable[[AsyncEngine, policy.Scope, Sequence[Any]], Awaitable[list[Any]
 class Context(BaseContext):
     principal: Principal | None
     engine: AsyncEngine
+    # What queries may cost and the callers' budgets (limits.py): the app's one Limits, which every
+    # request must carry, or a query would escape them.
+    limits: Limits
     # For a brand: the factories the registry says share their reports with it now (see registry.py).
     sharing_now: frozenset[str] = frozenset()
-    # What queries may cost and the callers' budgets (limits.py): the app's one Limits.
-    limits: Limits | None = None
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,8 @@ for each object the answer can hold.
 - A fragment costs the same wherever it is spread: it is costed once (memoised) and added at each
   spread, so costing a query is linear in its text even when fragments spread each other tenfold.
 - Every branch of an abstract type (`... on Factory`, `... on Brand`) is added: an upper bound.
+- Each mutation costs `MUTATION` more than what its answer selects, as Shopify's do: a command
+  is work for a service, whatever it answers.
 
 The actual cost, counted once the answer is known, is the number of objects it holds; it is less
 than the requested cost when pages are not full. Nothing here does I/O: it is a function of the
@@ -40,6 +42,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     is_composite_type,
@@ -53,6 +56,7 @@ from gateway.read_models.pages import DEFAULT_PER_PAGE, MOST_PER_PAGE
 # How many items a list that is not a connection is counted for: a country's clusters, a
 # committee's members, a meeting's agenda hold a handful to a few dozen.
 PLAIN_LIST = 10
+MUTATION = 10
 
 
 class PageTooLarge(ValueError):
@@ -166,7 +170,12 @@ def requested_cost(
     root = schema.get_root_type(operation.operation)
     assert isinstance(root, GraphQLObjectType)
     estimate = selections(operation.selection_set, root)
-    return QueryCost(cost=estimate.fixed, depth=estimate.depth)
+    commands = sum(
+        isinstance(s, FieldNode) and not s.name.value.startswith("__") for s in operation.selection_set.selections
+    )
+    if operation.operation is not OperationType.MUTATION:
+        commands = 0
+    return QueryCost(cost=estimate.fixed + MUTATION * commands, depth=estimate.depth)
 
 
 def actual_cost(data: Mapping[str, Any] | None) -> int:

@@ -17,6 +17,7 @@ from betterwork_events.auth import Principal
 from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
 
 from gateway.graphql import cost
 from gateway.graphql.persisted import PersistedQueries
@@ -141,8 +142,9 @@ class QueryLimits(SchemaExtension):
 
     def _limits(self) -> tuple[Limits, str | None]:
         context = self.execution_context.context
-        limits = getattr(context, "limits", None) or Limits()
-        return limits, caller_of(getattr(context, "principal", None))
+        if context is None:  # schema.execute in a script or a unit test: the defaults, no budget
+            return Limits(), None
+        return context.limits, caller_of(context.principal)
 
     def on_operation(self) -> Iterator[None]:
         limits, _ = self._limits()
@@ -209,7 +211,10 @@ class QueryLimits(SchemaExtension):
         result = self.execution_context.result
         if self.requested is None or result is None:
             return
-        self.actual = min(self.requested, cost.actual_cost(result.data))
+        if self.execution_context.operation_type is OperationType.MUTATION:
+            self.actual = self.requested  # a command's work is done whatever it answers
+        else:
+            self.actual = min(self.requested, cost.actual_cost(result.data))
         limits, caller = self._limits()
         if limits.budgets is not None and caller is not None:
             limits.budgets.refund(caller, self.requested - self.actual)
