@@ -29,8 +29,8 @@ CAMBODIAN_FACTORY = {
 }
 
 
-# For tests that ask for every field at once (the attack matrix): far over what one partner's query
-# may cost, and not what they test; tests/e2e/test_gateway_limits.py tests the limits.
+# For tests that ask for every field at once (the attack matrix, the read models' own): far over
+# what one partner's query may cost, and not what they test; test_gateway_limits.py tests the limits.
 UNMETERED: dict[str, int] = {
     "max_query_cost": 10**12,
     "query_budget": 10**12,
@@ -74,13 +74,16 @@ async def stack(create_database, kafka: str, topic_prefix: str) -> AsyncIterator
 
 @pytest.fixture
 async def read_side(create_database, kafka: str, topic_prefix: str) -> AsyncIterator[ReadSide]:
-    """The registry and the gateway on real sockets; the other services' events published on Kafka."""
+    """The registry and the gateway on real sockets; the other services' events published on Kafka.
+    Unmetered: these tests read whole read models at once (every field of a plan costs 261,334)."""
     await kafka_clients.ensure_topics(kafka, *(f"{topic_prefix}{s}.events" for s in SERVICES))
     common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
     registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
     gateway_db = await create_database("gateway")
     async with serve(registry) as registry_url:
-        gateway = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+        gateway = create_gateway(
+            GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common, **UNMETERED)
+        )
         async with (
             serve(gateway) as gateway_url,
             httpx.AsyncClient(base_url=registry_url) as r,

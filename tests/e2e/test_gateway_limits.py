@@ -23,6 +23,7 @@ from tests.support import serve
 
 OFFICER = bearer(Audience.PROGRAMME)
 GOVERNMENT = bearer(Audience.GOVERNMENT, "KH")
+DEFAULTS = Settings()
 
 
 class Clock:
@@ -78,15 +79,20 @@ async def test_a_query_over_the_maximum_cost_is_refused_before_anything_runs(gat
     assert gateway.statements, "a query within the limits reaches the database"
     gateway.statements.clear()
 
-    # 100 factories with 100 assessments each: 1 + 100 * (1 + 1 + 100) points
-    answer = await gateway.query("{ factories(first: 100) { nodes { assessments(first: 100) { nodes { cycle } } } } }")
+    # 100 factories with 100 assessments each with 100 findings
+    expected = 1 + 100 * (1 + (1 + 100 * (1 + (1 + 100 * 1))))
+    answer = await gateway.query(
+        "{ factories(first: 100) { nodes { assessments(first: 100) { nodes {"
+        " findings(first: 100) { nodes { questionId } } } } } } }"
+    )
     assert answer["data"] is None
     assert code(answer) == "MAX_COST_EXCEEDED"
-    assert answer["errors"][0]["extensions"]["cost"] == 1 + 100 * (1 + 1 + 100)
-    assert answer["errors"][0]["extensions"]["maximumCost"] == 10_000
-    assert answer["extensions"]["cost"]["requestedQueryCost"] == 10_201
+    assert answer["errors"][0]["extensions"]["cost"] == expected
+    assert answer["errors"][0]["extensions"]["maximumCost"] == DEFAULTS.max_query_cost
+    assert answer["extensions"]["cost"]["requestedQueryCost"] == expected
     assert answer["extensions"]["cost"]["actualQueryCost"] is None
-    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 30_000 - 1  # the cheap one
+    # nothing charged: only the cheap query's one object
+    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == DEFAULTS.query_budget - 1
     assert gateway.statements == []
 
 
@@ -158,14 +164,14 @@ async def test_what_an_answer_did_not_use_is_given_back(gateway: Gateway) -> Non
     # asked: the connection, its pageInfo and 100 factories; answered: no factory yet
     assert answer["extensions"]["cost"]["requestedQueryCost"] == 1 + 1 + 100
     assert answer["extensions"]["cost"]["actualQueryCost"] == 2
-    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 30_000 - 2
+    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == DEFAULTS.query_budget - 2
 
 
 async def test_every_answer_reports_the_cost_even_a_query_that_does_not_parse(gateway: Gateway) -> None:
     answer = await gateway.query("{ factories(first: ")
     assert answer["errors"]
     assert answer["extensions"]["cost"]["requestedQueryCost"] is None
-    assert answer["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 30_000.0
+    assert answer["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == DEFAULTS.query_budget
 
 
 QUERY = "{ factories(first: 5) { totalCount nodes { factoryId name } } }"
@@ -237,7 +243,7 @@ async def test_with_the_allow_list_only_the_portals_queries_are_answered(start_g
 
 async def test_the_shipped_allow_list_admits_the_readmes_programme_query(start_gateway) -> None:
     async with start_gateway(persisted_queries_only=True) as gateway:
-        readme = json.loads(Settings().persisted_queries_file.read_text())
+        readme = json.loads(DEFAULTS.persisted_queries_file.read_text())
         programme_query = next(q for q in readme.values() if "zeroToleranceAlerts" in q)
         answer = await gateway.query(None, extensions=persisted(programme_query))
         assert "errors" not in answer, answer

@@ -87,10 +87,14 @@ class Budgets:
             del self._buckets[caller]
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
 @dataclass
 class Limits:
-    max_cost: int = 10_000
-    max_depth: int = 12
+    max_cost: int = _default("max_query_cost")
+    max_depth: int = _default("max_query_depth")
     budgets: Budgets | None = None  # None: no budget (a script, a unit test)
     introspection: bool = True
     persisted: PersistedQueries = field(default_factory=PersistedQueries)
