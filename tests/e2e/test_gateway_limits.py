@@ -200,7 +200,7 @@ async def test_a_persisted_query_is_asked_for_once_then_answered_by_its_hash(gat
     assert by_get.json()["extensions"]["cost"]["requestedQueryCost"] == 1 + 5 * 1
 
 
-async def test_a_persisted_query_over_get_needs_a_token_and_is_never_a_mutation(gateway: Gateway) -> None:
+async def test_a_persisted_query_over_get_needs_a_token(gateway: Gateway) -> None:
     await gateway.query(QUERY, extensions=persisted(QUERY))
     anonymous = await gateway.client.get("/graphql", params={"extensions": json.dumps(persisted(QUERY))})
     assert anonymous.status_code == 401
