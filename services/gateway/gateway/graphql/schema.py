@@ -29,6 +29,7 @@ from gateway.graphql import (
     committees,
     factories,
     improvement_plans,
+    surveys,
     training,
 )
 from gateway.graphql.context import Context
@@ -72,13 +73,18 @@ Query = merge_types(
         training.Query,
         aggregates.Query,
         advisory.Query,
+        surveys.Query,
         Nodes,
     ),
 )
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
-CODES: dict[type[Exception], str] = {policy.AccessDenied: "FORBIDDEN", BadPage: "BAD_USER_INPUT"}
+CODES: dict[type[Exception], str] = {
+    policy.AccessDenied: "FORBIDDEN",
+    BadPage: "BAD_USER_INPUT",
+    surveys.BadQuery: "BAD_USER_INPUT",
+}
 
 
 def _internal(error: GraphQLError) -> bool:
