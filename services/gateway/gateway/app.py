@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
+from collections.abc import Callable
 
 from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer_token, token_required
 from betterwork_events.consumer import ProjectionRunner
@@ -15,11 +17,13 @@ from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, statu
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.base import BaseRequestProtocol
 
 from gateway import exports, ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.graphql import exports as graphql_exports
 from gateway.graphql.context import Context
+from gateway.graphql.limits import Limits
 from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
@@ -57,9 +61,20 @@ class GatewayRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET with a persisted query's hash and no text is a query, not a browser opening the page."""
+        return super().should_render_graphql_ide(request) and not _asks_a_query(request)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def _asks_a_query(request: BaseRequestProtocol | HTTPConnection) -> bool:
+    return any(name in request.query_params for name in ("query", "extensions"))
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """`clock` times the callers' query budgets (tests pass their own)."""
     settings = settings or Settings()
+    limits = Limits.of(settings, clock)
+    production = settings.environment == "production"
     engine = create_engine(settings)
     dead_letters = settings.topic("gateway.dead-letter")
 
@@ -106,8 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
-        if request.scope["method"] == "GET":
-            return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
+        if request.scope["method"] == "GET" and not _asks_a_query(request):
+            return Context(principal=None, engine=engine, limits=limits)  # the GraphiQL page
         return await caller(request)
 
     async def caller(request: HTTPConnection) -> Context:
@@ -122,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         if principal.audience is not Audience.BRAND or not principal.scope:
-            return Context(principal=principal, engine=engine)
+            return Context(principal=principal, engine=engine, limits=limits)
         try:
             sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
         except RegistryUnavailable as error:
@@ -130,14 +145,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(
                 503, "cannot confirm which factories share their reports with you now; try again shortly"
             ) from None
-        return Context(principal=principal, engine=engine, sharing_now=sharing_now)
+        return Context(principal=principal, engine=engine, sharing_now=sharing_now, limits=limits)
 
     graphql = GatewayRouter(
         schema,
         path="/graphql",
         context_getter=context,
-        graphql_ide="graphiql",
-        allow_queries_via_get=False,
+        graphql_ide=None if production else "graphiql",  # off in production, with introspection (limits.py)
+        allow_queries_via_get=True,  # queries only (never mutations), for persisted queries' cacheable GETs
         subscription_protocols=(),
     )
     sdl = APIRouter()
@@ -170,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Better Work gateway",
         description="GraphQL for the programme, brands and governments, built from the services' events.",
-        routers=[sdl, ide.assets, downloads, graphql],
+        routers=[sdl, downloads, graphql] if production else [sdl, ide.assets, downloads, graphql],
     )
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner

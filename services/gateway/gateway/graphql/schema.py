@@ -36,6 +36,7 @@ from gateway.graphql import (
     training,
 )
 from gateway.graphql.context import Context
+from gateway.graphql.limits import QueryLimits
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
 
@@ -203,5 +204,6 @@ schema = strawberry.Schema(
         committees.Committee,
         advisory.AdvisoryPlan,
     ],
-    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules],
+    # QueryLimits runs validation itself (with the rules the others add) and then costs the query.
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits],
 )
