@@ -17,6 +17,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from gateway import ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
+from gateway.commands import Services
 from gateway.graphql.context import Context
 from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
+    services = Services(settings.service_urls())  # where mutations go
 
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         if principal.audience is not Audience.BRAND or not principal.scope:
-            return Context(principal=principal, engine=engine)
+            return Context(principal=principal, engine=engine, token=token, services=services)
         try:
             sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
         except RegistryUnavailable as error:
@@ -124,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(
                 503, "cannot confirm which factories share their reports with you now; try again shortly"
             ) from None
-        return Context(principal=principal, engine=engine, sharing_now=sharing_now)
+        return Context(principal=principal, engine=engine, sharing_now=sharing_now, token=token, services=services)
 
     graphql = GatewayRouter(
         schema,
@@ -149,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *((f"{name} projection", runner.run) for name, runner in runners.items()),
             ("brand feeds", brand_feeds),
         ],
-        on_shutdown=[registry.close],
+        on_shutdown=[registry.close, services.close],
     )
     app = service_app(
         runtime,

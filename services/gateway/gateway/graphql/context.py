@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from gateway import policy
+from gateway.commands import Services
 from gateway.read_models.pages import Page, PageRequest
 
 NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
@@ -24,6 +25,9 @@ class Context(BaseContext):
     engine: AsyncEngine
     # For a brand: the factories the registry says share their reports with it now (see registry.py).
     sharing_now: frozenset[str] = frozenset()
+    # For mutations: the caller's own token, which the owning service checks (see commands.py).
+    token: str | None = None
+    services: Services | None = None
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -29,6 +29,7 @@ from gateway.graphql import (
     committees,
     factories,
     improvement_plans,
+    mutations,
     training,
 )
 from gateway.graphql.context import Context
@@ -179,6 +180,7 @@ def _few_tokens() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=mutations.Mutation,
     types=[
         factories.Factory,
         brands.Brand,
