@@ -12,12 +12,14 @@ from betterwork_events.web import Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
 
 from gateway import ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.commands import Services
+from gateway.consistency import Consistency
 from gateway.graphql.context import Context
 from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
@@ -65,7 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def topics(services: list[str]) -> list[str]:
         return [settings.topic(events_topic(service)) for service in services]
 
-    consumers = {p.name: p.consumer(settings.topic_prefix) for p in read_models.PROJECTIONS}
+    consumers = {
+        p.name: p.consumer(settings.topic_prefix, delay=settings.projection_delay_seconds)
+        for p in read_models.PROJECTIONS
+    }
+    services = settings.service_urls()
+    consistency = Consistency(
+        engine,
+        {service: settings.topic(events_topic(service)) for service in services},
+        {
+            topic: [c.name for c in consumers.values() if topic in topics(c.projection.services)]
+            for topic in topics(list(services))
+        },
+        wait_seconds=settings.consistency_wait_seconds,
+    )
     runners = {
         name: ProjectionRunner(
             engine,
@@ -73,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             consumer,
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
+            recording=consistency.recorder(consumer.name),
         )
         for name, consumer in consumers.items()
     }
@@ -101,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
-    services = Services(settings.service_urls())  # where mutations go
+    commands = Services(services)  # where mutations go
+    # The trace of a query or mutation continues in the service it asks (W3C traceparent).
+    for client in (registry.client, commands.client):
+        HTTPXClientInstrumentor.instrument_client(client)
 
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
@@ -118,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         if principal.audience is not Audience.BRAND or not principal.scope:
-            return Context(principal=principal, engine=engine, token=token, services=services)
+            return Context(principal=principal, engine=engine, token=token, services=commands, consistency=consistency)
         try:
             sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
         except RegistryUnavailable as error:
@@ -126,7 +145,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(
                 503, "cannot confirm which factories share their reports with you now; try again shortly"
             ) from None
-        return Context(principal=principal, engine=engine, sharing_now=sharing_now, token=token, services=services)
+        return Context(
+            principal=principal,
+            engine=engine,
+            sharing_now=sharing_now,
+            token=token,
+            services=commands,
+            consistency=consistency,
+        )
 
     graphql = GatewayRouter(
         schema,
@@ -151,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *((f"{name} projection", runner.run) for name, runner in runners.items()),
             ("brand feeds", brand_feeds),
         ],
-        on_shutdown=[registry.close, services.close],
+        on_shutdown=[registry.close, commands.close],
     )
     app = service_app(
         runtime,

@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 
 from gateway import policy
 from gateway.commands import Services
+from gateway.consistency import Consistency
 from gateway.read_models.pages import Page, PageRequest
 
 NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
@@ -28,6 +29,7 @@ class Context(BaseContext):
     # For mutations: the caller's own token, which the owning service checks (see commands.py).
     token: str | None = None
     services: Services | None = None
+    consistency: Consistency | None = None  # how far the read models are, for read-your-writes
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

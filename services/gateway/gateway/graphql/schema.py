@@ -32,6 +32,7 @@ from gateway.graphql import (
     mutations,
     training,
 )
+from gateway.graphql.consistency import ReadYourWrites
 from gateway.graphql.context import Context
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
@@ -190,5 +191,5 @@ schema = strawberry.Schema(
         committees.Committee,
         advisory.AdvisoryPlan,
     ],
-    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules],
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, ReadYourWrites],
 )
