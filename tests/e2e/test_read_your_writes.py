@@ -168,8 +168,13 @@ async def test_one_trace_runs_from_the_mutation_through_the_service_to_the_proje
     assert forwarded.context.trace_id == command.context.trace_id == append.context.trace_id == trace_id
     assert command.parent is not None and command.parent.span_id == forwarded.context.span_id
 
+    def in_the_trace(suffix: str) -> list[ReadableSpan]:
+        found = [s for s in spans.get_finished_spans() if s.name.endswith(suffix)]
+        return [s for s in found if s.context.trace_id == trace_id]
+
     async def projected() -> bool:
-        processed = [s for s in spans.get_finished_spans() if s.name.endswith("gateway.factory-directory process")]
-        return any(s.context.trace_id == trace_id for s in processed)
+        return bool(in_the_trace("gateway.factory-directory process"))
 
     await eventually(projected, what="the projection's span in the mutation's trace")
+    [published] = in_the_trace("factory-registry.events publish")  # the relay, to Kafka
+    assert any(s.parent is not None and s.parent.span_id == published.context.span_id for s in in_the_trace("process"))
