@@ -141,6 +141,15 @@ VISIT_HELD = {
         }
     ],
 }
+WORKER_SURVEY = {
+    "kind": "worker",
+    "title": "Worker well-being",
+    "questions": [
+        {"id": "feels-safe", "text": "I feel safe at work", "type": "scale", "scale_max": 5},
+        {"id": "comments", "text": "Anything else?", "type": "text", "required": False},
+    ],
+}
+WORKER_COMMENT = "line 14's supervisor Mr Pisey docks our pay"  # one worker's words: never readable
 PROGRESS_NOTE = "Chea Vannak of payroll paid half of line 14's arrears"  # names someone: not for brands
 SST = {
     "course": "SST",
@@ -214,6 +223,7 @@ class World:
     visit_to_come: str = ""
     shared_session: str = ""  # Angkor's and Mekong's people trained together
     mekong_session: str = ""  # Mekong's people only
+    survey_round: str = ""  # Angkor's worker survey round: three workers answered, closed
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def graphql(self, query: str, headers: dict[str, str], variables: dict[str, Any] | None = None) -> Any:
@@ -367,6 +377,24 @@ async def build(world: World) -> None:
     world.mekong_session = (
         await ok(training.post("/sessions", json=SST | {"factory_ids": [world.mekong]}, headers=PROGRAMME), 201)
     )["id"]
+
+    # A worker survey round at Angkor: three workers answered (too few for anyone to read a figure).
+    await ok(assessment.post("/questionnaires/worker-wellbeing/versions", json=WORKER_SURVEY, headers=PROGRAMME), 201)
+    body = {"factory_id": world.angkor, "questionnaire_id": "worker-wellbeing", "questionnaire_version": 1}
+    opened = await ok(assessment.post("/survey-rounds", json=body | {"opened_on": str(TODAY)}, headers=PROGRAMME), 201)
+    world.survey_round = opened["id"]
+    for sex, safe in [("female", 2), ("female", 5), ("male", 1)]:
+        worker = {"sex": sex, "age_band": "25-34", "role": "worker", "answers": {"feels-safe": safe}}
+        answer = {"answers": worker["answers"] | {"comments": WORKER_COMMENT}}
+        await ok(
+            assessment.post(
+                f"/survey-rounds/{world.survey_round}/worker-responses", json=worker | answer, headers=PROGRAMME
+            ),
+            201,
+        )
+    await ok(
+        assessment.post(f"/survey-rounds/{world.survey_round}/close", json={"closed_on": str(TODAY)}, headers=PROGRAMME)
+    )
 
     world.callers = {
         "programme": PROGRAMME,
@@ -569,6 +597,10 @@ ASSESSMENT = OPERATIONS | {
         Probe("GET", VISIT, PROGRAMME_ONLY, denied=hidden),
         Probe("GET", "/assessments/{visit_to_mekong}", PROGRAMME_ONLY, denied=hidden),
     ),
+    ("GET", "/assessments/{assessment_id}/history"): probes(
+        Probe("GET", f"{REPORT}/history", ANGKOR_ITSELF, denied=hidden),
+        Probe("GET", f"{VISIT}/history", PROGRAMME_ONLY, denied=hidden),
+    ),
     ("POST", "/assessments/{assessment_id}/cancel"): probes(Probe("POST", f"{VISIT}/cancel", PROGRAMME_ONLY, REASON)),
     ("POST", "/assessments/{assessment_id}/start"): probes(
         Probe("POST", f"{VISIT}/start", PROGRAMME_ONLY, {"started_on": "{today}"})
@@ -643,9 +675,65 @@ ASSESSMENT = OPERATIONS | {
         Probe("POST", f"{REPORT}/public-response", ANGKOR_ITSELF, {"response": "All arrears are paid."}, denied=hidden),
         Probe("POST", f"{VISIT}/public-response", PROGRAMME_ONLY, {"response": "x"}, denied=hidden),
     ),
+    # The zero-tolerance desk is the programme's alone, the factory's own included.
+    ("GET", "/assessments/{assessment_id}/zero-tolerance"): probes(
+        Probe("GET", f"{REPORT}/zero-tolerance", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/acknowledgement"): probes(
+        Probe("POST", f"{REPORT}/zero-tolerance/{{wages}}/acknowledgement", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation"): probes(
+        Probe(
+            "POST",
+            f"{REPORT}/zero-tolerance/{{wages}}/escalation",
+            PROGRAMME_ONLY,
+            {"escalated_to": "Ministry of Labour", "action_taken": "referred", "escalated_on": "{today}"},
+        )
+    ),
     ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
     # Public by design: the latest published report's public issues, and only that.
     ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
+    # Research surveys: programme staff write; a questionnaire is no secret; a round's counts for the
+    # programme and its factory (another factory: 404). No route reads a response.
+    ("POST", "/questionnaires/{questionnaire_id}/versions"): probes(
+        Probe("POST", "/questionnaires/worker-wellbeing/versions", PROGRAMME_ONLY, WORKER_SURVEY)
+    ),
+    ("GET", "/questionnaires/{questionnaire_id}"): probes(Probe("GET", "/questionnaires/worker-wellbeing", SIGNED_IN)),
+    ("POST", "/survey-rounds"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds",
+            PROGRAMME_ONLY,
+            {
+                "factory_id": "{angkor}",
+                "questionnaire_id": "worker-wellbeing",
+                "questionnaire_version": 1,
+                "opened_on": "{today}",
+            },
+        )
+    ),
+    ("GET", "/survey-rounds/{round_id}"): probes(
+        Probe("GET", "/survey-rounds/{survey_round}", ANGKOR_ITSELF, denied=hidden)
+    ),
+    ("POST", "/survey-rounds/{round_id}/worker-responses"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds/{survey_round}/worker-responses",
+            PROGRAMME_ONLY,
+            {"sex": "female", "age_band": "25-34", "role": "worker", "answers": {"feels-safe": 3}},
+        )
+    ),
+    ("POST", "/survey-rounds/{round_id}/manager-responses"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds/{survey_round}/manager-responses",
+            PROGRAMME_ONLY,
+            {"figures": {"period_start": "2025-01-01", "period_end": "2025-12-31", "employment": 2400}},
+        )
+    ),
+    ("POST", "/survey-rounds/{round_id}/close"): probes(
+        Probe("POST", "/survey-rounds/{survey_round}/close", PROGRAMME_ONLY, {"closed_on": "{today}"})
+    ),
 }
 
 PICC = "/committees/{committee_of_angkor}"
@@ -907,7 +995,7 @@ REVIEWED_ARGUMENTS = {
     },
     "Query.assessment": {"id"},
     "Query.findings": {"after", "cluster", "compliancePoint", "country", "first", "recurring", "result"},
-    "Query.zeroToleranceAlerts": {"after", "country", "first", "today"},
+    "Query.zeroToleranceAlerts": {"after", "country", "first", "overdue", "status", "today"},
     "Query.improvementActions": {
         *("after", "cluster", "compliancePoint", "country", "done", "factoryId", "first", "overdue", "status", "today")
     },
@@ -1241,6 +1329,13 @@ REVIEWED_FIELDS |= {
         "raisedAt",
         "status",
         "daysWaiting",
+        "overdue",
+        "acknowledgedBy",
+        "acknowledgedAt",
+        "escalatedBy",
+        "escalatedTo",
+        "actionTaken",
+        "escalatedOn",
     },
     **{
         f"{node}{kind}": {"edges", "pageInfo", "nodes", "totalCount"} if kind == "Connection" else {"cursor", "node"}
@@ -1302,6 +1397,32 @@ REVIEWED_FIELDS |= {
     "CommandOutcome": {"id", "version", "consistencyToken"},
 }
 REVIEWED_ARGUMENTS |= {f"Mutation.{name}": {"input"} for name in REVIEWED_FIELDS["Mutation"]}
+
+
+# Research surveys (gateway/graphql/surveys.py): worker survey results over groups of 10 and more
+# (programme any, a government its country's, a factory its own), manager survey impact for the
+# programme and governments; brands none (see test_survey_results_are_read_only_by_those_they_are_for).
+RESULTS_BY_FACTORY = ("workerSurveyResults",)
+REVIEWED_FIELDS["Query"] |= {"workerSurveyResults", "managerSurveyImpact"}
+REVIEWED_FIELDS |= {
+    "WorkerSurveyResults": {
+        *("questionnaireId", "version", "title", "country", "factoryId", "roundId", "roundsCounted"),
+        *("roundsStillOpen", "roundsWithTooFewRespondents", "respondents", "questions"),
+    },
+    "SurveyQuestionResult": {"questionId", "text", "type", "total", "bySex", "byAgeBand", "byRole"},
+    "SurveyGroup": {"group", "figures"},
+    "SurveyCell": {"respondents", "withheld", "withheldReason", "distribution", "mean", "median"},
+    "SurveyAnswerCount": {"answer", "respondents", "share"},
+    "ManagerSurveyImpact": {"country", "sales", "productionCapacity", "employment"},
+    "ImpactFigure": {
+        *("measure", "factories", "factoriesIncreased", "shareIncreased", "medianChange", "suppressed", "leftOut")
+    },
+    "FactoriesLeftOut": {"reason", "factories", "factoryIds"},
+}
+REVIEWED_ARGUMENTS |= {
+    "Query.workerSurveyResults": {"questionnaireId", "version", "country", "factoryId", "roundId"},
+    "Query.managerSurveyImpact": {"country"},
+}
 EVERYTHING_OF_AN_ASSESSMENT = """id assessmentId factoryId country toolVersion status cycle plannedDate assessors
   startedOn submittedAt approvedAt reviewer reviewComments publishedOn previousAssessmentId
   findings(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor } nodes { assessmentId
@@ -1335,7 +1456,7 @@ async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(worl
     }
     assert arguments == REVIEWED_ARGUMENTS, "a new argument: decide what it may reach, and test it here"
     assert {f for f, args in arguments.items() if f.startswith("Query.") and "factoryId" in args} == {
-        f"Query.{name}" for name in LISTS_BY_FACTORY
+        f"Query.{name}" for name in LISTS_BY_FACTORY + RESULTS_BY_FACTORY
     }
 
 
@@ -1659,8 +1780,12 @@ async def test_each_caller_reads_only_the_history_it_may(world: World) -> None:
                 continue
             for secret in (world.visit_to_angkor, world.visit_to_mekong):
                 assert secret not in text, (caller, factory_id, secret)
+            # A factory knows of the survey rounds it hosted; a worker's response is in no one's history but the programme's.
+            its_survey_rounds = {"survey-round-opened", "survey-round-closed", "manager-survey-response-recorded"}
+            its_survey_rounds = {f"org.betterwork.assessment.{t}.v1" for t in its_survey_rounds}
             assert not any(
-                t.startswith("org.betterwork.assessment.") for t in types - PUBLISHED_IN_HISTORY - ITS_IMPROVEMENT_PLAN
+                t.startswith("org.betterwork.assessment.")
+                for t in types - PUBLISHED_IN_HISTORY - ITS_IMPROVEMENT_PLAN - its_survey_rounds
             ), (
                 caller,
                 types,
@@ -2629,3 +2754,75 @@ async def test_a_mutation_is_refused_to_everyone_its_service_refuses_and_changes
     unauthenticated = await world.gateway.post("/graphql", json={"query": query, "variables": {"input": input}})
     assert unauthenticated.status_code == 401
     assert await versions(world) == before
+
+
+# --- research surveys -------------------------------------------------------------------------
+
+SURVEY = """query ($country: String, $factoryId: String, $roundId: String) { workerSurveyResults(
+  questionnaireId: "worker-wellbeing", version: 1, country: $country, factoryId: $factoryId, roundId: $roundId) {
+  roundsCounted roundsWithTooFewRespondents respondents questions { questionId total { respondents withheld
+    withheldReason distribution { answer respondents } mean median }
+    bySex { group figures { respondents withheld } } byAgeBand { group figures { respondents } }
+    byRole { group figures { respondents } } } } }"""
+IMPACT = """query ($country: String!) { managerSurveyImpact(country: $country) { country
+  sales { factories shareIncreased medianChange suppressed leftOut { reason factories factoryIds } }
+  productionCapacity { factories } employment { factories } } }"""
+
+
+async def test_survey_results_are_read_only_by_those_they_are_for(world: World) -> None:
+    """Worker survey results: programme staff any country, factory or round; a government its own
+    country's; a factory its own (a round of another's answers as a missing one). Brands nothing.
+    Angkor's round had three respondents: every figure is withheld, for everyone, programme staff
+    included, and no worker's words ever come back. Manager survey impact: programme and governments."""
+    reaches: dict[str, dict[str, str]] = {
+        "KH": {"country": "KH"},
+        "VN": {"country": "VN"},
+        "angkor": {"factoryId": world.angkor},
+        "mekong": {"factoryId": world.mekong},
+        "round": {"roundId": world.survey_round},
+        "no round": {"roundId": "no-such-round"},
+    }
+    may = {
+        "programme": {"KH", "VN", "angkor", "mekong", "round", "no round"},
+        "government KH": {"KH"},
+        "government VN": {"VN"},
+        "factory X": {"angkor", "round", "no round"},
+        "factory Y": {"mekong", "round", "no round"},  # Angkor's round: as a missing one
+        "merged factory": {"round", "no round"},
+    }
+
+    async def projected() -> bool:
+        answer = (await world.graphql(SURVEY, PROGRAMME, {"roundId": world.survey_round})).json()["data"]
+        return bool(answer and answer["workerSurveyResults"])
+
+    await eventually(projected, what="the gateway projecting the survey round")
+    for caller, headers in world.callers.items():
+        for name, reach in reaches.items():
+            answer = (await world.graphql(SURVEY, headers, reach)).json()
+            text = json.dumps(answer)
+            assert WORKER_COMMENT not in text and "Pisey" not in text, (caller, name)
+            if name not in may.get(caller, set()):
+                assert answer["data"] == {"workerSurveyResults": None}, (caller, name)
+                assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, name)
+                continue
+            found = answer["data"]["workerSurveyResults"]
+            own_round = name == "round" and caller in ("programme", "factory X")
+            if name == "no round" or (name == "round" and not own_round):
+                assert found is None and "errors" not in answer, (caller, name)
+                continue
+            counted_here = name in ("KH", "angkor", "round")
+            assert found["roundsWithTooFewRespondents"] == (1 if counted_here else 0), (caller, name)
+            assert found["roundsCounted"] == 0 and found["respondents"] == 0, (caller, name)
+            for question in found["questions"]:
+                assert question["total"]["withheld"] and question["total"]["respondents"] is None, (caller, name)
+                assert question["total"]["distribution"] == [] and question["total"]["mean"] is None
+                assert question["bySex"] == question["byAgeBand"] == question["byRole"] == []
+    for caller, headers in world.callers.items():
+        for country in ("KH", "VN"):
+            answer = (await world.graphql(IMPACT, headers, {"country": country})).json()
+            if caller == "programme" or caller == f"government {country}":
+                impact = answer["data"]["managerSurveyImpact"]
+                assert impact["country"] == country and impact["sales"]["leftOut"] == [], caller
+                assert impact["sales"]["suppressed"] is (caller != "programme"), caller
+            else:
+                assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller

@@ -281,3 +281,41 @@ async def test_loading_again_changes_nothing(loaded: Demo) -> None:
     assert await published_reports(loaded) == before
     assert await loaded.get(f"{loaded.urls.training}/sessions") == sessions
     assert again.commands < loaded.planned / 5  # only the creating commands, answered from their keys
+
+
+async def test_the_surveys_answer_in_the_gateway(loaded: Demo) -> None:
+    """The worker survey's rounds and the manager surveys' impact, as the plan made them."""
+    programme = demo.plan(SIZE, SEED)
+    country_of = {i: f.country for i, f in enumerate(programme.factories)}
+    worker = [s for s in programme.surveys if s.questionnaire == "worker-wellbeing"]
+    managed = Counter(country_of[s.factory] for s in programme.surveys if s.questionnaire == "business-performance")
+    per_factory = Counter(s.factory for s in programme.surveys if s.questionnaire == "business-performance")
+    assert any(len(s.responses) < 10 for s in worker) and any(len(s.responses) >= 10 for s in worker)
+
+    async def answer(query: str) -> dict[str, Any]:
+        response = await loaded.http.post(f"{loaded.urls.gateway}/graphql", json={"query": query}, headers=PROGRAMME)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        return dict(response.json()["data"])
+
+    for country in sorted(set(country_of.values())):
+        rounds = [s for s in worker if country_of[s.factory] == country]
+        results = f"""{{ workerSurveyResults(questionnaireId: "worker-wellbeing", version: 1, country: "{country}") {{
+          roundsCounted roundsWithTooFewRespondents respondents }} }}"""
+        expected = {
+            "roundsCounted": sum(len(s.responses) >= 10 for s in rounds),
+            "roundsWithTooFewRespondents": sum(len(s.responses) < 10 for s in rounds),
+            "respondents": sum(len(s.responses) for s in rounds if len(s.responses) >= 10),
+        }
+
+        async def projected(query: str = results, wanted: dict[str, int] = expected) -> bool:
+            return (await answer(query))["workerSurveyResults"] == wanted
+
+        await eventually(projected, within=60, what=f"the worker survey rounds of {country}")
+        if managed[country]:
+            impact = f'{{ managerSurveyImpact(country: "{country}") {{ employment {{ factories }} }} }}'
+            several = sum(n >= 2 for f, n in per_factory.items() if country_of[f] == country)
+
+            async def impact_projected(query: str = impact, wanted: int = several) -> bool:
+                return (await answer(query))["managerSurveyImpact"]["employment"]["factories"] == wanted
+
+            await eventually(impact_projected, within=60, what=f"the manager survey impact of {country}")

@@ -43,6 +43,12 @@ PARTICIPANTS_ROUNDED_TO_DIGITS = 1
 COMPLIANCE_POINTS_ROUNDED_TO_DIGITS = 1
 
 
+# Worker survey figures stand on at least this many respondents, for every audience, programme
+# staff included: nobody reads what a handful of workers answered (read_models/surveys.py says how
+# no two figures difference into a smaller group).
+SMALLEST_SURVEY_GROUP = 10
+
+
 class AccessDenied(Exception):
     pass
 
@@ -273,6 +279,51 @@ class Scope:
                 f"government users of {self.principal.scope} see only {self.principal.scope}'s aggregates"
             )
         raise AccessDenied("country aggregates are for the programme and governments")
+
+    def survey_results(self, country: str | None, factory_id: str | None) -> int:
+        """May this caller read worker survey aggregates of a country (`factory_id` None) or of one
+        factory (of its rounds)? The answer is the fewest factories each figure must stand on
+        (besides SMALLEST_SURVEY_GROUP respondents, for everyone).
+
+        Programme staff any; a government its own country's, as for every aggregate, each figure
+        over at least SMALLEST_CELL factories; a factory its own (never its country's: with a
+        handful of factories surveyed, the country less its own would be its neighbours'). Brands
+        none: a factory's consent shares its assessment reports, not what its workers say of it."""
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("brands do not read research surveys: a factory's consent shares its reports only")
+        if factory_id is None:
+            if country is None:
+                raise AccessDenied("name a country, a factory or a round")
+            if self.audience is Audience.FACTORY:
+                raise AccessDenied("a factory reads its own survey results only (factoryId)")
+            self.country_aggregates(country)
+            return SMALLEST_CELL if self.audience is Audience.GOVERNMENT else 1
+        if self.is_programme or (self.audience is Audience.FACTORY and factory_id == self.principal.scope):
+            return 1
+        if self.audience is Audience.GOVERNMENT:
+            raise AccessDenied("government users see country aggregates only, not individual factories")
+        raise AccessDenied("a factory reads its own survey results only")
+
+    def survey_round_results(self) -> None:
+        """One round's results are one factory's: programme staff and factories may ask (whose round
+        it is, `survey_results` decides once it is found); brands and governments are refused first."""
+        if self.audience not in (Audience.PROGRAMME, Audience.FACTORY):
+            raise AccessDenied("one round's results are for the programme and the factory itself")
+
+    def manager_survey_impact(self, country: str) -> int:
+        """The change in factories' business figures between their first and latest manager
+        surveys, a country's: the programme's, and the country's government's with each figure over
+        at least SMALLEST_CELL factories (the fewest returned). A factory's sales are its own
+        business, not for brands or other factories."""
+        if self.audience in (Audience.BRAND, Audience.FACTORY):
+            raise AccessDenied("manager survey figures are for the programme and governments, in aggregate")
+        self.country_aggregates(country)
+        return SMALLEST_CELL if self.audience is Audience.GOVERNMENT else 1
+
+    @property
+    def sees_factories_left_out(self) -> bool:
+        """Which factories an aggregate left out (by id): programme staff; others read how many, and why."""
+        return self.is_programme
 
 
 def scope_of(principal: Principal | None, sharing_now: frozenset[str] = frozenset()) -> Scope:

@@ -30,6 +30,7 @@ from gateway.graphql import (
     factories,
     improvement_plans,
     mutations,
+    surveys,
     training,
 )
 from gateway.graphql.consistency import ReadYourWrites
@@ -73,13 +74,18 @@ Query = merge_types(
         training.Query,
         aggregates.Query,
         advisory.Query,
+        surveys.Query,
         Nodes,
     ),
 )
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
-CODES: dict[type[Exception], str] = {policy.AccessDenied: "FORBIDDEN", BadPage: "BAD_USER_INPUT"}
+CODES: dict[type[Exception], str] = {
+    policy.AccessDenied: "FORBIDDEN",
+    BadPage: "BAD_USER_INPUT",
+    surveys.BadQuery: "BAD_USER_INPUT",
+}
 
 
 def _internal(error: GraphQLError) -> bool:
