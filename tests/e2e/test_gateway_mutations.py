@@ -218,13 +218,14 @@ async def test_only_programme_staff_schedule_an_assessment(programme: Programme)
         code, message = refused(await programme.mutate("scheduleAssessment", visit, caller))
         assert code == "FORBIDDEN" and "schedule assessments" in message
 
+    in_the_past = await programme.mutate("scheduleAssessment", visit | {"plannedDate": "2020-01-01"}, PROGRAMME)
+    assert refused(in_the_past) == ("CONFLICT", "the planned date 2020-01-01 has passed")
+
     scheduled = outcome(await programme.mutate("scheduleAssessment", visit, PROGRAMME), "scheduleAssessment")
     assessment = await programme.get(programme.urls.assessment, f"/assessments/{scheduled['id']}")
     assert assessment["factory_id"] == factory_id and assessment["status"] == "scheduled"
     assert scheduled["version"] == assessment["version"] and scheduled["consistencyToken"].startswith("assessment:")
 
-    in_the_past = await programme.mutate("scheduleAssessment", visit | {"plannedDate": "2020-01-01"}, PROGRAMME)
-    assert refused(in_the_past) == ("CONFLICT", "the planned date 2020-01-01 has passed")
     no_assessors = await programme.mutate("scheduleAssessment", visit | {"assessors": []}, PROGRAMME)
     code, message = refused(no_assessors)
     assert code == "BAD_USER_INPUT" and message.startswith("assessors:")

@@ -81,7 +81,8 @@ async def _registered(lagging: Lagging) -> str:
     response = await lagging.registry.post("/factories", json=CAMBODIAN_FACTORY, headers=PROGRAMME)
     assert response.status_code == 201, response.text
     factory_id: str = response.json()["id"]
-    await eventually(lambda: _shows(lagging, factory_id), what="the factory in the read models")
+    # Generous: the relay waits for the snapshot horizon of the shared server (see WAIT).
+    await eventually(lambda: _shows(lagging, factory_id), within=90, what="the factory in the read models")
     return factory_id
 
 
