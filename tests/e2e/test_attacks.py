@@ -445,14 +445,17 @@ async def world(create_database, kafka: str) -> AsyncIterator[World]:
         "training": create_training(TrainingSettings(database_url=await create_database("training"), **common)),
     }
     gateway_db = await create_database("gateway")
-    async with serve(apps["registry"]) as registry_url:
+    async with (
+        serve(apps["registry"]) as registry_url,
+        serve(apps["assessment"]) as assessment_url,
+        serve(apps["committee"]) as committee_url,
+        serve(apps["training"]) as training_url,
+    ):
+        urls = {"assessment_url": assessment_url, "committee_url": committee_url, "training_url": training_url}
         apps["gateway"] = create_gateway(
-            GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common, **UNMETERED)
+            GatewaySettings(database_url=gateway_db, registry_url=registry_url, **urls, **common, **UNMETERED)
         )
         async with (
-            serve(apps["assessment"]) as assessment_url,
-            serve(apps["committee"]) as committee_url,
-            serve(apps["training"]) as training_url,
             serve(apps["gateway"]) as gateway_url,
             httpx.AsyncClient(base_url=registry_url) as registry,
             httpx.AsyncClient(base_url=assessment_url) as assessment,
@@ -1457,6 +1460,19 @@ REVIEWED_ARGUMENTS |= {
     "AdvisoryPlan.visits": {"after", "first"},
     "AdvisoryPlan.commitments": {"after", "first", "overdue", "status", "today"},
 }
+# Mutations: the gateway decides none of them; each is the owning service's command, and who
+# may send it is the service's rule (test_gateway_mutations.py proves each one carried out).
+REVIEWED_FIELDS |= {
+    "Mutation": {
+        *("registerFactory", "updateFactory", "linkBrand", "grantConsent", "revokeConsent", "scheduleAssessment"),
+        *("reportImprovementProgress", "reportRemediation", "verifyRemediation", "rejectRemediation"),
+        *("recordCommitteeMeeting", "raiseCommitteeActionItem", "recordTrainingAttendance"),
+    },
+    "CommandOutcome": {"id", "version", "consistencyToken"},
+}
+REVIEWED_ARGUMENTS |= {f"Mutation.{name}": {"input"} for name in REVIEWED_FIELDS["Mutation"]}
+
+
 # Research surveys (gateway/graphql/surveys.py): worker survey results over groups of 10 and more
 # (programme any, a government its country's, a factory its own), manager survey impact for the
 # programme and governments; brands none (see test_survey_results_are_read_only_by_those_they_are_for).
@@ -2802,6 +2818,105 @@ async def test_brands_lead_to_their_suppliers_as_far_as_each_caller_may_read(wor
     for caller in ("government KH", "government VN"):
         refused = (await world.graphql(BRANDS, world.callers[caller])).json()
         assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+# --- mutations: each caller the owning service refuses is refused, its words kept -----------------
+
+OUTCOME = "{ id version consistencyToken }"
+
+
+def mutations(world: World) -> dict[str, tuple[str, dict[str, Any], frozenset[str]]]:
+    """Each mutation: its input type, a valid input that reaches the world's records, and who may send it."""
+    angkor_meeting = {k: v for k, v in MEETING.items() if k != "action_items"}
+    meeting = {
+        "committeeId": world.committee_of_angkor,
+        "heldOn": angkor_meeting["held_on"],
+        "attendees": angkor_meeting["attendees"],
+        "agenda": angkor_meeting["agenda"],
+        "minutes": angkor_meeting["minutes"],
+    }
+    item = {
+        "committeeId": world.committee_of_angkor,
+        "meetingId": world.meeting,
+        "description": "Clear the fabric rolls from the stairway",
+        "owner": "M-1",
+        "dueOn": str(TODAY + dt.timedelta(days=7)),
+    }
+    finding = {"assessmentId": world.published, "questionId": WAGES}
+    return {
+        "registerFactory": ("RegisterFactoryInput", {"profile": ANGKOR, "confirmedNew": True}, PROGRAMME_ONLY),
+        "updateFactory": ("UpdateFactoryInput", {"factoryId": world.angkor, "changes": {"name": "A"}}, ANGKOR_ITSELF),
+        "linkBrand": (
+            "LinkBrandInput",
+            {"factoryId": world.saigon, "brandId": world.northwind, "since": "2025-01-01"},
+            PROGRAMME_ONLY,
+        ),
+        "grantConsent": (
+            "ConsentInput",
+            {"factoryId": world.angkor, "brandId": world.lotus},
+            frozenset({"factory X"}),
+        ),
+        "revokeConsent": ("ConsentInput", {"factoryId": world.angkor, "brandId": world.northwind}, ANGKOR_ITSELF),
+        "scheduleAssessment": (
+            "ScheduleAssessmentInput",
+            {"factoryId": world.angkor, "plannedDate": str(TODAY + dt.timedelta(days=9)), "assessors": ["dara"]},
+            PROGRAMME_ONLY,
+        ),
+        "reportImprovementProgress": (
+            "ImprovementProgressInput",
+            {"assessmentId": world.published, "actionId": world.action, "note": "arrears paid for May"},
+            ANGKOR_ITSELF,
+        ),
+        "reportRemediation": ("RemediationInput", finding | {"note": "arrears paid"}, ANGKOR_ITSELF),
+        "verifyRemediation": ("FindingInput", finding, PROGRAMME_ONLY),
+        "rejectRemediation": ("RejectRemediationInput", finding | {"reason": "not paid"}, PROGRAMME_ONLY),
+        "recordCommitteeMeeting": ("CommitteeMeetingInput", meeting, ANGKOR_ITSELF),
+        "raiseCommitteeActionItem": ("ActionItemInput", item, ANGKOR_ITSELF),
+        "recordTrainingAttendance": (
+            "TrainingAttendanceInput",
+            {"sessionId": world.shared_session, "day": SST["days"][0], "present": ["AA-S-001"]},
+            PROGRAMME_ONLY,
+        ),
+    }
+
+
+async def versions(world: World) -> dict[str, Any]:
+    """What the refused commands would have changed, as the services keep it."""
+    paths = [
+        (world.registry, f"/factories/{world.angkor}"),
+        (world.registry, f"/factories/{world.saigon}"),
+        (world.assessment, f"/assessments/{world.published}"),
+        (world.committee, f"/committees/{world.committee_of_angkor}"),
+        (world.training, f"/sessions/{world.shared_session}"),
+    ]
+    found = {}
+    for client, path in paths:
+        response = await client.get(path, headers=PROGRAMME)
+        assert response.status_code == 200, response.text
+        found[path] = response.json()["version"]
+    found["assessments"] = len((await world.assessment.get("/assessments", headers=PROGRAMME)).json())
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(REVIEWED_FIELDS["Mutation"]))
+async def test_a_mutation_is_refused_to_everyone_its_service_refuses_and_changes_nothing(
+    world: World, name: str
+) -> None:
+    input_type, input, allowed = mutations(world)[name]
+    before = await versions(world)
+    query = f"mutation ($input: {input_type}!) {{ {name}(input: $input) {OUTCOME} }}"
+    for caller in sorted(SIGNED_IN - allowed):
+        answer = (await world.graphql(query, world.callers[caller], {"input": input})).json()
+        assert answer["data"] is None, f"{caller} could {name}: {answer}"
+        [error] = answer["errors"]
+        # Refused, in the service's words: forbidden, or (another factory's records) as if missing.
+        assert error["extensions"]["code"] in {"FORBIDDEN", "NOT_FOUND"}, (caller, error)
+        assert error["extensions"]["status"] in {403, 404} and error["message"], (caller, error)
+        if caller.startswith(("brand", "government")):
+            assert error["extensions"]["code"] == "FORBIDDEN", (caller, error)
+    unauthenticated = await world.gateway.post("/graphql", json={"query": query, "variables": {"input": input}})
+    assert unauthenticated.status_code == 401
+    assert await versions(world) == before
 
 
 # --- research surveys -------------------------------------------------------------------------

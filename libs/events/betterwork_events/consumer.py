@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -47,6 +47,10 @@ class Projection(Protocol):
     async def apply(self, conn: AsyncConnection, event: Envelope) -> None: ...
 
 
+# Called with each batch of records in the transaction that records them processed (see `recording`).
+Recorder = Callable[[AsyncConnection, Sequence[ConsumerRecord]], Awaitable[None]]
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -60,8 +64,12 @@ class ProjectionRunner:
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
         schema: str | None = None,
+        recording: Recorder | None = None,
     ) -> None:
         self.engine = engine
+        # Something to note of every record, atomically with its being processed (the gateway
+        # notes where each event sits on Kafka, so queries can wait for a write to be applied).
+        self.recording = recording
         # Its own connections: on the API's pool it would wait (and time out) behind requests, and they behind it.
         # With a `schema`, its tables (read model and bookkeeping) are those of that schema, found
         # before the default ones: a read model rebuilt beside the one serving (gateway.rebuild).
@@ -111,7 +119,7 @@ class ProjectionRunner:
                     await self._not_paused(conn)
                     for record in records:
                         await self._apply(conn, record)
-                    await self._save_offset(conn, records[-1])
+                    await self._save_offset(conn, records)
                 return
             except Exception as error:
                 if not await self._infrastructure_failed(error):
@@ -161,7 +169,11 @@ class ProjectionRunner:
             sa.text("SELECT pg_advisory_xact_lock_shared(hashtext(:key))"), {"key": pause_lock(self.projection.name)}
         )
 
-    async def _save_offset(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
+    async def _save_offset(self, conn: AsyncConnection, records: Sequence[ConsumerRecord]) -> None:
+        """Records processed: where to resume after the last of them (one partition's)."""
+        if self.recording is not None:
+            await self.recording(conn, records)
+        record = records[-1]
         await conn.execute(
             sa.text(
                 "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
@@ -184,7 +196,7 @@ class ProjectionRunner:
                 async with self.db.begin() as conn:
                     await self._not_paused(conn)
                     await self._apply(conn, record)
-                    await self._save_offset(conn, record)
+                    await self._save_offset(conn, [record])
                 return
             except MalformedEnvelope as malformed:
                 error: BaseException = malformed  # retrying cannot help
@@ -253,7 +265,7 @@ class ProjectionRunner:
                 await self._not_paused(conn)
                 with contextlib.suppress(MalformedEnvelope):  # without an id, the offset alone remembers it
                     await self._first_time(conn, Envelope.from_kafka(record.value, record.headers))
-                await self._save_offset(conn, record)
+                await self._save_offset(conn, [record])
 
         # Recorded as processed only once the dead-letter topic has it (a failure in between parks it twice).
         await retrying(f"{self.projection.name}: dead-lettering {_where(record)}", park, self._backoff())

@@ -15,12 +15,15 @@ from betterwork_events.web import Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.base import BaseRequestProtocol
 
 from gateway import exports, ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
+from gateway.commands import Services
+from gateway.consistency import Consistency
 from gateway.graphql import exports as graphql_exports
 from gateway.graphql.context import Context
 from gateway.graphql.limits import Limits
@@ -81,7 +84,20 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     def topics(services: list[str]) -> list[str]:
         return [settings.topic(events_topic(service)) for service in services]
 
-    consumers = {p.name: p.consumer(settings.topic_prefix) for p in read_models.PROJECTIONS}
+    consumers = {
+        p.name: p.consumer(settings.topic_prefix, delay=settings.projection_delay_seconds)
+        for p in read_models.PROJECTIONS
+    }
+    services = settings.service_urls()
+    consistency = Consistency(
+        engine,
+        {service: settings.topic(events_topic(service)) for service in services},
+        {
+            topic: [c.name for c in consumers.values() if topic in topics(c.projection.services)]
+            for topic in topics(list(services))
+        },
+        wait_seconds=settings.consistency_wait_seconds,
+    )
     runners = {
         name: ProjectionRunner(
             engine,
@@ -89,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             consumer,
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
+            recording=consistency.recorder(consumer.name),
         )
         for name, consumer in consumers.items()
     }
@@ -117,6 +134,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
+    commands = Services(services)  # where mutations go
+    # The trace of a query or mutation continues in the service it asks (W3C traceparent).
+    for client in (registry.client, commands.client):
+        HTTPXClientInstrumentor.instrument_client(client)
 
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
@@ -137,7 +158,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         if principal.audience is not Audience.BRAND or not principal.scope:
-            return Context(principal=principal, engine=engine, limits=limits)
+            return Context(
+                principal=principal,
+                engine=engine,
+                limits=limits,
+                token=token,
+                services=commands,
+                consistency=consistency,
+            )
         try:
             sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
         except RegistryUnavailable as error:
@@ -145,7 +173,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             raise HTTPException(
                 503, "cannot confirm which factories share their reports with you now; try again shortly"
             ) from None
-        return Context(principal=principal, engine=engine, sharing_now=sharing_now, limits=limits)
+        return Context(
+            principal=principal,
+            engine=engine,
+            sharing_now=sharing_now,
+            limits=limits,
+            token=token,
+            services=commands,
+            consistency=consistency,
+        )
 
     graphql = GatewayRouter(
         schema,
@@ -179,7 +215,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             ("brand feeds", brand_feeds),
             ("bulk exports", exporter.run),
         ],
-        on_shutdown=[registry.close],
+        on_shutdown=[registry.close, commands.close],
     )
     app = service_app(
         runtime,

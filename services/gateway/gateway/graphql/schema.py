@@ -32,9 +32,11 @@ from gateway.graphql import (
     factories,
     impact,
     improvement_plans,
+    mutations,
     surveys,
     training,
 )
+from gateway.graphql.consistency import ReadYourWrites
 from gateway.graphql.context import Context
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.relay import Node, from_global_id
@@ -83,7 +85,7 @@ Query = merge_types(
         Nodes,
     ),
 )
-Mutation = merge_types("Mutation", (exports.Mutation,))
+Mutation = merge_types("Mutation", (mutations.Mutation, exports.Mutation))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
@@ -205,5 +207,5 @@ schema = strawberry.Schema(
         advisory.AdvisoryPlan,
     ],
     # QueryLimits runs validation itself (with the rules the others add) and then costs the query.
-    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits],
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits, ReadYourWrites],
 )
