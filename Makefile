@@ -33,8 +33,8 @@ migrate: infra ## apply every service's migrations
 test: infra ## run every test against the real PostgreSQL and Kafka
 	@$(UV) run --frozen pytest
 
-bench: infra ## benchmarks of the event store, as ratios to raw PostgreSQL
-	@$(UV) run --frozen python libs/events/benchmarks/event_store.py
+bench: infra ## end-to-end benchmarks with baselines, into docs/benchmarks.md (BENCH=--quick: minutes, not tens of them)
+	@$(UV) run --frozen python benchmarks/system.py $(BENCH)
 
 lint: setup ## ruff and mypy
 	@$(UV) run --frozen ruff check .
