@@ -12,7 +12,9 @@ import tempfile
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from betterwork_events.contracts.factory_registry import FactoryRegistered
+from betterwork_events.worker import main as worker_main
 from factory_registry.app import create_app as create_registry
 from factory_registry.settings import Settings as RegistrySettings
 from gateway.app import create_app as create_gateway
@@ -105,3 +107,12 @@ async def test_the_apis_without_background_tasks_and_the_workers_apart_still_pub
 
 async def _truthy(pending: object) -> bool:
     return bool(await pending)  # type: ignore[misc]
+
+
+def test_a_worker_for_a_role_the_service_does_not_have_is_refused(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BW_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:1/never-connected")
+    monkeypatch.setenv("BW_ENVIRONMENT", "development")
+    with pytest.raises(SystemExit) as refused:
+        worker_main(["gateway", "relay"])
+    assert refused.value.code == 2
+    assert "gateway has no relay to run" in capsys.readouterr().err
