@@ -361,7 +361,7 @@ def programme() -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(demo.SETTINGS, Audience.PROGRAMME, subject='bench-reader')}"}
 
 
-async def visibility(stack: Stack, rate: int, seconds: float, run: int) -> dict[str, float]:
+async def visibility(stack: Stack, rate: int, seconds: float, run: int) -> dict[str, Any]:
     """Registrations sent at a steady `rate` (open loop); every fifth followed until GraphQL shows it."""
     headers = programme()
     accepted, visible = Latencies(), Latencies()
@@ -624,7 +624,7 @@ async def relay_backlog(bench: Bench, database_url: str, run: int) -> dict[str, 
     return {"events": events, "seconds": seconds, "events_per_s": events / seconds if seconds else float("nan")}
 
 
-async def matching(bench: Bench, sizes: Sequence[int], runs: int) -> tuple[list[dict[str, float]], str]:
+async def matching(bench: Bench, sizes: Sequence[int], runs: int) -> tuple[list[dict[str, Any]], str]:
     """Registrations in a country of N factories, with the registry's duplicate matching and without."""
     from betterwork_events.contracts.factory_registry import FactoryProfile
     from betterwork_events.errors import IllegalStep
@@ -673,7 +673,7 @@ async def matching(bench: Bench, sizes: Sequence[int], runs: int) -> tuple[list[
             del i
         return out
 
-    results = []
+    results: list[dict[str, Any]] = []
     have = 0
     try:
         for size in sizes:
