@@ -549,8 +549,8 @@ async def end_offsets(topics: Sequence[str]) -> dict[Any, int]:
 
 
 async def rebuild(bench: Bench, stack: Stack) -> dict[str, float]:
-    """A consumers worker on an empty gateway database replays every topic; the gateway API is
-    stopped meanwhile (it is in the same consumer groups), and started again afterwards."""
+    """A consumers worker on an empty gateway database replays every topic (the gateway API, in the
+    same consumer groups, is stopped by then)."""
     from gateway.read_models import PROJECTIONS
 
     expected: dict[str, list[str]] = {
@@ -561,7 +561,6 @@ async def rebuild(bench: Bench, stack: Stack) -> dict[str, float]:
     ends = await end_offsets(topics)
     on_topic = {t: sum(n for tp, n in ends.items() if tp.topic == t) for t in topics}
     applications = sum(on_topic[t] for ts in expected.values() for t in ts)
-    bench.stop(stack.services["gateway"])
     database = await bench.database(f"rebuild_{len(bench.databases)}", "gateway")
     env = stack.gateway_env | {"BW_DATABASE_URL": database}
     port = free_port()
@@ -596,8 +595,6 @@ async def rebuild(bench: Bench, stack: Stack) -> dict[str, float]:
     finally:
         await conn.close()
     bench.stop(worker)
-    stack.services["gateway"] = await bench.uvicorn("gateway", "gateway.app:create_app", stack.gateway_env)
-    stack.urls["gateway"] = stack.services["gateway"].url
     seconds = finished - (first or finished)
     events = sum(on_topic.values())
     return {
@@ -616,9 +613,10 @@ async def relay_backlog(bench: Bench, database_url: str, run: int) -> dict[str, 
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
         events = int(await conn.fetchval("SELECT count(*) FROM events"))
+        await conn.execute("DELETE FROM relay_checkpoints")  # from the start of the store again
     finally:
         await conn.close()
-    prefix = f"{bench.prefix}relay{run}."  # another topic, so another checkpoint: the whole store again
+    prefix = f"{bench.prefix}relay{run}."  # a topic of its own, empty
     port = free_port()
     env = bench.environment(database_url) | {"BW_TOPIC_PREFIX": prefix}
     worker = await bench.start(
@@ -1129,6 +1127,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             except Exception as error:  # one phase failing leaves the others' figures standing
                 say(f"{phase} failed: {error!r}")
                 results.setdefault("failed", {})[phase] = repr(error)[:500]
+            (logs / "results-so-far.json").write_text(json.dumps(results, indent=2, default=str))
         for process in list(bench.processes):
             bench.stop(process)
         results["memory"] = bench.peaks
@@ -1196,6 +1195,8 @@ async def event_store_phase(
 async def rebuild_phase(
     bench: Bench, stack: Stack, args: argparse.Namespace, results: dict[str, Any], **kw: Any
 ) -> None:
+    if "gateway" in {p.name for p in bench.processes}:  # the phases after this one need no gateway
+        bench.stop(stack.services["gateway"])
     for run in range(args.runs):
         say(f"rebuild, run {run + 1}")
         results.setdefault("rebuild", []).append(await rebuild(bench, stack))
