@@ -1,6 +1,8 @@
 """What every service's FastAPI app has in common: errors, health, tracing, background tasks.
 
-Each service calls `service_app` once, in its `create_app(settings)`.
+Each service calls `service_app` once, in its `create_app(settings)`. Its background tasks (the
+outbox relay, projection consumers) run inside the API process, or apart in a worker process
+(`python -m betterwork_events.worker`) when the API runs with `BW_RUN_BACKGROUND_TASKS=false`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import sqlalchemy as sa
@@ -49,6 +51,19 @@ from betterwork_events.tracing import setup_tracing
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Awaitable[None]]
+# What a background task does, and so which worker process runs it when they run apart: the relay
+# (one leader per service, by advisory lock) or the consumers (a consumer group, one member per
+# partition at most).
+Role = Literal["relay", "consumers"]
+ROLES: tuple[Role, ...] = ("relay", "consumers")
+
+
+@dataclass(frozen=True)
+class Background:
+    name: str
+    role: Role
+    run: BackgroundTask
+
 
 # The largest request body any route takes (413 beyond it): a country's whole factory list as
 # CSV is a few megabytes. Bodies are read before the token is checked, so without a bound anyone
@@ -63,9 +78,25 @@ class Runtime:
     service: str
     settings: CommonSettings
     engine: AsyncEngine
-    background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)
     store: EventStore | None = None
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. closing HTTP clients
+
+    @contextlib.asynccontextmanager
+    async def running(self, roles: Sequence[Role]) -> AsyncIterator[None]:
+        """Run the background tasks of these roles (supervised) while inside; then close everything."""
+        tasks = [asyncio.create_task(supervise(b.name, b.run), name=b.name) for b in self.background if b.role in roles]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for close in self.on_shutdown:
+                await close()
+            if self.store is not None:
+                await self.store.close()
+            await self.engine.dispose()
 
 
 def event_sourced(service: str, settings: CommonSettings, *, learns_factories: bool = True) -> Runtime:
@@ -74,7 +105,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
     engine = create_engine(settings)
     store = EventStore(engine, source=f"/betterwork/{service}", wait_seconds=settings.database_wait_seconds)
     relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(service)))
-    background: list[tuple[str, BackgroundTask]] = [("outbox relay", relay.run)]
+    background = [Background("outbox relay", "relay", relay.run)]
     if learns_factories:
         factories = ProjectionRunner(
             engine,
@@ -83,7 +114,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
             [settings.topic(events_topic("factory-registry"))],
             dead_letter_topic=settings.topic(f"{service}.dead-letter"),
         )
-        background.append(("factory reference", factories.run))
+        background.append(Background("factory reference", "consumers", factories.run))
     return Runtime(service, settings, engine, background, store)
 
 
@@ -163,6 +194,15 @@ async def supervise(
             delay = min(delay * 2, 30)
 
 
+def freeze_startup() -> None:
+    # What startup made (modules, schemas, the app) lives as long as the process: frozen, it is
+    # left out of every later full collection, which otherwise walks it all again each time the
+    # relay or a projection has allocated a few batches of events. Collected first, so no garbage
+    # is frozen with it.
+    gc.collect()
+    gc.freeze()
+
+
 def service_app(
     runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter], version: str = "0.1.0"
 ) -> FastAPI:
@@ -170,26 +210,9 @@ def service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # What startup made (modules, schemas, the app) lives as long as the process: frozen, it is
-        # left out of every later full collection, which otherwise walks it all again each time the
-        # relay or a projection has allocated a few batches of events. Collected first, so no garbage
-        # is frozen with it.
-        gc.collect()
-        gc.freeze()
-        tasks = []
-        if runtime.settings.run_background_tasks:
-            tasks = [asyncio.create_task(supervise(name, task), name=name) for name, task in runtime.background]
-        try:
+        freeze_startup()
+        async with runtime.running(ROLES if runtime.settings.run_background_tasks else ()):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for close in runtime.on_shutdown:
-                await close()
-            if runtime.store is not None:
-                await runtime.store.close()
-            await runtime.engine.dispose()
 
     app = FastAPI(
         title=title, description=description, version=version, lifespan=lifespan, max_body_size=MAX_BODY_BYTES
@@ -197,12 +220,25 @@ def service_app(
     app.state.runtime = runtime
     app.state.store = runtime.store
     app.state.token_verifier = TokenVerifier(runtime.settings)
+    app.include_router(operations(runtime))
+    for router in routers:
+        app.include_router(router)
+    add_error_handlers(app)
+    app.add_middleware(ConsistencyTokens, service=runtime.service)
+    _document_consistency_tokens(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
+    return app
 
-    @app.get("/health", tags=["operations"], summary="Liveness: the process is up")
+
+def operations(runtime: Runtime) -> APIRouter:
+    """The probes: /health (the process is up) and /ready (its database answers)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness: the process is up")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": runtime.service}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers")
+    @router.get("/ready", summary="Readiness: the database answers")
     async def ready() -> JSONResponse:
         try:
             async with runtime.engine.connect() as conn:
@@ -217,13 +253,7 @@ def service_app(
             )
         return JSONResponse({"status": "ready", "service": runtime.service})
 
-    for router in routers:
-        app.include_router(router)
-    add_error_handlers(app)
-    app.add_middleware(ConsistencyTokens, service=runtime.service)
-    _document_consistency_tokens(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
-    return app
+    return router
 
 
 # Read-your-writes: every accepted command answers which events its answer reflects, as

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer_token, token_required
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
-from betterwork_events.web import Runtime, create_engine, service_app
+from betterwork_events.web import Background, Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
@@ -211,9 +211,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         settings,
         engine,
         background=[
-            *((f"{name} projection", runner.run) for name, runner in runners.items()),
-            ("brand feeds", brand_feeds),
-            ("bulk exports", exporter.run),
+            *(Background(f"{name} projection", "consumers", runner.run) for name, runner in runners.items()),
+            Background("brand feeds", "consumers", brand_feeds),
+            Background("bulk exports", "consumers", exporter.run),
         ],
         on_shutdown=[registry.close, commands.close],
     )
