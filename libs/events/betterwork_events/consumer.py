@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -59,6 +59,7 @@ class ProjectionRunner:
         max_attempts: int = 3,
         retry_delay: float = 0.2,
         max_retry_delay: float = 5.0,
+        on_committed: Callable[[Sequence[Envelope]], None] | None = None,
     ) -> None:
         self.engine = engine
         # Its own connections: on the API's pool it would wait (and time out) behind requests, and they behind it.
@@ -70,6 +71,9 @@ class ProjectionRunner:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        # Told of the events a transaction applied once it has committed (and so once a query can
+        # read them): the gateway's subscriptions wait on this. It must not block.
+        self.on_committed = on_committed
 
     async def run(self) -> None:
         """Consume for ever; cancel the task to stop."""
@@ -104,9 +108,9 @@ class ProjectionRunner:
         while True:
             try:
                 async with self.db.begin() as conn:
-                    for record in records:
-                        await self._apply(conn, record)
+                    applied = [e for record in records if (e := await self._apply(conn, record)) is not None]
                     await self._save_offset(conn, records[-1])
+                self._committed(applied)
                 return
             except Exception as error:
                 if not await self._infrastructure_failed(error):
@@ -169,8 +173,9 @@ class ProjectionRunner:
         while True:
             try:
                 async with self.db.begin() as conn:
-                    await self._apply(conn, record)
+                    applied = await self._apply(conn, record)
                     await self._save_offset(conn, record)
+                self._committed([applied] if applied is not None else [])
                 return
             except MalformedEnvelope as malformed:
                 error: BaseException = malformed  # retrying cannot help
@@ -187,10 +192,18 @@ class ProjectionRunner:
                 await asyncio.sleep(self.retry_delay * failures)
         await self._dead_letter(record, error, dead_letters)
 
-    async def _apply(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
+    def _committed(self, applied: Sequence[Envelope]) -> None:
+        if applied and self.on_committed is not None:
+            try:
+                self.on_committed(applied)
+            except Exception:  # whoever listens, the read model is committed and stays so
+                log.exception("%s: telling of committed events failed", self.projection.name)
+
+    async def _apply(self, conn: AsyncConnection, record: ConsumerRecord) -> Envelope | None:
+        """Apply one record; the event if it was applied now (not ignored, not applied before)."""
         envelope = Envelope.from_kafka(record.value, record.headers)
         if envelope.type not in self.projection.handles:
-            return
+            return None
         with (
             continued_from(envelope.traceparent),
             tracer.start_as_current_span(
@@ -203,8 +216,10 @@ class ProjectionRunner:
                 },
             ),
         ):
-            if await self._first_time(conn, envelope):
-                await self.projection.apply(conn, envelope)
+            if not await self._first_time(conn, envelope):
+                return None
+            await self.projection.apply(conn, envelope)
+            return envelope
 
     async def _first_time(self, conn: AsyncConnection, envelope: Envelope) -> bool:
         inserted = await conn.execute(

@@ -10,15 +10,18 @@ from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
-from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
 from gateway import ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
+from gateway.graphql import subscriptions
 from gateway.graphql.context import Context
 from gateway.graphql.schema import NUL_REFUSED, schema
+from gateway.notices import Notices
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
 from gateway.settings import Settings
@@ -55,6 +58,11 @@ class GatewayRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
+    graphql_transport_ws_handler_class = subscriptions.TransportWS  # type: ignore[assignment]
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        return await subscriptions.on_connect(context)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return [settings.topic(events_topic(service)) for service in services]
 
     consumers = {p.name: p.consumer(settings.topic_prefix) for p in read_models.PROJECTIONS}
+    notices = Notices()  # what each read model has committed, for the subscriptions
     runners = {
         name: ProjectionRunner(
             engine,
@@ -72,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             consumer,
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
+            on_committed=notices.committed(name),
         )
         for name, consumer in consumers.items()
     }
@@ -100,10 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
+    live = subscriptions.Live(notices, verifier, registry, settings.subscription_connections_per_principal)
 
     async def context(request: HTTPConnection) -> Context:
-        if request.scope["type"] == "websocket":  # the schema has no subscriptions
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
+        if request.scope["type"] == "websocket":  # the caller authenticates at connection_init
+            return subscriptions.LiveContext(principal=None, engine=engine, live=live)
         if request.scope["method"] == "GET":
             return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
         token = bearer_token(request)
@@ -132,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context_getter=context,
         graphql_ide="graphiql",
         allow_queries_via_get=False,
-        subscription_protocols=(),
+        subscription_protocols=subscriptions.PROTOCOLS,
+        max_subscriptions_per_connection=settings.subscriptions_per_connection,
     )
     sdl = APIRouter()
 

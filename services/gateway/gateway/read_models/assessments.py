@@ -376,3 +376,12 @@ def open_alerts_query(scope: Scope, country: str | None) -> tuple[sa.Select[Any]
     if country is not None:
         query = query.where(assessments.c.country == country)
     return query, Order((z.raised_at, z.assessment_id, z.question_id))
+
+
+async def alert(engine: AsyncEngine, scope: Scope, assessment_id: str, question_id: str) -> Any | None:
+    """One zero-tolerance alert while open, if the caller may read it."""
+    query, _ = open_alerts_query(scope, None)
+    z = zero_tolerance_alerts.c
+    async with engine.connect() as conn:
+        found = await conn.execute(query.where(z.assessment_id == assessment_id, z.question_id == question_id))
+        return found.first()
