@@ -443,3 +443,73 @@ async def test_the_feeds_wait_for_the_directory_to_apply_a_revocation_before_for
         await topics.until_on_feed(fr.ReportSharingConsentRevoked)
 
     assert of_type(await topics.feed(), ae.FindingRemediated) == []
+
+
+VERIFIED = ae.RemediationVerified(
+    assessment_id=ASSESSMENT_ID, factory_id=FACTORY, question_id=REMEDIATED.question_id, verified_by="Sokha Chan"
+)
+REJECTED = ae.RemediationRejected(
+    assessment_id=ASSESSMENT_ID, factory_id=FACTORY, question_id=REMEDIATED.question_id, reason="no payslips"
+)
+
+
+async def test_a_brand_that_comes_to_read_a_factory_is_first_sent_what_it_may_now_see_then_the_live_flow_once(
+    topics: Topics,
+) -> None:
+    def originals(feed: BrandEvents) -> list[uuid.UUID]:
+        return [
+            e.originalid
+            for e in feed
+            if e.type
+            in brand_feed.TYPES
+            - {
+                c.event_type
+                for c in (
+                    fr.BrandLinked,
+                    fr.BrandUnlinked,
+                    fr.ReportSharingConsentGranted,
+                    fr.ReportSharingConsentRevoked,
+                )
+            }
+        ]
+
+    async with serve(topics.gateway()):
+        # Northwind buys from the factory, which publishes a report and remediates before consenting.
+        await topics.publish("factory-registry", fr.BrandLinked(factory_id=FACTORY, brand_id=NORTHWIND, since=TODAY))
+        completed = await topics.publish("assessment", COMPLETED)
+        remediated = await topics.publish("assessment", REMEDIATED)
+        await eventually(lambda: topics.forwarded(remediated), what="the remediation dealt with")
+        assert [e.type for e in await topics.feed()] == [fr.BrandLinked.event_type]
+
+        # Consent: first what the brand may now see, in order, then the live flow.
+        granted = await topics.publish(
+            "factory-registry", fr.ReportSharingConsentGranted(factory_id=FACTORY, brand_id=NORTHWIND)
+        )
+        await topics.until_on_feed(ae.FindingRemediated)
+        verified = await topics.publish("assessment", VERIFIED)
+        [live] = await topics.until_on_feed(ae.RemediationVerified)
+        feed = await topics.feed()
+        assert [e.originalid for e in feed[1:]] == [granted.id, completed.id, remediated.id, verified.id]
+        assert [e.id for e in feed[2:]] == [
+            brand_feed.event_id(NORTHWIND, e.id) for e in (completed, remediated, verified)
+        ]
+        assert (
+            feed[2].data == completed.data and feed[2].time == completed.time and feed[2].subject == completed.subject
+        )
+        assert live.data["verified_by"] == "programme"  # the backlog keeps the event, brands get their copy
+
+        # Revoked: nothing more. Granted again: what came meanwhile, and nothing it was sent already.
+        await topics.publish("factory-registry", fr.ReportSharingConsentRevoked(factory_id=FACTORY, brand_id=NORTHWIND))
+        rejected = await topics.publish("assessment", REJECTED)
+        await eventually(lambda: topics.forwarded(rejected), what="the rejection dealt with")
+        assert of_type(await topics.feed(), ae.RemediationRejected) == []
+        await topics.publish("factory-registry", fr.ReportSharingConsentGranted(factory_id=FACTORY, brand_id=NORTHWIND))
+        await topics.until_on_feed(ae.RemediationRejected)
+        # The relay publishing an old event again sends nothing again either.
+        await topics.publish_again(completed)
+        again = await topics.publish("assessment", REMEDIATED)
+        await topics.until_on_feed(ae.FindingRemediated, count=2)
+
+    feed = await topics.feed()
+    assert originals(feed) == [completed.id, remediated.id, verified.id, rejected.id, again.id]
+    assert len({e.id for e in feed}) == len(feed), "a brand event sent twice"
