@@ -267,7 +267,7 @@ async def entries_of_event(engine: AsyncEngine, scope: Scope, factory_id: str, e
     """What one event put on a factory's timeline, as far as the caller may read it."""
     async with engine.connect() as conn:
         found = await conn.execute(
-            _readable(scope).where(factory_id == TIMELINE, factory_history.c.event_id == event_id)
+            _readable(scope).where(sa.literal(factory_id, sa.Text) == TIMELINE, factory_history.c.event_id == event_id)
         )
         return list(found)
 
