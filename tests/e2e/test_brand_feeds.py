@@ -270,6 +270,28 @@ async def test_each_brand_receives_exactly_what_it_may_read_and_nothing_before_p
     assert of_type(await feeds.feed(northwind), ae.RemediationVerified) == []
     await feeds.receives(northwind, fr.ReportSharingConsentRevoked)
 
+    # Blue Heron is given consent only now: its topic is first sent what its GraphQL already shows
+    # of the factory, in order, then the live flow; nothing of the visit still unpublished.
+    heron_reads = bearer(Audience.BRAND, heron)
+    await feeds.consent(factory_id, heron)
+    await feeds.receives(heron, ae.RemediationVerified)
+    assert [r["id"] for r in await feeds.reports_seen_by(heron_reads, factory_id) or []] == [first["id"]]
+    assert [e.type for e in await feeds.feed(heron)] == [
+        fr.BrandLinked.event_type,
+        fr.ReportSharingConsentGranted.event_type,
+        ae.AssessmentCompleted.event_type,
+        ae.PublicReportPublished.event_type,
+        ae.FindingRemediated.event_type,
+        ae.RemediationVerified.event_type,
+    ]
+    [to_heron] = of_type(await feeds.feed(heron), ae.AssessmentCompleted)
+    assert to_heron.id == brand_feed.event_id(heron, completed.id) and to_heron.data == completed.data
+    assert of_type(await feeds.feed(heron), ae.RemediationVerified)[0].data["verified_by"] == "programme"
+    for r in await read_topic(feeds.kafka, f"{feeds.topic_prefix}{brand_feed.topic(heron)}"):
+        raw = (r.value or b"") + b"".join(name.encode() + value for name, value in r.headers)
+        for secret in (str(planned), second["id"], "UNPUBLISHED-EVIDENCE", "assessor-", "programme:", "ce_actor"):
+            assert secret.encode() not in raw, f"{secret} on heron's topic"
+
 
 # --- The gateway alone, fed events straight onto its topics ---------------------------------------
 

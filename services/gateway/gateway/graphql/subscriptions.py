@@ -39,7 +39,7 @@ from gateway.graphql.assessments import ZeroToleranceAlert
 from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry
 from gateway.graphql.reports import AssessmentReport
-from gateway.notices import Notices
+from gateway.notices import FellBehind, Notices
 from gateway.read_models import assessments, history, reports
 from gateway.registry import Registry, RegistryUnavailable
 
@@ -188,11 +188,14 @@ def _live(info: Info) -> LiveContext:
 async def _committed(context: LiveContext, read_model: str, contract: type[EventContract] | None) -> AsyncIterator[Any]:
     """The events of this type (or all) that `read_model` commits from now on, the token checked on each."""
     with context.shared.notices.listening(read_model) as listener:
-        async for notice in listener:
-            context.verified()
-            event = notice.event.contract()
-            if contract is None or isinstance(event, contract):
-                yield notice.event, event
+        try:
+            async for notice in listener:
+                context.verified()
+                event = notice.event.contract()
+                if contract is None or isinstance(event, contract):
+                    yield notice.event, event
+        except FellBehind as error:  # the client stopped reading: it catches up with a query
+            raise GraphQLError(f"{error}; subscribe again", extensions={"code": "FELL_BEHIND"}) from None
 
 
 @strawberry.type(description="A factory's assessment report, just published")
