@@ -32,7 +32,10 @@ async def test_a_listener_is_told_in_order_what_its_read_models_commit_and_nothi
         reports([second, elsewhere])
         history([event(4)])
         told = [await anext(aiter(listener)) for _ in range(2)]
-    assert [(n.read_model, n.event) for n in told] == [("assessment-reports", second), ("assessment-reports", elsewhere)]
+    assert [(n.read_model, n.event) for n in told] == [
+        ("assessment-reports", second),
+        ("assessment-reports", elsewhere),
+    ]
     assert listener.queue.empty()
     reports([event(5)])  # after it stopped listening
     assert listener.queue.empty()

@@ -11,7 +11,8 @@ What a subscription delivers is read, when the event comes, through the same rea
 queries and the same `policy.Scope` as a query would be, so it never shows what a query would
 not: an event is announced only once its projection has committed (notices.py), and for a brand
 the registry confirms the factory still shares its reports with it, on every event, so that a
-revocation stops the flow at once, as it stops reads. The token is checked again on every event:
+revocation stops the flow at once, as it stops reads; a brand's subscription to one factory
+completes once the directory has applied the revocation (or the end of the link). The token is checked again on every event:
 once it expires, the subscription ends with an error.
 """
 
@@ -28,6 +29,7 @@ import strawberry
 from betterwork_events.auth import Audience, InvalidToken, Principal, TokenVerifier
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts import assessment as ae
+from betterwork_events.contracts import factory_registry as fr
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -40,10 +42,12 @@ from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry
 from gateway.graphql.reports import AssessmentReport
 from gateway.notices import FellBehind, Notices
-from gateway.read_models import assessments, history, reports
+from gateway.read_models import assessments, directory, history, reports
 from gateway.registry import Registry, RegistryUnavailable
 
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+# What ends a brand's view of a factory (and so a brand's subscription to one factory).
+ENDS_SHARING = (fr.ReportSharingConsentRevoked, fr.BrandUnlinked)
 # A websocket close reason holds at most 123 bytes.
 REASON_BYTES = 120
 # A subscription's query is parsed before strawberry's own checks to learn its operation type:
@@ -185,14 +189,25 @@ def _live(info: Info) -> LiveContext:
     return info.context
 
 
-async def _committed(context: LiveContext, read_model: str, contract: type[EventContract] | None) -> AsyncIterator[Any]:
-    """The events of this type (or all) that `read_model` commits from now on, the token checked on each."""
-    with context.shared.notices.listening(read_model) as listener:
+async def _committed(
+    context: LiveContext, read_model: str, contract: type[EventContract] | None, factory_id: str | None = None
+) -> AsyncIterator[Any]:
+    """The events of this type (or all) that `read_model` commits from now on, the token checked on
+    each. Of one factory for a brand: until the factory stops sharing with it (the directory has
+    applied the revocation or the end of the link), when the flow completes."""
+    with context.shared.notices.listening(read_model, directory.projection.name) as listener:
         try:
             async for notice in listener:
-                context.verified()
+                principal = context.verified()
                 event = notice.event.contract()
-                if contract is None or isinstance(event, contract):
+                if notice.read_model == directory.projection.name:
+                    if (
+                        isinstance(event, ENDS_SHARING)
+                        and principal.audience is Audience.BRAND
+                        and (event.brand_id, event.factory_id) == (principal.scope, factory_id)
+                    ):
+                        return
+                elif contract is None or isinstance(event, contract):
                     yield notice.event, event
         except FellBehind as error:  # the client stopped reading: it catches up with a query
             raise GraphQLError(f"{error}; subscribe again", extensions={"code": "FELL_BEHIND"}) from None
@@ -215,7 +230,8 @@ class Subscription:
     ) -> AsyncGenerator[PublishedReport, None]:
         context = _live(info)
         context.scope.factory(sa.literal(""))  # refused at once for those who read no factory's reports
-        async for _, event in _committed(context, reports.projection.name, ae.AssessmentCompleted):
+        committed = _committed(context, reports.projection.name, ae.AssessmentCompleted, factory_id)
+        async for _, event in committed:
             if factory_id is not None and event.factory_id != factory_id:
                 continue
             row = await reports.report(context.engine, context.scope_for(event.factory_id), event.assessment_id)
@@ -240,7 +256,7 @@ class Subscription:
     async def factory_history(self, info: Info, factory_id: strawberry.ID) -> AsyncGenerator[HistoryEntry, None]:
         context = _live(info)
         context.scope.history(history.factory_history.c.visibility)  # refused at once for governments
-        async for envelope, event in _committed(context, history.projection.name, None):
+        async for envelope, event in _committed(context, history.projection.name, None, factory_id):
             if factory_id not in history.factories_named(event):
                 continue
             scope = context.scope_for(factory_id)
