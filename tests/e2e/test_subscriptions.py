@@ -20,6 +20,7 @@ from betterwork_events.auth import Audience
 from factory_registry.app import create_app as create_registry
 from factory_registry.settings import Settings as RegistrySettings
 from gateway.app import create_app as create_gateway
+from gateway.graphql import subscriptions
 from gateway.settings import Settings as GatewaySettings
 from websockets.asyncio.client import ClientConnection
 
@@ -297,6 +298,10 @@ async def test_the_legacy_protocol_and_callers_without_a_valid_token_are_refused
         await programme.subscribe("{ factories(first: 1) { totalCount } }")
         told = await programme.message()
         assert told["type"] == "error" and "over HTTP POST" in told["payload"][0]["message"], told
+    # Nor does a subscription go over HTTP.
+    async with httpx.AsyncClient(base_url=gateway_alone) as http:
+        response = await http.post("/graphql", json={"query": ALERTS}, headers=PROGRAMME)
+    assert (response.status_code, response.text) == (400, subscriptions.SUBSCRIPTION_OVER_HTTP)
 
 
 async def test_subscriptions_per_connection_and_connections_per_caller_are_capped(gateway_alone: str) -> None:

@@ -9,11 +9,15 @@ from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Runtime, create_engine, service_app
+from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from graphql import OperationType
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from gateway import ide, read_models
@@ -59,6 +63,19 @@ class GatewayRouter(GraphQLRouter[Context, None]):
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
     graphql_transport_ws_handler_class = subscriptions.TransportWS  # type: ignore[assignment]
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        if subscriptions.operation_type(request_data.query, request_data.operation_name) is OperationType.SUBSCRIPTION:
+            raise StrawberryHTTPException(400, subscriptions.SUBSCRIPTION_OVER_HTTP)
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         return await subscriptions.on_connect(context)

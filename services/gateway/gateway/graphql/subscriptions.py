@@ -169,15 +169,25 @@ class TransportWS(BaseGraphQLTransportWSHandler[LiveContext, None]):
             self.context.shared.disconnect(self.context)
 
 
-def _subscription(message: SubscribeMessage) -> bool:
-    """Whether the operation is a subscription; a query that does not parse is left to strawberry,
-    which answers why."""
+def operation_type(query: object, operation_name: object = None) -> OperationType | None:
+    """The type of the operation a request runs, or None if it does not parse (strawberry then
+    answers why)."""
+    if not isinstance(query, str) or not isinstance(operation_name, str | None):
+        return None
     try:
-        document = parse(message["payload"]["query"], max_tokens=MOST_TOKENS)
-    except (GraphQLError, KeyError, TypeError):
-        return True
-    operation = get_operation_ast(document, message["payload"].get("operationName"))
-    return operation is None or operation.operation is OperationType.SUBSCRIPTION
+        operation = get_operation_ast(parse(query, max_tokens=MOST_TOKENS), operation_name)
+    except GraphQLError:
+        return None
+    return operation.operation if operation is not None else None
+
+
+def _subscription(message: SubscribeMessage) -> bool:
+    payload = message.get("payload") or {}
+    found = operation_type(payload.get("query"), payload.get("operationName"))
+    return found in (None, OperationType.SUBSCRIPTION)
+
+
+SUBSCRIPTION_OVER_HTTP = "subscriptions go over a websocket (graphql-transport-ws) at this path, not HTTP"
 
 
 Info = strawberry.Info[LiveContext, None]
