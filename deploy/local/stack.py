@@ -324,6 +324,7 @@ def service_environment(service: Service) -> dict[str, str]:
         "BW_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
         "BW_ENVIRONMENT": os.environ.get("BW_ENVIRONMENT", "development"),
         "BW_REGISTRY_URL": next(s.url for s in SERVICES if s.name == "factory-registry"),
+        **{f"BW_{s.name.upper()}_URL": s.url for s in SERVICES if s.name in ("assessment", "committee", "training")},
     }
 
 

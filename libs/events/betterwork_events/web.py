@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betterwork_events.auth import Principal, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
@@ -35,7 +37,13 @@ from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
-from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
+from betterwork_events.store import (
+    CommandContext,
+    EventStore,
+    StreamNotFound,
+    VersionConflict,
+    tracking_positions,
+)
 from betterwork_events.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -212,8 +220,64 @@ def service_app(
     for router in routers:
         app.include_router(router)
     add_error_handlers(app)
+    app.add_middleware(ConsistencyTokens, service=runtime.service)
+    _document_consistency_tokens(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
     return app
+
+
+# Read-your-writes: every accepted command answers which events its answer reflects, as
+# `<service>:<global position>` (the greatest position it appended, or read when it changed
+# nothing). A GraphQL query presenting the token waits until the gateway's read models have
+# applied that event (see the gateway's consistency.py).
+CONSISTENCY_TOKEN = "Consistency-Token"
+COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ConsistencyTokens:
+    """Adds `Consistency-Token` to each successful command's response, from the positions the
+    event store noted while the request ran (store.tracking_positions)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in COMMAND_METHODS:
+            await self.app(scope, receive, send)
+            return
+        with tracking_positions() as touched:
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] < 400 and touched.highest:
+                    MutableHeaders(scope=message).append(CONSISTENCY_TOKEN, f"{self.service}:{touched.highest}")
+                await send(message)
+
+            await self.app(scope, receive, sending)
+
+
+def _document_consistency_tokens(app: FastAPI) -> None:
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for operations in document.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() not in COMMAND_METHODS:
+                        continue
+                    for code, answer in operation.get("responses", {}).items():
+                        if code.startswith("2"):
+                            answer.setdefault("headers", {})[CONSISTENCY_TOKEN] = CONSISTENCY_TOKEN_HEADER
+        return app.openapi_schema  # type: ignore[return-value]  # set by FastAPI.openapi
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+CONSISTENCY_TOKEN_HEADER = {
+    "description": "`<service>:<global position>` of the events this answer reflects. Send it to the "
+    "gateway as the `Consistency-Token` header (several comma-separated) and the query waits until "
+    "its read models show this change.",
+    "schema": {"type": "string", "examples": ["assessment:1042"]},
+}
 
 
 def add_error_handlers(app: FastAPI) -> None:

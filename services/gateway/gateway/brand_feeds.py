@@ -51,10 +51,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway import policy
-from gateway.read_models.projection import metadata
 
 log = logging.getLogger(__name__)
 
+# The feeds' own bookkeeping, not a read model (no query reads it; a read model rebuild leaves it
+# alone, so that a brand is not sent everything again).
+metadata = sa.MetaData()
 # The events brands may receive, as the feeds took them: a brand that comes to read a factory
 # later is sent the factory's from here.
 backlog = sa.Table(

@@ -102,7 +102,6 @@ class LiveContext(Context):
     """A websocket connection's context: the caller is known once connection_init is accepted."""
 
     live: Live | None = None
-    token: str = ""
     connection_params: dict[str, Any] | None = None  # connection_init's payload, set by strawberry
     counted: str | None = None  # the caller whose connection cap counts this one
 
@@ -114,7 +113,7 @@ class LiveContext(Context):
     def verified(self) -> Principal:
         """The caller, its token checked again: a subscription lasts longer than a token may."""
         try:
-            return self.shared.verifier.verify(self.token)
+            return self.shared.verifier.verify(self.token or "")
         except InvalidToken as error:
             raise policy.AccessDenied(
                 f"the token is no longer valid ({error}); subscribe again with a new one"
@@ -131,7 +130,7 @@ class LiveContext(Context):
         if principal.audience is not Audience.BRAND:
             return True
         try:
-            sharing = await self.shared.registry.factories_sharing_reports_with(str(principal.scope), self.token)
+            sharing = await self.shared.registry.factories_sharing_reports_with(str(principal.scope), self.token or "")
         except RegistryUnavailable:
             raise policy.AccessDenied(
                 "cannot confirm which factories share their reports with you now; subscribe again shortly"

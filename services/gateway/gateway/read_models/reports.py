@@ -36,7 +36,7 @@ assessment_reports = sa.Table(
     sa.Column("recurring", sa.JSON, nullable=False),
 )
 
-projection = Projection("assessment-reports")
+projection = Projection("assessment-reports", [assessment_reports])
 
 
 @projection.on(ae.AssessmentCompleted)
@@ -62,8 +62,8 @@ async def completed(conn: AsyncConnection, event: ae.AssessmentCompleted, envelo
 NEWEST_FIRST = Order((assessment_reports.c.published_on, assessment_reports.c.id), descending=True)
 
 
-def _readable(scope: Scope) -> sa.Select[Any]:
-    """The published reports the caller may read, with the remediation of their findings."""
+def readable_reports(scope: Scope) -> sa.Select[Any]:
+    """The published reports this caller may read, with the remediation of their findings."""
     findings = improvement_plans.plan_findings.c
     remediation = (
         sa.select(
@@ -82,14 +82,14 @@ async def reports_of_factories(
     engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each factory's published reports, newest first, with the remediation of their findings."""
-    query = _readable(scope)
+    query = readable_reports(scope)
     return await pages_per_parent(engine, query, assessment_reports.c.factory_id, factory_ids, NEWEST_FIRST, request)
 
 
 async def report(engine: AsyncEngine, scope: Scope, assessment_id: str) -> Any | None:
     """One published report, if the caller may read it."""
     async with engine.connect() as conn:
-        found = await conn.execute(_readable(scope).where(assessment_reports.c.id == assessment_id))
+        found = await conn.execute(readable_reports(scope).where(assessment_reports.c.id == assessment_id))
         return found.first()
 
 
