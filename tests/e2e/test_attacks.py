@@ -1464,15 +1464,14 @@ REVIEWED_ARGUMENTS |= {
 }
 # Mutations: the gateway decides none of them; each is the owning service's command, and who
 # may send it is the service's rule (test_gateway_mutations.py proves each one carried out).
-REVIEWED_FIELDS |= {
-    "Mutation": {
-        *("registerFactory", "updateFactory", "linkBrand", "grantConsent", "revokeConsent", "scheduleAssessment"),
-        *("reportImprovementProgress", "reportRemediation", "verifyRemediation", "rejectRemediation"),
-        *("recordCommitteeMeeting", "raiseCommitteeActionItem", "recordTrainingAttendance"),
-    },
-    "CommandOutcome": {"id", "version", "consistencyToken"},
+FORWARDED = {
+    *("registerFactory", "updateFactory", "linkBrand", "grantConsent", "revokeConsent", "scheduleAssessment"),
+    *("reportImprovementProgress", "reportRemediation", "verifyRemediation", "rejectRemediation"),
+    *("recordCommitteeMeeting", "raiseCommitteeActionItem", "recordTrainingAttendance"),
 }
-REVIEWED_ARGUMENTS |= {f"Mutation.{name}": {"input"} for name in REVIEWED_FIELDS["Mutation"]}
+REVIEWED_FIELDS["Mutation"] |= FORWARDED
+REVIEWED_FIELDS |= {"CommandOutcome": {"id", "version", "consistencyToken"}}
+REVIEWED_ARGUMENTS |= {f"Mutation.{name}": {"input"} for name in FORWARDED}
 
 
 # Research surveys (gateway/graphql/surveys.py): worker survey results over groups of 10 and more
@@ -2960,7 +2959,7 @@ async def versions(world: World) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(REVIEWED_FIELDS["Mutation"]))
+@pytest.mark.parametrize("name", sorted(FORWARDED))
 async def test_a_mutation_is_refused_to_everyone_its_service_refuses_and_changes_nothing(
     world: World, name: str
 ) -> None:
@@ -2989,7 +2988,7 @@ SURVEY = """query ($country: String, $factoryId: String, $roundId: String) { wor
     withheldReason distribution { answer respondents } mean median }
     bySex { group figures { respondents withheld } } byAgeBand { group figures { respondents } }
     byRole { group figures { respondents } } } } }"""
-IMPACT = """query ($country: String!) { managerSurveyImpact(country: $country) { country
+SURVEY_IMPACT = """query ($country: String!) { managerSurveyImpact(country: $country) { country
   sales { factories shareIncreased medianChange suppressed leftOut { reason factories factoryIds } }
   productionCapacity { factories } employment { factories } } }"""
 
@@ -3044,7 +3043,7 @@ async def test_survey_results_are_read_only_by_those_they_are_for(world: World) 
                 assert question["bySex"] == question["byAgeBand"] == question["byRole"] == []
     for caller, headers in world.callers.items():
         for country in ("KH", "VN"):
-            answer = (await world.graphql(IMPACT, headers, {"country": country})).json()
+            answer = (await world.graphql(SURVEY_IMPACT, headers, {"country": country})).json()
             if caller == "programme" or caller == f"government {country}":
                 impact = answer["data"]["managerSurveyImpact"]
                 assert impact["country"] == country and impact["sales"]["leftOut"] == [], caller
