@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import re
@@ -38,6 +39,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import websockets
 from assessment.app import create_app as create_assessment
 from assessment.settings import Settings as AssessmentSettings
 from assessment.tool import tool
@@ -1496,6 +1498,29 @@ REVIEWED_ARGUMENTS |= {
     "Query.workerSurveyResults": {"questionnaireId", "version", "country", "factoryId", "roundId"},
     "Query.managerSurveyImpact": {"country"},
 }
+# Subscriptions: what each caller is told, and that a revocation stops it, is proven event by event
+# in test_subscriptions.py; here, who is refused before anything is delivered.
+REVIEWED_FIELDS |= {
+    "Subscription": {"assessmentReportPublished", "zeroToleranceAlertRaised", "factoryHistory"},
+    "PublishedReport": {"factoryId", "report"},
+}
+REVIEWED_ARGUMENTS |= {
+    "Subscription.assessmentReportPublished": {"factoryId"},
+    "Subscription.zeroToleranceAlertRaised": {"country"},
+    "Subscription.factoryHistory": {"factoryId"},
+}
+GOVERNMENTS = frozenset({"government KH", "government VN"})
+SUBSCRIPTIONS = {  # each subscription: a query, and who is refused it at once
+    "assessmentReportPublished": (
+        "subscription { assessmentReportPublished { factoryId report { id } } }",
+        GOVERNMENTS,
+    ),
+    "zeroToleranceAlertRaised": (
+        "subscription { zeroToleranceAlertRaised { factoryId issue } }",
+        SIGNED_IN - {"programme"},
+    ),
+    "factoryHistory": ('subscription { factoryHistory(factoryId: "%s") { type summary } }', GOVERNMENTS),
+}
 EVERYTHING_OF_AN_ASSESSMENT = """id assessmentId factoryId country toolVersion status cycle plannedDate assessors
   startedOn submittedAt approvedAt reviewer reviewComments publishedOn previousAssessmentId
   findings(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges { cursor } nodes { assessmentId
@@ -1516,7 +1541,8 @@ EVERY_FACTORY = f"{{ factories(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF
 
 async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(world: World) -> None:
     schema = (await world.graphql(INTROSPECTION, PROGRAMME)).json()["data"]["__schema"]
-    assert schema["mutationType"] == {"name": "Mutation"} and schema["subscriptionType"] is None
+    assert schema["mutationType"] == {"name": "Mutation"} and schema["subscriptionType"] == {"name": "Subscription"}
+    assert set(SUBSCRIPTIONS) == REVIEWED_FIELDS["Subscription"]
     objects = {t["name"]: {f["name"] for f in t["fields"]} for t in schema["types"] if t["kind"] == "OBJECT"}
     ours = {name: fields for name, fields in objects.items() if not name.startswith("__")}
     assert ours == REVIEWED_FIELDS, "a new type or field: decide who may read it, and test it here"
@@ -2474,6 +2500,41 @@ async def test_an_enormous_body_is_refused_whoever_sends_it(world: World) -> Non
         assert response.status_code == 413, f"{path}: {response.status_code}"
 
 
+@pytest.mark.parametrize("caller", sorted(SIGNED_IN))
+async def test_each_subscription_is_refused_at_once_to_whoever_may_not_read_what_it_tells(
+    world: World, caller: str
+) -> None:
+    url = str(world.gateway.base_url).replace("http://", "ws://", 1).rstrip("/") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": world.callers[caller]}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        for n, (name, (query, refused)) in enumerate(SUBSCRIPTIONS.items()):
+            subscribe = {"query": query.replace("%s", world.angkor)}
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": subscribe}))
+            if caller in refused:
+                told = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert told["id"] == str(n) and told["payload"]["data"] is None, told
+                assert told["payload"]["errors"][0]["extensions"] == {"code": "FORBIDDEN"}, f"{name}: {told}"
+                assert json.loads(await ws.recv()) == {"id": str(n), "type": "complete"}
+        told_now: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):  # the gateway may still be projecting the world
+            while True:
+                told_now.append(json.loads(await asyncio.wait_for(ws.recv(), 1.0))["payload"]["data"])
+    # Whatever it was told, the caller's own query reads.
+    query = f"""{{ factory(id: "{world.angkor}") {{ history(first: 100) {{ nodes {{ type summary }} }}
+      assessmentReports {{ nodes {{ id }} }} }} }}"""
+    readable = (await world.graphql(query, world.callers[caller])).json().get("data") or {}
+    angkor = readable.get("factory") or {"history": {"nodes": []}, "assessmentReports": {"nodes": []}}
+    for data in told_now:
+        if "factoryHistory" in data:
+            assert data["factoryHistory"] in angkor["history"]["nodes"], f"{caller} told {data}"
+        elif "assessmentReportPublished" in data:
+            report = data["assessmentReportPublished"]
+            assert report["factoryId"] == world.angkor and report["report"] in angkor["assessmentReports"]["nodes"]
+        else:
+            raise AssertionError(f"{caller} told {data}")
+
+
 async def test_the_gateway_websocket_answers_without_crashing(world: World) -> None:
     sent: list[dict[str, Any]] = []
     incoming = iter([{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}])
@@ -2499,7 +2560,8 @@ async def test_the_gateway_websocket_answers_without_crashing(world: World) -> N
         "server": ("127.0.0.1", 80),
     }
     await world.apps["gateway"](scope, receive, send)
-    assert sent and sent[0]["type"] in ("websocket.close", "websocket.http.response.start"), sent
+    # Accepted, and nothing said before connection_init: a token in a header is not how one connects.
+    assert sent == [{"type": "websocket.accept", "subprotocol": "graphql-transport-ws", "headers": []}], sent
 
 
 async def test_readiness_tells_nothing_of_the_database(create_database) -> None:

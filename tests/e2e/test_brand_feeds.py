@@ -270,6 +270,28 @@ async def test_each_brand_receives_exactly_what_it_may_read_and_nothing_before_p
     assert of_type(await feeds.feed(northwind), ae.RemediationVerified) == []
     await feeds.receives(northwind, fr.ReportSharingConsentRevoked)
 
+    # Blue Heron is given consent only now: its topic is first sent what its GraphQL already shows
+    # of the factory, in order, then the live flow; nothing of the visit still unpublished.
+    heron_reads = bearer(Audience.BRAND, heron)
+    await feeds.consent(factory_id, heron)
+    await feeds.receives(heron, ae.RemediationVerified)
+    assert [r["id"] for r in await feeds.reports_seen_by(heron_reads, factory_id) or []] == [first["id"]]
+    assert [e.type for e in await feeds.feed(heron)] == [
+        fr.BrandLinked.event_type,
+        fr.ReportSharingConsentGranted.event_type,
+        ae.AssessmentCompleted.event_type,
+        ae.PublicReportPublished.event_type,
+        ae.FindingRemediated.event_type,
+        ae.RemediationVerified.event_type,
+    ]
+    [to_heron] = of_type(await feeds.feed(heron), ae.AssessmentCompleted)
+    assert to_heron.id == brand_feed.event_id(heron, completed.id) and to_heron.data == completed.data
+    assert of_type(await feeds.feed(heron), ae.RemediationVerified)[0].data["verified_by"] == "programme"
+    for r in await read_topic(feeds.kafka, f"{feeds.topic_prefix}{brand_feed.topic(heron)}"):
+        raw = (r.value or b"") + b"".join(name.encode() + value for name, value in r.headers)
+        for secret in (str(planned), second["id"], "UNPUBLISHED-EVIDENCE", "assessor-", "programme:", "ce_actor"):
+            assert secret.encode() not in raw, f"{secret} on heron's topic"
+
 
 # --- The gateway alone, fed events straight onto its topics ---------------------------------------
 
@@ -443,3 +465,73 @@ async def test_the_feeds_wait_for_the_directory_to_apply_a_revocation_before_for
         await topics.until_on_feed(fr.ReportSharingConsentRevoked)
 
     assert of_type(await topics.feed(), ae.FindingRemediated) == []
+
+
+VERIFIED = ae.RemediationVerified(
+    assessment_id=ASSESSMENT_ID, factory_id=FACTORY, question_id=REMEDIATED.question_id, verified_by="Sokha Chan"
+)
+REJECTED = ae.RemediationRejected(
+    assessment_id=ASSESSMENT_ID, factory_id=FACTORY, question_id=REMEDIATED.question_id, reason="no payslips"
+)
+
+
+async def test_a_brand_that_comes_to_read_a_factory_is_first_sent_what_it_may_now_see_then_the_live_flow_once(
+    topics: Topics,
+) -> None:
+    def originals(feed: BrandEvents) -> list[uuid.UUID]:
+        return [
+            e.originalid
+            for e in feed
+            if e.type
+            in brand_feed.TYPES
+            - {
+                c.event_type
+                for c in (
+                    fr.BrandLinked,
+                    fr.BrandUnlinked,
+                    fr.ReportSharingConsentGranted,
+                    fr.ReportSharingConsentRevoked,
+                )
+            }
+        ]
+
+    async with serve(topics.gateway()):
+        # Northwind buys from the factory, which publishes a report and remediates before consenting.
+        await topics.publish("factory-registry", fr.BrandLinked(factory_id=FACTORY, brand_id=NORTHWIND, since=TODAY))
+        completed = await topics.publish("assessment", COMPLETED)
+        remediated = await topics.publish("assessment", REMEDIATED)
+        await eventually(lambda: topics.forwarded(remediated), what="the remediation dealt with")
+        assert [e.type for e in await topics.feed()] == [fr.BrandLinked.event_type]
+
+        # Consent: first what the brand may now see, in order, then the live flow.
+        granted = await topics.publish(
+            "factory-registry", fr.ReportSharingConsentGranted(factory_id=FACTORY, brand_id=NORTHWIND)
+        )
+        await topics.until_on_feed(ae.FindingRemediated)
+        verified = await topics.publish("assessment", VERIFIED)
+        [live] = await topics.until_on_feed(ae.RemediationVerified)
+        feed = await topics.feed()
+        assert [e.originalid for e in feed[1:]] == [granted.id, completed.id, remediated.id, verified.id]
+        assert [e.id for e in feed[2:]] == [
+            brand_feed.event_id(NORTHWIND, e.id) for e in (completed, remediated, verified)
+        ]
+        assert (
+            feed[2].data == completed.data and feed[2].time == completed.time and feed[2].subject == completed.subject
+        )
+        assert live.data["verified_by"] == "programme"  # the backlog keeps the event, brands get their copy
+
+        # Revoked: nothing more. Granted again: what came meanwhile, and nothing it was sent already.
+        await topics.publish("factory-registry", fr.ReportSharingConsentRevoked(factory_id=FACTORY, brand_id=NORTHWIND))
+        rejected = await topics.publish("assessment", REJECTED)
+        await eventually(lambda: topics.forwarded(rejected), what="the rejection dealt with")
+        assert of_type(await topics.feed(), ae.RemediationRejected) == []
+        await topics.publish("factory-registry", fr.ReportSharingConsentGranted(factory_id=FACTORY, brand_id=NORTHWIND))
+        await topics.until_on_feed(ae.RemediationRejected)
+        # The relay publishing an old event again sends nothing again either.
+        await topics.publish_again(completed)
+        again = await topics.publish("assessment", REMEDIATED)
+        await topics.until_on_feed(ae.FindingRemediated, count=2)
+
+    feed = await topics.feed()
+    assert originals(feed) == [completed.id, remediated.id, verified.id, rejected.id, again.id]
+    assert len({e.id for e in feed}) == len(feed), "a brand event sent twice"

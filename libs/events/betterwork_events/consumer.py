@@ -65,6 +65,7 @@ class ProjectionRunner:
         max_retry_delay: float = 5.0,
         schema: str | None = None,
         recording: Recorder | None = None,
+        on_committed: Callable[[Sequence[Envelope]], None] | None = None,
     ) -> None:
         self.engine = engine
         # Something to note of every record, atomically with its being processed (the gateway
@@ -82,6 +83,9 @@ class ProjectionRunner:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        # Told of the events a transaction applied once it has committed (and so once a query can
+        # read them): the gateway's subscriptions wait on this. It must not block.
+        self.on_committed = on_committed
 
     async def run(self) -> None:
         """Consume for ever; cancel the task to stop."""
@@ -117,9 +121,9 @@ class ProjectionRunner:
             try:
                 async with self.db.begin() as conn:
                     await self._not_paused(conn)
-                    for record in records:
-                        await self._apply(conn, record)
+                    applied = [e for record in records if (e := await self._apply(conn, record)) is not None]
                     await self._save_offset(conn, records)
+                self._committed(applied)
                 return
             except Exception as error:
                 if not await self._infrastructure_failed(error):
@@ -195,8 +199,9 @@ class ProjectionRunner:
             try:
                 async with self.db.begin() as conn:
                     await self._not_paused(conn)
-                    await self._apply(conn, record)
+                    applied = await self._apply(conn, record)
                     await self._save_offset(conn, [record])
+                self._committed([applied] if applied is not None else [])
                 return
             except MalformedEnvelope as malformed:
                 error: BaseException = malformed  # retrying cannot help
@@ -213,10 +218,18 @@ class ProjectionRunner:
                 await asyncio.sleep(self.retry_delay * failures)
         await self._dead_letter(record, error, dead_letters)
 
-    async def _apply(self, conn: AsyncConnection, record: ConsumerRecord) -> None:
+    def _committed(self, applied: Sequence[Envelope]) -> None:
+        if applied and self.on_committed is not None:
+            try:
+                self.on_committed(applied)
+            except Exception:  # whoever listens, the read model is committed and stays so
+                log.exception("%s: telling of committed events failed", self.projection.name)
+
+    async def _apply(self, conn: AsyncConnection, record: ConsumerRecord) -> Envelope | None:
+        """Apply one record; the event if it was applied now (not ignored, not applied before)."""
         envelope = Envelope.from_kafka(record.value, record.headers)
         if envelope.type not in self.projection.handles:
-            return
+            return None
         with (
             continued_from(envelope.traceparent),
             tracer.start_as_current_span(
@@ -229,8 +242,10 @@ class ProjectionRunner:
                 },
             ),
         ):
-            if await self._first_time(conn, envelope):
-                await self.projection.apply(conn, envelope)
+            if not await self._first_time(conn, envelope):
+                return None
+            await self.projection.apply(conn, envelope)
+            return envelope
 
     async def _first_time(self, conn: AsyncConnection, envelope: Envelope) -> bool:
         inserted = await conn.execute(

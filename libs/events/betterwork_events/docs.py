@@ -180,7 +180,10 @@ def _brand_feed_description(contract: type[EventContract]) -> str:
     if contract in brand_feed.RELATIONSHIP_CONTRACTS:
         who = "Sent only to the brand it names, so that it knows when its feed of the factory starts or stops."
     else:
-        who = "Sent to every brand linked to the factory whose report-sharing consent it holds, at that moment."
+        who = (
+            "Sent to every brand linked to the factory whose report-sharing consent it holds, at that moment, "
+            "and to a brand that comes to read the factory later, when it does."
+        )
     redacted = brand_feed.STAFF_FIELDS.get(contract, ())
     if redacted:
         fields = ", ".join(f"`{name}`" for name in redacted)
@@ -219,6 +222,10 @@ def brand_feed_channel() -> JsonObject:
         "own supplier links and consents. Nothing from before a report is published (schedules, planned "
         "dates, findings, reviews) and nothing about other brands. The deployment lets each brand's Kafka user "
         "read its own topic and no other. "
+        "Complete: when a brand comes to read a factory (its link, or the factory's consent, arrives after the "
+        "factory's reports were published), the event that opens its view is followed by every earlier event of "
+        "that factory the brand may now see, in order, then by the live flow; each event is sent to a brand once "
+        "(a rare redelivery keeps its ce_id). "
         "A deployment may prefix topic names (BW_TOPIC_PREFIX).",
         "parameters": {
             "brandId": {

@@ -12,22 +12,29 @@ from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
 from betterwork_events.web import Background, Runtime, create_engine, service_app
+from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as StrawberryHTTPException
-from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
-from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from graphql import OperationType
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from gateway import exports, ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
 from gateway.commands import Services
 from gateway.consistency import Consistency
 from gateway.graphql import exports as graphql_exports
+from gateway.graphql import subscriptions
 from gateway.graphql.context import Context
 from gateway.graphql.limits import Limits
 from gateway.graphql.schema import NUL_REFUSED, schema
+from gateway.notices import Notices
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
 from gateway.settings import Settings
@@ -64,6 +71,24 @@ class GatewayRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
+    graphql_transport_ws_handler_class = subscriptions.TransportWS  # type: ignore[assignment]
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        if subscriptions.operation_type(request_data.query, request_data.operation_name) is OperationType.SUBSCRIPTION:
+            raise StrawberryHTTPException(400, subscriptions.SUBSCRIPTION_OVER_HTTP)
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        return await subscriptions.on_connect(context)
+
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """A GET with a persisted query's hash and no text is a query, not a browser opening the page."""
         return super().should_render_graphql_ide(request) and not _asks_a_query(request)
@@ -98,6 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         },
         wait_seconds=settings.consistency_wait_seconds,
     )
+    notices = Notices()  # what each read model has committed, for the subscriptions
     runners = {
         name: ProjectionRunner(
             engine,
@@ -106,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
             recording=consistency.recorder(consumer.name),
+            on_committed=notices.committed(name),
         )
         for name, consumer in consumers.items()
     }
@@ -134,14 +161,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
+    live = subscriptions.Live(notices, verifier, registry, settings.subscription_connections_per_principal)
     commands = Services(services)  # where mutations go
     # The trace of a query or mutation continues in the service it asks (W3C traceparent).
     for client in (registry.client, commands.client):
         HTTPXClientInstrumentor.instrument_client(client)
 
     async def context(request: HTTPConnection) -> Context:
-        if request.scope["type"] == "websocket":  # the schema has no subscriptions
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
+        if request.scope["type"] == "websocket":  # the caller authenticates at connection_init
+            return subscriptions.LiveContext(principal=None, engine=engine, limits=limits, live=live)
         if request.scope["method"] == "GET" and not _asks_a_query(request):
             return Context(principal=None, engine=engine, limits=limits)  # the GraphiQL page
         return await caller(request)
@@ -189,7 +217,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         context_getter=context,
         graphql_ide=None if production else "graphiql",  # off in production, with introspection (limits.py)
         allow_queries_via_get=True,  # queries only (never mutations), for persisted queries' cacheable GETs
-        subscription_protocols=(),
+        subscription_protocols=subscriptions.PROTOCOLS,
+        max_subscriptions_per_connection=settings.subscriptions_per_connection,
     )
     sdl = APIRouter()
     downloads = APIRouter()

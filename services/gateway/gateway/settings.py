@@ -34,6 +34,10 @@ class Settings(CommonSettings):
     # Answer only the queries in this allow list (sent by hash or as text), nothing else.
     persisted_queries_only: bool = False
     persisted_queries_file: Path = PORTAL_QUERIES
+    # GraphQL subscriptions (graphql/subscriptions.py): operations one websocket may carry, and
+    # websockets one caller (token subject and audience) may hold open at once.
+    subscriptions_per_connection: int = 10
+    subscription_connections_per_principal: int = 5
 
     @model_validator(mode="after")
     def _a_query_fits_the_budget(self) -> Self:

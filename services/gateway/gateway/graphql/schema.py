@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import strawberry
 from graphql import (
@@ -33,6 +34,7 @@ from gateway.graphql import (
     impact,
     improvement_plans,
     mutations,
+    subscriptions,
     surveys,
     training,
 )
@@ -108,10 +110,18 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        for error in (result.errors or []) if result else []:
-            code = next((c for kind, c in CODES.items() if isinstance(error.original_error, kind)), None)
-            if code is not None:
-                error.extensions = {**(error.extensions or {}), "code": code}
+        _code(getattr(result, "errors", None) or [])
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:  # each result a subscription sends
+        _code(getattr(result, "errors", None) or [])
+        yield
+
+
+def _code(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        code = next((c for kind, c in CODES.items() if isinstance(error.original_error, kind)), None)
+        if code is not None:
+            error.extensions = {**(error.extensions or {}), "code": code}
 
 
 NUL_REFUSED = "strings in a query may not contain the NUL character (\\u0000)"
@@ -197,6 +207,7 @@ def _few_tokens() -> MaxTokensLimiter:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=subscriptions.Subscription,
     types=[
         factories.Factory,
         brands.Brand,

@@ -419,3 +419,12 @@ def alerts_query(
     if overdue is not None:
         query = query.where(late if overdue else sa.not_(late))
     return query, Order((z.raised_at, z.assessment_id, z.question_id))
+
+
+async def alert(engine: AsyncEngine, scope: Scope, assessment_id: str, question_id: str) -> Any | None:
+    """One zero-tolerance alert while open, if the caller may read it."""
+    query, _ = alerts_query(scope, None, (OPEN,), None, dt.datetime.now(dt.UTC))
+    z = zero_tolerance_alerts.c
+    async with engine.connect() as conn:
+        found = await conn.execute(query.where(z.assessment_id == assessment_id, z.question_id == question_id))
+        return found.first()

@@ -281,6 +281,24 @@ _record = sa.select(factories.c.id, factories.c.merged_into).subquery("record")
 TIMELINE = sa.func.coalesce(_record.c.merged_into, factory_history.c.factory_id)
 
 
+def _readable(scope: Scope) -> sa.Select[Any]:
+    """The entries of factories' timelines the caller may read."""
+    return (
+        sa.select(factory_history)
+        .select_from(factory_history.outerjoin(_record, _record.c.id == factory_history.c.factory_id))
+        .where(scope.factory(TIMELINE), scope.history(factory_history.c.visibility))
+    )
+
+
+async def entries_of_event(engine: AsyncEngine, scope: Scope, factory_id: str, event_id: str) -> list[Any]:
+    """What one event put on a factory's timeline, as far as the caller may read it."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            _readable(scope).where(sa.literal(factory_id, sa.Text) == TIMELINE, factory_history.c.event_id == event_id)
+        )
+        return list(found)
+
+
 async def history_of_factories(
     engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, HistoryFilter]], request: PageRequest
 ) -> list[Page]:
@@ -291,11 +309,7 @@ async def history_of_factories(
     for factory_id, only in keys:
         by_filter.setdefault(only, []).append(factory_id)
     for only, factory_ids in by_filter.items():
-        query = (
-            sa.select(factory_history)
-            .select_from(factory_history.outerjoin(_record, _record.c.id == factory_history.c.factory_id))
-            .where(scope.factory(TIMELINE), scope.history(factory_history.c.visibility))
-        )
+        query = _readable(scope)
         if only.service is not None:
             query = query.where(factory_history.c.service == only.service)
         if only.since is not None:

@@ -86,6 +86,13 @@ async def reports_of_factories(
     return await pages_per_parent(engine, query, assessment_reports.c.factory_id, factory_ids, NEWEST_FIRST, request)
 
 
+async def report(engine: AsyncEngine, scope: Scope, assessment_id: str) -> Any | None:
+    """One published report, if the caller may read it."""
+    async with engine.connect() as conn:
+        found = await conn.execute(readable_reports(scope).where(assessment_reports.c.id == assessment_id))
+        return found.first()
+
+
 def remediation_of(row: Any, question_id: str) -> str:
     """Open, remediated or verified: a rejected remediation leaves the finding open again."""
     status = str((row.remediation or {}).get(question_id, improvement_plans.OPEN))

@@ -1,0 +1,53 @@
+"""Notices of committed events: each listener of a read model told in order; a listener that
+stops reading is cut off, never slowing the projections down."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from betterwork_events.envelope import Envelope
+from gateway import notices
+from gateway.notices import FellBehind, Notices
+
+
+def event(n: int) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4(),
+        source="/betterwork/assessment",
+        type="org.betterwork.assessment.completed.v1",
+        subject=f"assessment-{n}",
+        time=dt.datetime(2026, 4, 2, tzinfo=dt.UTC),
+        data_json="{}",
+        streamversion=1,
+        position=n,
+    )
+
+
+async def test_a_listener_is_told_in_order_what_its_read_models_commit_and_nothing_else() -> None:
+    hub = Notices()
+    reports, history = hub.committed("assessment-reports"), hub.committed("factory-history")
+    first, second, elsewhere = event(1), event(2), event(3)
+    reports([first])  # before anyone listens: nobody is told
+    with hub.listening("assessment-reports") as listener:
+        reports([second, elsewhere])
+        history([event(4)])
+        told = [await anext(aiter(listener)) for _ in range(2)]
+    assert [(n.read_model, n.event) for n in told] == [
+        ("assessment-reports", second),
+        ("assessment-reports", elsewhere),
+    ]
+    assert listener.queue.empty()
+    reports([event(5)])  # after it stopped listening
+    assert listener.queue.empty()
+
+
+async def test_a_listener_that_falls_behind_is_cut_off() -> None:
+    hub = Notices()
+    tell = hub.committed("assessment-reports")
+    with hub.listening("assessment-reports") as listener:
+        tell([event(n) for n in range(notices.QUEUE + 10)])  # never blocks
+        received = 0
+        with pytest.raises(FellBehind, match=f"more than {notices.QUEUE} events"):
+            async for _ in listener:
+                received += 1
+    assert received == notices.QUEUE
