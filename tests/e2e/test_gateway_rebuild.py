@@ -212,6 +212,12 @@ async def test_a_rebuild_during_a_migration_stops_and_leaves_the_serving_tables_
     settings: Settings = read_side.gateway_app.state.runtime.settings
     engine: AsyncEngine = read_side.gateway_app.state.runtime.engine
     angkor = await read_side.factory("Angkor Apparel Co., Ltd.")
+    registered = (await read_side.registry.get(f"/factories/{angkor}/history", headers=PROGRAMME)).json()
+
+    async def all_in_history() -> bool:  # the live consumer is still applying them otherwise
+        return len(await history_rows(engine, angkor)) == len(registered)
+
+    await eventually(all_in_history, what="the registry's events in the history")
     serving = sorted(await history_rows(engine, angkor))
     copy_tables = Rebuild._create_tables
 
