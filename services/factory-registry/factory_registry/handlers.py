@@ -103,13 +103,10 @@ async def register_factory(cmd: RegisterFactory, store: EventStore, context: Com
                 raise IdempotencyKeyReused(cmd.idempotency_key or "")
             return await load_factory(store, earlier.removeprefix("factory-"))
         if not cmd.confirmed_new:
-            existing = await directory.factories_in(conn, cmd.profile.country)
+            profile = cmd.profile
+            existing = await directory.possible_duplicates(conn, profile.country, profile.name, profile.local_name)
             candidates = likely_duplicates(
-                cmd.profile.name,
-                cmd.profile.address,
-                cmd.profile.country,
-                existing,
-                local_name=cmd.profile.local_name,
+                profile.name, profile.address, profile.country, existing, local_name=profile.local_name
             )
             if candidates:
                 raise LikelyDuplicates(candidates)
