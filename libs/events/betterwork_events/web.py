@@ -35,6 +35,7 @@ from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
+from betterwork_events.shedding import LoadShedding
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from betterwork_events.tracing import setup_tracing
 
@@ -213,6 +214,7 @@ def service_app(
         app.include_router(router)
     add_error_handlers(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
+    app.add_middleware(LoadShedding, max_in_flight=runtime.settings.max_requests_in_flight)
     return app
 
 
