@@ -187,7 +187,16 @@ async def _update(conn: AsyncConnection, factory_id: str, **values: object) -> N
     )
 
 
+async def _numbering(conn: AsyncConnection, series: str) -> None:
+    """Take the series' numbering until the transaction ends. Registrations racing for the next number
+    of one series would each lose to a single winner in turn: a burst of them (clients retrying after
+    an outage) ran out of attempts and was refused. Taken in turn, each costs one short wait."""
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"numbering:{series}"))))
+
+
 async def next_factory_number(conn: AsyncConnection, country: str, year: int) -> int:
+    """The next programme number of the country and year, held for this transaction."""
+    await _numbering(conn, f"factory:{country}-{year}")
     query = sa.select(sa.func.coalesce(sa.func.max(factories.c.number), 0)).where(
         factories.c.country == country, factories.c.year == year
     )
@@ -195,6 +204,7 @@ async def next_factory_number(conn: AsyncConnection, country: str, year: int) ->
 
 
 async def next_brand_number(conn: AsyncConnection) -> int:
+    await _numbering(conn, "brand")
     return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(brands.c.number), 0)))).scalar_one()) + 1
 
 
