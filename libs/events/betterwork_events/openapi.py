@@ -37,6 +37,11 @@ OWNED = ("*.openapi.json",)
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
 _COMMON: list[tuple[str, Callable[[str, dict[str, Any]], bool], dict[str, Any]]] = [
+    (
+        "400",
+        lambda method, op: "requestBody" in op,
+        {"description": "The body could not be read (not JSON, not UTF-8)"},
+    ),
     ("401", lambda method, op: "security" in op, {"description": "No bearer token, or one that is not valid"}),
     (
         "403",

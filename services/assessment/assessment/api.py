@@ -224,7 +224,13 @@ async def improvement_step(
 # --- routes -----------------------------------------------------------------------------------
 
 
-@router.post("/assessments", status_code=status.HTTP_201_CREATED, response_model=AssessmentView, tags=["assessments"])
+@router.post(
+    "/assessments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentView,
+    tags=["assessments"],
+    responses={404: {"model": Problem, "description": "No such factory known here"}},
+)
 async def schedule(
     body: ScheduleRequest,
     principal: CurrentPrincipal,
