@@ -49,8 +49,13 @@ async def directory_locked(url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def waiting_on_the_lock(conn: asyncpg.Connection) -> int:
-    # pg_locks, not pg_stat_activity: that one is read once per transaction, and this session keeps one open.
-    query = f"SELECT count(*) FROM pg_locks WHERE relation = '{directory.factories.name}'::regclass AND NOT granted"
+    """Sessions of this database waiting for a lock: on the directory, or behind one that waits on it
+    (registrations take their numbers in turn). pg_locks, not pg_stat_activity: that one is read once
+    per transaction, and this session keeps one open."""
+    query = (
+        "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     return int(await conn.fetchval(query))
 
 
