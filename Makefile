@@ -33,13 +33,13 @@ migrate: infra ## apply every service's migrations
 test: infra ## run every test against the real PostgreSQL and Kafka
 	@$(UV) run --frozen pytest
 
-bench: infra ## benchmarks of the event store, as ratios to raw PostgreSQL
-	@$(UV) run --frozen python libs/events/benchmarks/event_store.py
+bench: infra ## end-to-end benchmarks with baselines, into docs/benchmarks.md (BENCH=--quick: minutes, not tens of them)
+	@$(UV) run --frozen python benchmarks/system.py $(BENCH)
 
 lint: setup ## ruff and mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs/events/betterwork_events services/factory-registry/factory_registry services/assessment/assessment services/committee/committee services/training/training services/gateway/gateway deploy/local/demo.py
+	@$(UV) run --frozen mypy libs/events/betterwork_events services/factory-registry/factory_registry services/assessment/assessment services/committee/committee services/training/training services/gateway/gateway deploy/local/demo.py benchmarks/system.py benchmarks/baselines.py
 
 token: setup ## a development token: make token AUDIENCE=brand ID=BR-0001
 	@$(UV) run --frozen python -m betterwork_events.auth $(AUDIENCE) $(ID)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -77,3 +79,16 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
         return records
     finally:
         await consumer.stop()
+
+
+def graphql_answer(response: httpx.Response) -> dict[str, Any]:
+    """A GraphQL answer without `extensions.cost`, which every answer carries (what the query cost
+    and what is left of the caller's budget, which differs with what the caller asked before), so
+    that answers compare by what they say. tests/e2e/test_gateway_limits.py checks the cost itself."""
+    assert response.status_code == 200, response.text
+    answer = dict(response.json())
+    extensions = dict(answer.pop("extensions"))
+    assert set(extensions.pop("cost")) == {"requestedQueryCost", "actualQueryCost", "throttleStatus"}
+    if extensions:
+        answer["extensions"] = extensions
+    return answer

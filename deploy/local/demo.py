@@ -732,10 +732,12 @@ class Plan:
     brands: list[BrandPlan]
     factories: list[FactoryPlan]
     sessions: list[SessionPlan]
+    surveys: list[SurveyPlan] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
-        return len(self.brands) + sum(f.steps for f in self.factories) + sum(s.steps for s in self.sessions)
+        surveys = len(QUESTIONNAIRES) + sum(s.steps for s in self.surveys)
+        return len(self.brands) + sum(f.steps for f in self.factories) + sum(s.steps for s in self.sessions) + surveys
 
 
 def country_counts(factories: int) -> dict[str, int]:
@@ -799,7 +801,120 @@ def plan(size: Size, seed: int, today: dt.date | None = None) -> Plan:
                 visit.cancelled = rng.choice(VISIT_CANCELLATIONS)
             factory.visit = visit
     sessions = plan_training(rng, factories, today)
-    return Plan(seed, today, brands, factories, sessions)
+    # Surveys from a generator of their own, so that they change nothing else the seed plans.
+    surveys = plan_surveys(random.Random(seed * 7919 + 13), factories, today)
+    return Plan(seed, today, brands, factories, sessions, surveys)
+
+
+# --- research surveys ---------------------------------------------------------------------------
+
+WORKER_QUESTIONS: list[dict[str, Any]] = [
+    {"id": "feels-safe", "text": "I feel safe at work", "type": "scale", "scale_max": 5},
+    {"id": "paid-on-time", "text": "Were you paid on time last month?", "type": "choice", "options": ["yes", "no"]},
+    {"id": "overtime-hours", "text": "Overtime hours last week", "type": "number", "minimum": 0, "maximum": 60},
+    {"id": "treated-with-respect", "text": "My supervisor treats me with respect", "type": "scale", "scale_max": 5},
+    {"id": "comments", "text": "Anything else you want to tell us?", "type": "text", "required": False},
+]
+MANAGER_QUESTIONS: list[dict[str, Any]] = [
+    {"id": "orders-outlook", "text": "Orders for next year", "type": "choice", "options": ["up", "same", "down"]},
+]
+QUESTIONNAIRES: dict[str, dict[str, Any]] = {
+    "worker-wellbeing": {"kind": "worker", "title": "Worker well-being", "questions": WORKER_QUESTIONS},
+    "business-performance": {"kind": "manager", "title": "Business performance", "questions": MANAGER_QUESTIONS},
+}
+AGE_BANDS = {"under-25": 0.3, "25-34": 0.4, "35-44": 0.2, "45-and-over": 0.1}
+
+
+@dataclass
+class SurveyPlan:
+    """One round at one factory: a worker survey's responses, or a manager survey's figures."""
+
+    factory: int  # index into the plan's factories
+    questionnaire: str
+    opened_on: dt.date
+    responses: list[dict[str, Any]]  # request bodies
+
+    @property
+    def steps(self) -> int:
+        return 2 + len(self.responses)  # open, respond, close
+
+
+def plan_surveys(rng: random.Random, factories: list[FactoryPlan], today: dt.date) -> list[SurveyPlan]:
+    """A worker survey in most factories (some with fewer than 10 respondents, so withheld), and a
+    manager survey once a year of participation, sales growing in most, so the impact queries answer."""
+    surveys = []
+    for index, factory in enumerate(factories):
+        if rng.random() < 0.75:
+            respondents = rng.randint(6, 9) if rng.random() < 0.3 else rng.randint(12, 18)
+            women = rng.random() < 0.8  # a mostly female workforce, as in garment factories
+            responses = [
+                {
+                    "sex": "female" if rng.random() < (0.8 if women else 0.5) else "male",
+                    "age_band": rng.choices(list(AGE_BANDS), weights=list(AGE_BANDS.values()))[0],
+                    "role": "worker" if rng.random() < 0.9 else "supervisor",
+                    "answers": {
+                        "feels-safe": rng.choices(range(1, 6), weights=(1, 2, 3, 5, 4))[0],
+                        "paid-on-time": "yes" if rng.random() < 0.85 else "no",
+                        "overtime-hours": round(rng.uniform(0, 14), 1),
+                        "treated-with-respect": rng.choices(range(1, 6), weights=(1, 1, 3, 5, 3))[0],
+                    }
+                    | ({"comments": "The canteen is too small for the night shift"} if rng.random() < 0.2 else {}),
+                }
+                for _ in range(respondents)
+            ]
+            surveys.append(SurveyPlan(index, "worker-wellbeing", today - dt.timedelta(days=30), responses))
+        years = len(factory.assessments)  # one manager survey a year of participation
+        sales = rng.uniform(2e6, 4e7)
+        capacity = rng.randint(20, 400) * 1000
+        employment = factory.profile.get("workforce", {}).get("total") or rng.randint(300, 5000)
+        for year in range(today.year - years, today.year):
+            figures: dict[str, Any] = {
+                "period_start": str(dt.date(year, 1, 1)),
+                "period_end": str(dt.date(year, 12, 31)),
+                "sales": round(sales, 2),
+                "currency": "USD",
+                "production_capacity": capacity if rng.random() < 0.9 else None,
+                "employment": employment,
+            }
+            opened_on = min(dt.date(year + 1, 2, 1), today)
+            body = {"figures": figures, "answers": {"orders-outlook": rng.choice(("up", "up", "same", "down"))}}
+            surveys.append(SurveyPlan(index, "business-performance", opened_on, [body]))
+            sales *= rng.uniform(0.92, 1.25)  # most factories sell more year on year
+            capacity = int(capacity * rng.uniform(0.95, 1.15))
+            employment = int(employment * rng.uniform(0.95, 1.1))
+    return surveys
+
+
+async def run_surveys(sender: Sender, programme: Plan, factory_ids: list[str]) -> None:
+    """Publish the questionnaires (once), then run every round: open, respond, close. A round found
+    closed already (a second load) is left as it is."""
+    staff = sender.as_(Audience.PROGRAMME, subject="researcher-demo")
+    with sender.planned(len(QUESTIONNAIRES)):
+        for questionnaire, body in QUESTIONNAIRES.items():
+            try:
+                await sender.send("assessment", "GET", f"/questionnaires/{questionnaire}", staff)
+            except LoadFailed:
+                await sender.send("assessment", "POST", f"/questionnaires/{questionnaire}/versions", staff, body)
+
+    async def one(number: int, survey: SurveyPlan) -> None:
+        key = demo_key(programme, "survey", number)
+        body = {
+            "factory_id": factory_ids[survey.factory],
+            "questionnaire_id": survey.questionnaire,
+            "questionnaire_version": 1,
+            "opened_on": str(survey.opened_on),
+        }
+        with sender.planned(survey.steps):
+            opened = await sender.send("assessment", "POST", "/survey-rounds", staff, body, key=key, learning=True)
+            if opened["status"] == "closed":
+                return
+            kind = "worker" if survey.questionnaire == "worker-wellbeing" else "manager"
+            path = f"/survey-rounds/{opened['id']}"
+            for i, response in enumerate(survey.responses):
+                await sender.send("assessment", "POST", f"{path}/{kind}-responses", staff, response, key=f"{key}-{i}")
+            await sender.send("assessment", "POST", f"{path}/close", staff, {"closed_on": str(programme.today)})
+
+    await gather(one(number, survey) for number, survey in enumerate(programme.surveys))
 
 
 def pair(rng: random.Random, people: Sequence[str]) -> tuple[str, str]:
@@ -875,7 +990,9 @@ def plan_factory(
     start = days_before(today, rng, 50, 170)  # the latest visit
     starts = [start]
     for _ in range(cycles - 1):
-        starts.insert(0, starts[0] - dt.timedelta(days=rng.randint(330, 400)))
+        # A year and a fortnight or more apart, so that a factory with three reports has taken part
+        # more than two whole years (what the impact claims ask about, e.g. `complianceShare(minYears: 2)`).
+        starts.insert(0, starts[0] - dt.timedelta(days=rng.randint(380, 430)))
     team = country.assessors
     assessments = [
         AssessmentPlan(
@@ -1350,6 +1467,7 @@ async def load(urls: Urls, size: Size, seed: int, progress: Progress | None = No
             run_factory(sender, programme, f, factory_ids[i], loaded) for i, f in enumerate(programme.factories)
         ]
         work += [run_session(sender, programme, s, factory_ids, loaded) for s in programme.sessions]
+        work.append(run_surveys(sender, programme, factory_ids))
         await gather(work)
     loaded.brands = {brand_ids[i]: b.name for i, b in enumerate(programme.brands)}
     loaded.factories = {factory_ids[i]: f.country for i, f in enumerate(programme.factories)}

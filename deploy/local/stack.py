@@ -5,6 +5,10 @@ jars from Maven Central) run as local processes with their data under `.local/`;
 runs as a uvicorn process; the first `up` loads demo data through the services' APIs (demo.py).
 Every step is idempotent: running `up` twice is harmless.
 
+The relays and consumers run inside the API processes (`BW_BACKGROUND=inline`, the default). With
+`BW_BACKGROUND=apart` each runs as its own worker process (`python -m betterwork_events.worker
+<service> relay|consumers`, probes on WORKER_PORTS), as in deploy/k8s.
+
 Only the standard library is used, so this runs before the Python environment exists.
 """
 
@@ -49,24 +53,31 @@ class Service:
     module: str  # Python package
     port: int
     database: str
+    roles: tuple[str, ...]  # its background tasks: the relay (it publishes events), consumers (it learns from them)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
 
+BOTH_ROLES = ("relay", "consumers")
 SERVICES = [
     Service(
         "factory-registry",
         "factory_registry",
         int(os.environ.get("BW_FACTORY_REGISTRY_PORT", "8101")),
         "bw_factory_registry",
+        ("relay",),
     ),
-    Service("assessment", "assessment", int(os.environ.get("BW_ASSESSMENT_PORT", "8102")), "bw_assessment"),
-    Service("committee", "committee", int(os.environ.get("BW_COMMITTEE_PORT", "8103")), "bw_committee"),
-    Service("training", "training", int(os.environ.get("BW_TRAINING_PORT", "8104")), "bw_training"),
-    Service("gateway", "gateway", int(os.environ.get("BW_GATEWAY_PORT", "8100")), "bw_gateway"),
+    Service("assessment", "assessment", int(os.environ.get("BW_ASSESSMENT_PORT", "8102")), "bw_assessment", BOTH_ROLES),
+    Service("committee", "committee", int(os.environ.get("BW_COMMITTEE_PORT", "8103")), "bw_committee", BOTH_ROLES),
+    Service("training", "training", int(os.environ.get("BW_TRAINING_PORT", "8104")), "bw_training", BOTH_ROLES),
+    Service("gateway", "gateway", int(os.environ.get("BW_GATEWAY_PORT", "8100")), "bw_gateway", ("consumers",)),
 ]
+
+BACKGROUND = os.environ.get("BW_BACKGROUND", "inline")
+# Where each worker answers its probes: the API's port plus 100 for the relay, 200 for the consumers.
+WORKER_PORTS = {"relay": 100, "consumers": 200}
 
 
 def say(message: str) -> None:
@@ -324,6 +335,7 @@ def service_environment(service: Service) -> dict[str, str]:
         "BW_KAFKA_BOOTSTRAP": f"{HOST}:{KAFKA_PORT}",
         "BW_ENVIRONMENT": os.environ.get("BW_ENVIRONMENT", "development"),
         "BW_REGISTRY_URL": next(s.url for s in SERVICES if s.name == "factory-registry"),
+        **{f"BW_{s.name.upper()}_URL": s.url for s in SERVICES if s.name in ("assessment", "committee", "training")},
     }
 
 
@@ -335,35 +347,43 @@ def migrate() -> None:
         )
 
 
-def start_services() -> None:
-    PIDS.mkdir(parents=True, exist_ok=True)
+def processes() -> list[tuple[str, Service, int, list[str]]]:
+    """Every process `up` starts: (name, its service, its port, its command), APIs first."""
+    found = []
     for service in SERVICES:
-        if port_open(service.port):
-            say(f"{service.name} already listening on {service.url}")
+        api = ["uvicorn", "--factory", f"{service.module}.app:create_app", "--host", HOST, "--port", str(service.port)]
+        found.append((service.name, service, service.port, api))
+    if BACKGROUND == "apart":
+        for service in SERVICES:
+            for role in service.roles:
+                port = service.port + WORKER_PORTS[role]
+                worker = ["betterwork_events.worker", service.name, role, "--host", HOST, "--port", str(port)]
+                found.append((f"{service.name}-{role}", service, port, worker))
+    return found
+
+
+def start_services() -> None:
+    if BACKGROUND not in ("inline", "apart"):
+        raise SystemExit(f"[stack] BW_BACKGROUND is inline (the default) or apart, not {BACKGROUND!r}")
+    PIDS.mkdir(parents=True, exist_ok=True)
+    inline = "true" if BACKGROUND == "inline" else "false"
+    for name, service, port, command in processes():
+        if port_open(port):
+            say(f"{name} already listening on {HOST}:{port}")
             continue
-        log = LOGS / f"{service.name}.log"
+        log = LOGS / f"{name}.log"
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                f"{service.module}.app:create_app",
-                "--host",
-                HOST,
-                "--port",
-                str(service.port),
-            ],
+            [sys.executable, "-m", *command],
             stdin=subprocess.DEVNULL,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
-            env=service_environment(service),
+            env=service_environment(service) | {"BW_RUN_BACKGROUND_TASKS": inline},
             start_new_session=True,
         )
-        (PIDS / f"{service.name}.pid").write_text(str(process.pid))
-        say(f"starting {service.name} on {service.url}")
-    for service in SERVICES:
-        wait_for(service.name, lambda s=service: port_open(s.port), 60, LOGS / f"{service.name}.log")
+        (PIDS / f"{name}.pid").write_text(str(process.pid))
+        say(f"starting {name} on {HOST}:{port}")
+    for name, _, port, _ in processes():
+        wait_for(name, lambda p=port: port_open(p), 60, LOGS / f"{name}.log")
 
 
 def print_urls() -> None:
@@ -417,6 +437,8 @@ def up() -> None:
 
 def down() -> None:
     for service in reversed(SERVICES):
+        for role in service.roles:  # whether or not this `up` started them apart
+            stop_pidfile(f"{service.name}-{role}")
         stop_pidfile(service.name)
     stop_pidfile("kafka")
     stop_postgres()

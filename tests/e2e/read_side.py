@@ -22,7 +22,7 @@ from betterwork_events.envelope import Envelope
 from betterwork_events.settings import CommonSettings
 from fastapi import FastAPI
 
-from tests.support import eventually
+from tests.support import eventually, graphql_answer
 
 SERVICES = ("factory-registry", "assessment", "committee", "training")
 _SETTINGS = CommonSettings(database_url="unused")
@@ -122,9 +122,7 @@ class ReadSide:
         self, query: str, headers: dict[str, str], variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": query} | ({"variables": variables} if variables else {})
-        response = await self.gateway.post("/graphql", json=body, headers=headers)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return graphql_answer(await self.gateway.post("/graphql", json=body, headers=headers))
 
     async def knows(self, *factory_ids: str) -> None:
         """Wait until the gateway's factory directory has these factories."""

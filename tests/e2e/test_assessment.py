@@ -3,7 +3,9 @@ Kafka, and an unannounced assessment runs from schedule to verified remediation.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +224,41 @@ async def test_an_unannounced_assessment_from_schedule_to_verified_remediation(s
     assert transparency.status_code == 200
     assert TOOL.question(wage).compliance_point_id in transparency.json()["non_compliant_public_issues"]
 
+    # Its history: programme staff read every change; the factory the visit, the report and its plan.
+    history = f"/assessments/{assessment['id']}/history"
+    whole = (await services.assessment.get(history, headers=PROGRAMME)).json()
+
+    async def stream() -> list[Envelope]:
+        return [e for e in await services.events() if e.subject == f"assessment-{assessment['id']}"]
+
+    async def all_relayed() -> bool:
+        return len(await stream()) >= len(whole)
+
+    await eventually(all_relayed, what="the whole stream on Kafka")
+    assert [(c["version"], c["type"]) for c in whole] == [(e.streamversion, e.type) for e in await stream()]
+    assert whole[0]["data"]["planned_date"] == assessment["planned_date"] and whole[0]["actor"].endswith(
+        "assessor-sokha"
+    )
+    seen = (await services.assessment.get(history, headers=own)).json()
+    assert [c["type"].removeprefix("org.betterwork.assessment.") for c in seen] == [
+        "started.v1",
+        "completed.v1",
+        "public-report-published.v1",
+        "improvement-action-added.v1",
+        "finding-remediated.v1",
+        "remediation-verified.v1",
+    ]
+    told = json.dumps(seen)
+    for secret in (assessment["planned_date"], *ASSESSORS, "dev-user", "zero-tolerance", "a 13-year-old", "evidence"):
+        assert secret not in told, secret
+    assert {c["actor"] for c in seen} == {"programme", "factory"}
+    assert seen[3]["data"] == {"action_id": seen[3]["data"]["action_id"], "question_id": wage} | {
+        k: action[k] for k in ("what", "who", "due_on")
+    }
+    other = await services.enrolled_factory("Mekong Footwear Ltd.")
+    assert (await services.assessment.get(history, headers=bearer(Audience.FACTORY, other))).status_code == 404
+    assert (await services.assessment.get(history, headers=bearer(Audience.BRAND, "BR-0001"))).status_code == 403
+
 
 async def _is_not_none(value: Any) -> bool:
     return (await value) is not None
@@ -343,3 +380,100 @@ async def test_a_whole_assessment_is_recorded_in_one_request_all_or_none(service
     stale = await services.assessment.post(path, json={"findings": findings[:1]}, headers=versioned)
     assert stale.status_code == 409
     assert (await services.step(assessment, "submit")).json()["status"] == "submitted"
+
+
+async def test_a_zero_tolerance_issue_stays_on_the_desk_until_acknowledged_and_escalated(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    assessment = await services.schedule_when_known(factory_id)
+    version = int((await services.step(assessment, "start", {"started_on": str(TODAY)})).headers["etag"].strip('"'))
+    child_labour, wage = question(issue="child-labour"), question(cluster="compensation")
+    raised = await services.finding(assessment["id"], child_labour, "non-compliant", version, "a 13-year-old")
+    assert raised.status_code == 200, raised.text
+    cases = f"/assessments/{assessment['id']}/zero-tolerance"
+    case = f"{cases}/{child_labour}"
+    alerts = """{ zeroToleranceAlerts(status: [OPEN, ACKNOWLEDGED, ESCALATED]) { nodes {
+      questionId status overdue acknowledgedBy acknowledgedAt escalatedBy escalatedTo actionTaken escalatedOn } } }"""
+
+    async def alert(status: str) -> dict[str, Any] | None:
+        data = (await services.gateway.post("/graphql", json={"query": alerts}, headers=PROGRAMME)).json()["data"]
+        found = [a for a in data["zeroToleranceAlerts"]["nodes"] if a["status"] == status]
+        return found[0] if found else None
+
+    await eventually(lambda: _is_not_none(alert("OPEN")), what="the alert on the gateway's desk")
+    [open_case] = (await services.assessment.get(cases, headers=PROGRAMME)).json()
+    assert (open_case["question_id"], open_case["status"], open_case["overdue"]) == (child_labour, "open", False)
+
+    # Only programme staff see the desk or act on it; nobody acknowledges what was never raised.
+    for outsider in (bearer(Audience.FACTORY, factory_id), bearer(Audience.BRAND, "BR-0001")):
+        assert (await services.assessment.get(cases, headers=outsider)).status_code == 403
+        assert (await services.assessment.post(f"{case}/acknowledgement", headers=outsider)).status_code == 403
+    never = await services.assessment.post(f"{cases}/{wage}/acknowledgement", headers=PROGRAMME)
+    assert never.status_code == 404 and "raised no zero-tolerance issue" in never.json()["detail"]
+
+    escalation = {
+        "escalated_to": "Ministry of Labour",
+        "action_taken": "child removed to school",
+        "escalated_on": str(TODAY),
+    }
+    too_early = await services.assessment.post(
+        f"{case}/escalation", json=escalation, headers=PROGRAMME | {"If-Match": '"0"'}
+    )
+    assert too_early.status_code == 409 and "acknowledge" in too_early.json()["detail"]
+    acknowledged = await services.assessment.post(f"{case}/acknowledgement", headers=REVIEWER)
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["status"] == "acknowledged" and acknowledged.json()["acknowledged_by"] == "dev-user"
+    again = await services.assessment.post(f"{case}/acknowledgement", headers=PROGRAMME)
+    assert again.status_code == 409 and "already acknowledged by dev-user" in again.json()["detail"]
+
+    assert (await services.assessment.post(f"{case}/escalation", json=escalation, headers=PROGRAMME)).status_code == 428
+    future = escalation | {"escalated_on": str(TODAY + dt.timedelta(days=2))}
+    etag = {"If-Match": acknowledged.headers["etag"]}
+    refused = await services.assessment.post(f"{case}/escalation", json=future, headers=PROGRAMME | etag)
+    assert refused.status_code == 409 and "in the future" in refused.json()["detail"]
+    stale = await services.assessment.post(
+        f"{case}/escalation", json=escalation, headers=PROGRAMME | {"If-Match": '"0"'}
+    )
+    assert stale.status_code == 409
+    escalated = await services.assessment.post(f"{case}/escalation", json=escalation, headers=PROGRAMME | etag)
+    assert escalated.status_code == 200, escalated.text
+    assert escalated.json()["status"] == "escalated" and escalated.json()["escalated_to"] == "Ministry of Labour"
+
+    await eventually(lambda: _is_not_none(alert("ESCALATED")), what="the escalation on the gateway's desk")
+    done = await alert("ESCALATED")
+    assert done is not None
+    assert (
+        done["acknowledgedBy"],
+        done["escalatedBy"],
+        done["escalatedTo"],
+        done["actionTaken"],
+        done["escalatedOn"],
+    ) == (
+        "dev-user",
+        "assessor-sokha",
+        "Ministry of Labour",
+        "child removed to school",
+        str(TODAY),
+    )
+    assert done["overdue"] is False and done["acknowledgedAt"] is not None
+    waiting = """{ zeroToleranceAlerts { nodes { assessmentId } } }"""
+    data = (await services.gateway.post("/graphql", json={"query": waiting}, headers=PROGRAMME)).json()["data"]
+    assert assessment["id"] not in {a["assessmentId"] for a in data["zeroToleranceAlerts"]["nodes"]}  # off the desk
+
+
+async def test_one_open_visit_per_factory_and_no_dates_in_the_future(services: Services) -> None:
+    factory_id = await services.enrolled_factory()
+    first = await services.schedule_when_known(factory_id)
+    second = await services.schedule(factory_id)
+    assert second.status_code == 409 and f"already has an open assessment ({first['id']})" in second.json()["detail"]
+
+    tomorrow = str(TODAY + dt.timedelta(days=2))  # a day ahead of every time zone's today
+    future = await services.step(first, "start", {"started_on": tomorrow})
+    assert future.status_code == 409 and "in the future" in future.json()["detail"]
+    started = await services.step(first, "start", {"started_on": str(TODAY)})
+    assert started.status_code == 200
+    cancelled = await services.step(first, "cancel", {"reason": "the gates were shut to the assessors"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+    # Once it is cancelled the factory can be visited again; two schedulers at once get one visit.
+    racing = await asyncio.gather(*(services.schedule(factory_id) for _ in range(4)))
+    assert sorted(r.status_code for r in racing) == [201, 409, 409, 409]

@@ -55,8 +55,8 @@ from training.app import create_app as create_training
 from training.settings import Settings as TrainingSettings
 
 from tests import conftest as fixtures
-from tests.e2e.conftest import PROGRAMME, SETTINGS, bearer
-from tests.support import eventually, serve
+from tests.e2e.conftest import PROGRAMME, SETTINGS, UNMETERED, bearer
+from tests.support import eventually, graphql_answer, serve
 
 TODAY = dt.datetime.now(dt.UTC).date()
 KH_TOOL = tool("global-1").for_country("KH")
@@ -141,6 +141,15 @@ VISIT_HELD = {
         }
     ],
 }
+WORKER_SURVEY = {
+    "kind": "worker",
+    "title": "Worker well-being",
+    "questions": [
+        {"id": "feels-safe", "text": "I feel safe at work", "type": "scale", "scale_max": 5},
+        {"id": "comments", "text": "Anything else?", "type": "text", "required": False},
+    ],
+}
+WORKER_COMMENT = "line 14's supervisor Mr Pisey docks our pay"  # one worker's words: never readable
 PROGRESS_NOTE = "Chea Vannak of payroll paid half of line 14's arrears"  # names someone: not for brands
 SST = {
     "course": "SST",
@@ -213,7 +222,9 @@ class World:
     visit_held: str = ""
     visit_to_come: str = ""
     shared_session: str = ""  # Angkor's and Mekong's people trained together
+    bulk_export: str = ""  # Northwind's export of its suppliers' reports, ready
     mekong_session: str = ""  # Mekong's people only
+    survey_round: str = ""  # Angkor's worker survey round: three workers answered, closed
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def graphql(self, query: str, headers: dict[str, str], variables: dict[str, Any] | None = None) -> Any:
@@ -368,6 +379,24 @@ async def build(world: World) -> None:
         await ok(training.post("/sessions", json=SST | {"factory_ids": [world.mekong]}, headers=PROGRAMME), 201)
     )["id"]
 
+    # A worker survey round at Angkor: three workers answered (too few for anyone to read a figure).
+    await ok(assessment.post("/questionnaires/worker-wellbeing/versions", json=WORKER_SURVEY, headers=PROGRAMME), 201)
+    body = {"factory_id": world.angkor, "questionnaire_id": "worker-wellbeing", "questionnaire_version": 1}
+    opened = await ok(assessment.post("/survey-rounds", json=body | {"opened_on": str(TODAY)}, headers=PROGRAMME), 201)
+    world.survey_round = opened["id"]
+    for sex, safe in [("female", 2), ("female", 5), ("male", 1)]:
+        worker = {"sex": sex, "age_band": "25-34", "role": "worker", "answers": {"feels-safe": safe}}
+        answer = {"answers": worker["answers"] | {"comments": WORKER_COMMENT}}
+        await ok(
+            assessment.post(
+                f"/survey-rounds/{world.survey_round}/worker-responses", json=worker | answer, headers=PROGRAMME
+            ),
+            201,
+        )
+    await ok(
+        assessment.post(f"/survey-rounds/{world.survey_round}/close", json={"closed_on": str(TODAY)}, headers=PROGRAMME)
+    )
+
     world.callers = {
         "programme": PROGRAMME,
         "brand A": bearer(Audience.BRAND, world.northwind),
@@ -386,6 +415,24 @@ async def build(world: World) -> None:
         return bool(data["factory"] and data["factory"]["assessmentReports"]["nodes"])
 
     await eventually(projected, what="the gateway projecting the world")
+    world.bulk_export = await exported(world, "brand A", "SUPPLIER_REPORTS")
+
+
+START_EXPORT = "mutation ($kind: BulkExportKind!) { startBulkExport(kind: $kind) { id } }"
+POLL_EXPORT = "query ($id: ID!) { bulkExport(id: $id) { id kind status rowCount url } }"
+
+
+async def exported(world: World, caller: str, kind: str) -> str:
+    """A bulk export `caller` started, once it is ready; its id."""
+    started = (await world.graphql(START_EXPORT, world.callers[caller], {"kind": kind})).json()
+    export_id = str(started["data"]["startBulkExport"]["id"])
+
+    async def ready() -> bool:
+        polled = (await world.graphql(POLL_EXPORT, world.callers[caller], {"id": export_id})).json()
+        return bool(polled["data"]["bulkExport"]["status"] == "READY")
+
+    await eventually(ready, what=f"{caller}'s {kind} export")
+    return export_id
 
 
 @pytest.fixture(scope="module")
@@ -398,12 +445,17 @@ async def world(create_database, kafka: str) -> AsyncIterator[World]:
         "training": create_training(TrainingSettings(database_url=await create_database("training"), **common)),
     }
     gateway_db = await create_database("gateway")
-    async with serve(apps["registry"]) as registry_url:
-        apps["gateway"] = create_gateway(GatewaySettings(database_url=gateway_db, registry_url=registry_url, **common))
+    async with (
+        serve(apps["registry"]) as registry_url,
+        serve(apps["assessment"]) as assessment_url,
+        serve(apps["committee"]) as committee_url,
+        serve(apps["training"]) as training_url,
+    ):
+        urls = {"assessment_url": assessment_url, "committee_url": committee_url, "training_url": training_url}
+        apps["gateway"] = create_gateway(
+            GatewaySettings(database_url=gateway_db, registry_url=registry_url, **urls, **common, **UNMETERED)
+        )
         async with (
-            serve(apps["assessment"]) as assessment_url,
-            serve(apps["committee"]) as committee_url,
-            serve(apps["training"]) as training_url,
             serve(apps["gateway"]) as gateway_url,
             httpx.AsyncClient(base_url=registry_url) as registry,
             httpx.AsyncClient(base_url=assessment_url) as assessment,
@@ -564,6 +616,10 @@ ASSESSMENT = OPERATIONS | {
         Probe("GET", VISIT, PROGRAMME_ONLY, denied=hidden),
         Probe("GET", "/assessments/{visit_to_mekong}", PROGRAMME_ONLY, denied=hidden),
     ),
+    ("GET", "/assessments/{assessment_id}/history"): probes(
+        Probe("GET", f"{REPORT}/history", ANGKOR_ITSELF, denied=hidden),
+        Probe("GET", f"{VISIT}/history", PROGRAMME_ONLY, denied=hidden),
+    ),
     ("POST", "/assessments/{assessment_id}/cancel"): probes(Probe("POST", f"{VISIT}/cancel", PROGRAMME_ONLY, REASON)),
     ("POST", "/assessments/{assessment_id}/start"): probes(
         Probe("POST", f"{VISIT}/start", PROGRAMME_ONLY, {"started_on": "{today}"})
@@ -638,9 +694,65 @@ ASSESSMENT = OPERATIONS | {
         Probe("POST", f"{REPORT}/public-response", ANGKOR_ITSELF, {"response": "All arrears are paid."}, denied=hidden),
         Probe("POST", f"{VISIT}/public-response", PROGRAMME_ONLY, {"response": "x"}, denied=hidden),
     ),
+    # The zero-tolerance desk is the programme's alone, the factory's own included.
+    ("GET", "/assessments/{assessment_id}/zero-tolerance"): probes(
+        Probe("GET", f"{REPORT}/zero-tolerance", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/acknowledgement"): probes(
+        Probe("POST", f"{REPORT}/zero-tolerance/{{wages}}/acknowledgement", PROGRAMME_ONLY)
+    ),
+    ("POST", "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation"): probes(
+        Probe(
+            "POST",
+            f"{REPORT}/zero-tolerance/{{wages}}/escalation",
+            PROGRAMME_ONLY,
+            {"escalated_to": "Ministry of Labour", "action_taken": "referred", "escalated_on": "{today}"},
+        )
+    ),
     ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
     # Public by design: the latest published report's public issues, and only that.
     ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
+    # Research surveys: programme staff write; a questionnaire is no secret; a round's counts for the
+    # programme and its factory (another factory: 404). No route reads a response.
+    ("POST", "/questionnaires/{questionnaire_id}/versions"): probes(
+        Probe("POST", "/questionnaires/worker-wellbeing/versions", PROGRAMME_ONLY, WORKER_SURVEY)
+    ),
+    ("GET", "/questionnaires/{questionnaire_id}"): probes(Probe("GET", "/questionnaires/worker-wellbeing", SIGNED_IN)),
+    ("POST", "/survey-rounds"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds",
+            PROGRAMME_ONLY,
+            {
+                "factory_id": "{angkor}",
+                "questionnaire_id": "worker-wellbeing",
+                "questionnaire_version": 1,
+                "opened_on": "{today}",
+            },
+        )
+    ),
+    ("GET", "/survey-rounds/{round_id}"): probes(
+        Probe("GET", "/survey-rounds/{survey_round}", ANGKOR_ITSELF, denied=hidden)
+    ),
+    ("POST", "/survey-rounds/{round_id}/worker-responses"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds/{survey_round}/worker-responses",
+            PROGRAMME_ONLY,
+            {"sex": "female", "age_band": "25-34", "role": "worker", "answers": {"feels-safe": 3}},
+        )
+    ),
+    ("POST", "/survey-rounds/{round_id}/manager-responses"): probes(
+        Probe(
+            "POST",
+            "/survey-rounds/{survey_round}/manager-responses",
+            PROGRAMME_ONLY,
+            {"figures": {"period_start": "2025-01-01", "period_end": "2025-12-31", "employment": 2400}},
+        )
+    ),
+    ("POST", "/survey-rounds/{round_id}/close"): probes(
+        Probe("POST", "/survey-rounds/{survey_round}/close", PROGRAMME_ONLY, {"closed_on": "{today}"})
+    ),
 }
 
 PICC = "/committees/{committee_of_angkor}"
@@ -790,6 +902,15 @@ GATEWAY = OPERATIONS | {
     ("GET", "/graphql/ide/{name}"): probes(Probe("GET", "/graphql/ide/graphiql.min.js", EVERYONE)),
     ("POST", "/graphql"): probes(Probe("POST", "/graphql", SIGNED_IN, {"query": "{{ __typename }}"})),
     ("WEBSOCKET", "/graphql"): [],  # no subscriptions: see test_the_gateway_websocket_answers_without_crashing
+    # A bulk export's lines: its starter's alone; to other exporters it does not exist, others may not export.
+    ("GET", "/bulk-exports/{export_id}.jsonl"): probes(
+        Probe(
+            "GET",
+            "/bulk-exports/{bulk_export}.jsonl",
+            frozenset({"brand A"}),
+            denied=lambda caller: 404 if caller in ("programme", "brand B") else 403,
+        )
+    ),
 }
 
 TABLES = {
@@ -902,7 +1023,7 @@ REVIEWED_ARGUMENTS = {
     },
     "Query.assessment": {"id"},
     "Query.findings": {"after", "cluster", "compliancePoint", "country", "first", "recurring", "result"},
-    "Query.zeroToleranceAlerts": {"after", "country", "first", "today"},
+    "Query.zeroToleranceAlerts": {"after", "country", "first", "overdue", "status", "today"},
     "Query.improvementActions": {
         *("after", "cluster", "compliancePoint", "country", "done", "factoryId", "first", "overdue", "status", "today")
     },
@@ -916,6 +1037,11 @@ REVIEWED_ARGUMENTS = {
     "Query.trainingStatistics": {"country", "year"},
     "Query.countryCompliance": {"country"},
     "Query.brandDashboard": {"brandId"},
+    "Query.complianceDashboard": {"country", "brandId", "cycle", "year"},
+    "Query.complianceTrend": {"country", "by", "brandId", "cluster", "compliancePoint"},
+    "Query.improvement": {"country", "cluster", "compliancePoint", "minYears"},
+    "Query.complianceShare": {"country", "cluster", "compliancePoint", "minYears"},
+    "Query.complianceByYearsInProgramme": {"country", "cluster", "compliancePoint"},
     "Query.node": {"id"},
     "Query.brands": {"after", "first"},
     "Query.brand": {"id"},
@@ -1101,6 +1227,36 @@ REVIEWED_FIELDS = {
     "BrandCountryComparison": {"country", "clusters"},
     "BrandClusterComparison": {"clusterId", "suppliers", "country"},
 }
+# Compliance dashboards: programme staff any country and period; a government its own country's
+# latest reports, small cells withheld; a brand its consenting suppliers beside their country (the
+# country withheld over periods). Impact figures: programme staff and the country's government,
+# left-out factories named to programme staff only. Never a factory's id or name otherwise.
+REVIEWED_FIELDS["Query"] |= {
+    *("complianceDashboard", "complianceTrend", "improvement", "complianceShare", "complianceByYearsInProgramme")
+}
+REVIEWED_FIELDS |= {
+    "ComplianceFigure": {"factories", "assessments", "compliancePointsAssessed", "nonComplianceRate", "suppressed"},
+    "NonComplianceCell": {"clusterId", "compliancePointId", "country", "supplyBase"},
+    "RecurrenceCell": {
+        *("clusterId", "compliancePointId", "factories", "assessments", "nonCompliantBefore", "recurrenceRate")
+    }
+    | {"suppressed"},
+    "RemediationCell": {
+        *("clusterId", "factories", "assessments", "findings", "remediationRate", "medianDaysToRemediate")
+    }
+    | {"suppressed"},
+    "ComplianceDashboard": {*("country", "cycle", "year", "brandId", "total", "clusters", "compliancePoints")}
+    | {"mostFrequentNonCompliances", "recurrence", "remediation"},
+    "TrendPoint": {"cycle", "year", "country", "supplyBase"},
+    "LeftOut": {"reason", "factories", "factoryIds"},
+    "Improvement": {*("country", "clusterId", "compliancePointId", "minYears", "factories", "firstNonComplianceRate")}
+    | {"latestNonComplianceRate", "improvement", "suppressed", "leftOut"},
+    "ComplianceShare": {
+        *("country", "clusterId", "compliancePointId", "minYears", "factories", "compliantShare", "suppressed")
+    }
+    | {"leftOut"},
+    "YearsInProgramme": {"years", "factories", "compliantShare", "nonComplianceRate", "suppressed"},
+}
 # Committees (PICCs): programme staff and the factory itself only (members' names and minutes
 # included); brands and governments FORBIDDEN; committeeStatistics for programme and governments.
 REVIEWED_FIELDS["Query"] |= {"committees", "committee", "committeeStatistics"}
@@ -1188,8 +1344,11 @@ REVIEWED_FIELDS |= {
         "active",
         "meetingRegularly",
         "workersSideWomenShare",
+        "healthy",
+        "meetingsByQuarter",
         "suppressed",
     },
+    "CountryQuarterMeetings": {"quarter", "committees", "meetings", "meetingsPerCommittee", "suppressed"},
 }
 # Assessments, findings and zero-tolerance alerts (gateway/graphql/assessments.py).
 REVIEWED_FIELDS["Query"] |= {"assessments", "assessment", "findings", "zeroToleranceAlerts"}
@@ -1236,6 +1395,13 @@ REVIEWED_FIELDS |= {
         "raisedAt",
         "status",
         "daysWaiting",
+        "overdue",
+        "acknowledgedBy",
+        "acknowledgedAt",
+        "escalatedBy",
+        "escalatedTo",
+        "actionTaken",
+        "escalatedOn",
     },
     **{
         f"{node}{kind}": {"edges", "pageInfo", "nodes", "totalCount"} if kind == "Connection" else {"cursor", "node"}
@@ -1279,12 +1445,56 @@ REVIEWED_FIELDS |= {
         for kind in ("Connection", "Edge")
     },
 }
+# Bulk exports (gateway/exports.py): programme and brands start, poll and download their own,
+# read through their scope; governments and factories FORBIDDEN; another's answers as missing.
+REVIEWED_FIELDS["Query"] |= {"bulkExport"}
+REVIEWED_FIELDS |= {
+    "Mutation": {"startBulkExport"},
+    "BulkExport": {"id", "kind", "status", "rowCount", "createdAt", "completedAt", "expiresAt", "url"},
+}
+REVIEWED_ARGUMENTS |= {"Query.bulkExport": {"id"}, "Mutation.startBulkExport": {"kind"}}
 REVIEWED_ARGUMENTS |= {
     "Query.advisoryPlans": {"after", "country", "factoryId", "first"},
     "Query.advisoryStatistics": {"country"},
     "Factory.advisoryPlans": {"after", "first"},
     "AdvisoryPlan.visits": {"after", "first"},
     "AdvisoryPlan.commitments": {"after", "first", "overdue", "status", "today"},
+}
+# Mutations: the gateway decides none of them; each is the owning service's command, and who
+# may send it is the service's rule (test_gateway_mutations.py proves each one carried out).
+FORWARDED = {
+    *("registerFactory", "updateFactory", "linkBrand", "grantConsent", "revokeConsent", "scheduleAssessment"),
+    *("reportImprovementProgress", "reportRemediation", "verifyRemediation", "rejectRemediation"),
+    *("recordCommitteeMeeting", "raiseCommitteeActionItem", "recordTrainingAttendance"),
+}
+REVIEWED_FIELDS["Mutation"] |= FORWARDED
+REVIEWED_FIELDS |= {"CommandOutcome": {"id", "version", "consistencyToken"}}
+REVIEWED_ARGUMENTS |= {f"Mutation.{name}": {"input"} for name in FORWARDED}
+
+
+# Research surveys (gateway/graphql/surveys.py): worker survey results over groups of 10 and more
+# (programme any, a government its country's, a factory its own), manager survey impact for the
+# programme and governments; brands none (see test_survey_results_are_read_only_by_those_they_are_for).
+RESULTS_BY_FACTORY = ("workerSurveyResults",)
+REVIEWED_FIELDS["Query"] |= {"workerSurveyResults", "managerSurveyImpact"}
+REVIEWED_FIELDS |= {
+    "WorkerSurveyResults": {
+        *("questionnaireId", "version", "title", "country", "factoryId", "roundId", "roundsCounted"),
+        *("roundsStillOpen", "roundsWithTooFewRespondents", "respondents", "questions"),
+    },
+    "SurveyQuestionResult": {"questionId", "text", "type", "total", "bySex", "byAgeBand", "byRole"},
+    "SurveyGroup": {"group", "figures"},
+    "SurveyCell": {"respondents", "withheld", "withheldReason", "distribution", "mean", "median"},
+    "SurveyAnswerCount": {"answer", "respondents", "share"},
+    "ManagerSurveyImpact": {"country", "sales", "productionCapacity", "employment"},
+    "ImpactFigure": {
+        *("measure", "factories", "factoriesIncreased", "shareIncreased", "medianChange", "suppressed", "leftOut")
+    },
+    "FactoriesLeftOut": {"reason", "factories", "factoryIds"},
+}
+REVIEWED_ARGUMENTS |= {
+    "Query.workerSurveyResults": {"questionnaireId", "version", "country", "factoryId", "roundId"},
+    "Query.managerSurveyImpact": {"country"},
 }
 EVERYTHING_OF_AN_ASSESSMENT = """id assessmentId factoryId country toolVersion status cycle plannedDate assessors
   startedOn submittedAt approvedAt reviewer reviewComments publishedOn previousAssessmentId
@@ -1306,7 +1516,7 @@ EVERY_FACTORY = f"{{ factories(first: 100) {{ totalCount nodes {{ {EVERYTHING_OF
 
 async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(world: World) -> None:
     schema = (await world.graphql(INTROSPECTION, PROGRAMME)).json()["data"]["__schema"]
-    assert schema["mutationType"] is None and schema["subscriptionType"] is None
+    assert schema["mutationType"] == {"name": "Mutation"} and schema["subscriptionType"] is None
     objects = {t["name"]: {f["name"] for f in t["fields"]} for t in schema["types"] if t["kind"] == "OBJECT"}
     ours = {name: fields for name, fields in objects.items() if not name.startswith("__")}
     assert ours == REVIEWED_FIELDS, "a new type or field: decide who may read it, and test it here"
@@ -1319,7 +1529,7 @@ async def test_the_schema_has_only_the_fields_whose_access_is_reviewed_here(worl
     }
     assert arguments == REVIEWED_ARGUMENTS, "a new argument: decide what it may reach, and test it here"
     assert {f for f, args in arguments.items() if f.startswith("Query.") and "factoryId" in args} == {
-        f"Query.{name}" for name in LISTS_BY_FACTORY
+        f"Query.{name}" for name in LISTS_BY_FACTORY + RESULTS_BY_FACTORY
     }
 
 
@@ -1330,9 +1540,9 @@ async def test_a_factory_out_of_reach_answers_every_list_exactly_as_one_that_doe
     query = f"query ($id: ID!) {{ {field}(factoryId: $id) {{ totalCount nodes {{ __typename }} }} }}"
     for caller, readable in who_sees(world).items():
         headers = world.callers[caller]
-        missing = (await world.graphql(query, headers, {"id": "KH-2026-9999-1"})).json()
+        missing = graphql_answer(await world.graphql(query, headers, {"id": "KH-2026-9999-1"}))
         for factory_id in {world.angkor, world.mekong, world.saigon, world.duplicate} - readable:
-            answer = (await world.graphql(query, headers, {"id": factory_id})).json()
+            answer = graphql_answer(await world.graphql(query, headers, {"id": factory_id}))
             assert answer == missing, (field, caller, factory_id, answer)
 
 
@@ -1643,8 +1853,12 @@ async def test_each_caller_reads_only_the_history_it_may(world: World) -> None:
                 continue
             for secret in (world.visit_to_angkor, world.visit_to_mekong):
                 assert secret not in text, (caller, factory_id, secret)
+            # A factory knows of the survey rounds it hosted; a worker's response is in no one's history but the programme's.
+            its_survey_rounds = {"survey-round-opened", "survey-round-closed", "manager-survey-response-recorded"}
+            its_survey_rounds = {f"org.betterwork.assessment.{t}.v1" for t in its_survey_rounds}
             assert not any(
-                t.startswith("org.betterwork.assessment.") for t in types - PUBLISHED_IN_HISTORY - ITS_IMPROVEMENT_PLAN
+                t.startswith("org.betterwork.assessment.")
+                for t in types - PUBLISHED_IN_HISTORY - ITS_IMPROVEMENT_PLAN - its_survey_rounds
             ), (
                 caller,
                 types,
@@ -1704,6 +1918,85 @@ async def test_aggregates_are_read_only_by_those_they_are_for(world: World) -> N
             for country in dashboard["countries"]:
                 assert all(c["country"]["suppressed"] for c in country["clusters"])  # one report in the country
             assert not any(word in json.dumps(answer) for word in names + ids), (caller, brand_id)
+
+
+FIGURE = "factories assessments compliancePointsAssessed nonComplianceRate suppressed"
+COMPLIANCE_DASHBOARD = f"""query ($country: String!, $brandId: ID, $cycle: Int) {{
+  complianceDashboard(country: $country, brandId: $brandId, cycle: $cycle) {{ country cycle year brandId
+    total {{ country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }}
+    compliancePoints {{ clusterId compliancePointId country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }}
+    mostFrequentNonCompliances {{ compliancePointId country {{ {FIGURE} }} }}
+    recurrence {{ factories recurrenceRate suppressed }} remediation {{ factories findings suppressed }} }} }}"""
+COMPLIANCE_TREND = f"""query ($country: String!, $brandId: ID) {{ complianceTrend(country: $country, brandId: $brandId) {{
+  cycle year country {{ {FIGURE} }} supplyBase {{ {FIGURE} }} }} }}"""
+IMPACT = """query ($country: String!) {
+  improvement(country: $country) { factories improvement suppressed leftOut { reason factories factoryIds } }
+  complianceShare(country: $country, compliancePoint: "compensation.minimum-wages", minYears: 2) {
+    factories compliantShare suppressed leftOut { reason factories factoryIds } }
+  complianceByYearsInProgramme(country: $country) { years factories compliantShare suppressed } }"""
+
+
+async def test_dashboards_and_impact_figures_are_read_only_by_those_they_are_for(world: World) -> None:
+    secrets = [ANGKOR["name"], MEKONG["name"], SAIGON_STITCH["name"], world.angkor, world.mekong, world.saigon]
+    own_country = {"programme": None, "government KH": "KH", "government VN": "VN"}
+    brands = {"brand A": world.northwind, "brand B": world.lotus}
+
+    def refused(answer: dict[str, Any], why: Any) -> None:
+        assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", why
+
+    async def asked(query: str, caller: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return dict((await world.graphql(query, world.callers[caller], variables)).json())
+
+    for caller in world.callers:
+        for country in ("KH", "VN"):
+            reads_country = caller in own_country and own_country[caller] in (None, country)
+            for variables in ({"country": country}, {"country": country, "cycle": 1}):
+                answer = await asked(COMPLIANCE_DASHBOARD, caller, variables)
+                over_periods = "cycle" in variables
+                if caller in brands:
+                    dashboard = answer["data"]["complianceDashboard"]
+                    assert dashboard["brandId"] == brands[caller], (caller, variables)
+                    # Angkor's one report is the country's only one: the country is withheld (or,
+                    # over periods, not shown); the brand's own supplier's figures are its own.
+                    assert all(c["country"]["factories"] is None for c in dashboard["compliancePoints"])
+                    with_report = caller == "brand A" and country == "KH"
+                    assert (dashboard["total"]["supplyBase"] is not None) is with_report, (caller, country)
+                    if with_report:
+                        assert dashboard["total"]["supplyBase"]["factories"] == 1
+                    assert not any(word in json.dumps(answer) for word in secrets), (caller, variables)
+                    other = brands["brand B" if caller == "brand A" else "brand A"]
+                    refused(await asked(COMPLIANCE_DASHBOARD, caller, {**variables, "brandId": other}), caller)
+                elif reads_country and (caller == "programme" or not over_periods):
+                    dashboard = answer["data"]["complianceDashboard"]
+                    if caller != "programme":
+                        cells = [dashboard["total"], *dashboard["compliancePoints"]]
+                        assert all(c["country"]["factories"] is None for c in cells), (caller, country)
+                        assert dashboard["mostFrequentNonCompliances"] == [] and dashboard["recurrence"] == []
+                        assert all(c["suppressed"] for c in dashboard["remediation"])
+                        assert not any(word in json.dumps(answer) for word in secrets), (caller, variables)
+                else:
+                    refused(answer, (caller, variables))
+            trend = await asked(COMPLIANCE_TREND, caller, {"country": country})
+            if caller in brands:
+                points = trend["data"]["complianceTrend"]
+                assert all(p["country"]["factories"] is None for p in points) and not any(
+                    word in json.dumps(trend) for word in secrets
+                ), caller
+            elif caller != "programme":
+                refused(trend, (caller, country))
+            impact = await asked(IMPACT, caller, {"country": country})
+            if not reads_country:
+                refused(impact, (caller, country))
+                continue
+            left_out = impact["data"]["improvement"]["leftOut"] + impact["data"]["complianceShare"]["leftOut"]
+            if caller == "programme" and country == "KH":
+                # Angkor has one report: left out of the improvement, by name, for programme staff only.
+                assert {"reason": "ONLY_ONE_ASSESSMENT", "factories": 1, "factoryIds": [world.angkor]} in left_out
+            if caller != "programme":
+                assert all(o["factoryIds"] is None for o in left_out), caller
+                assert not any(word in json.dumps(impact) for word in secrets), (caller, country)
+                assert impact["data"]["improvement"]["factories"] is None
+                assert all(row["suppressed"] for row in impact["data"]["complianceByYearsInProgramme"])
 
 
 async def test_each_caller_reads_through_graphql_only_the_assessments_and_findings_it_may(world: World) -> None:
@@ -1943,7 +2236,8 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
       merged: factory(id: "{world.duplicate}") {{ factoryId committee {{ committeeId members {{ name }} }} }}
     }}"""
     statistics = '{ committeeStatistics(country: "%s") { country factoriesWithACommittee active meetingRegularly '
-    statistics += "workersSideWomenShare suppressed } }"
+    statistics += "workersSideWomenShare healthy suppressed "
+    statistics += "meetingsByQuarter { quarter committees meetings meetingsPerCommittee suppressed } } }"
 
     async def projected() -> bool:
         data = (await world.graphql(everything, PROGRAMME)).json()["data"]
@@ -1993,12 +2287,21 @@ async def test_a_committee_reaches_only_programme_staff_and_its_own_factory(worl
         "active": None,
         "meetingRegularly": None,
         "workersSideWomenShare": None,
+        "healthy": None,
         "suppressed": True,
     }
     for caller, headers in world.callers.items():
         answer = (await world.graphql(statistics % "KH", headers)).json()
         if caller in ("programme", "government KH"):
-            assert answer["data"]["committeeStatistics"] == suppressed, caller
+            figures = answer["data"]["committeeStatistics"]
+            quarters = figures.pop("meetingsByQuarter")
+            assert figures == suppressed, caller
+            assert quarters and all(
+                q
+                == {"quarter": q["quarter"], "committees": None, "meetings": None, "meetingsPerCommittee": None}
+                | {"suppressed": True}
+                for q in quarters
+            ), caller
         else:
             assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
 
@@ -2039,7 +2342,7 @@ async def test_an_advisory_plan_reaches_each_caller_as_far_as_it_may(world: Worl
     await eventually(projected, within=60, what="the gateway projecting Angkor's advisory plan")
     missing = {"factory": "KH-2026-9999-1"}
     for caller, headers in world.callers.items():
-        answer = (await world.graphql(everything, headers, {"factory": world.angkor})).json()
+        answer = graphql_answer(await world.graphql(everything, headers, {"factory": world.angkor}))
         text = json.dumps(answer)
         # Nobody reads a participant's name through advisory services, nor an unannounced visit's date.
         for secret in ("Sok Dara", world.visit_to_angkor, world.visit_to_mekong, str(NEXT_VISIT_TO_ANGKOR)):
@@ -2072,7 +2375,7 @@ async def test_an_advisory_plan_reaches_each_caller_as_far_as_it_may(world: Worl
             assert data["node"] == {"id": plan_node, "planId": world.advisory_plan, "advisor": None}
         elif caller in ("brand B", "factory Y", "merged factory"):  # nothing, exactly as for no plan at all
             assert world.advisory_plan not in text, caller
-            assert answer == (await world.graphql(everything, headers, missing)).json(), caller
+            assert answer == graphql_answer(await world.graphql(everything, headers, missing)), caller
             assert data == {"advisoryPlans": {"totalCount": 0, "nodes": []}, "node": None, "angkor": None}, caller
         else:  # governments: no plan, ever
             assert world.advisory_plan not in text, caller
@@ -2434,7 +2737,7 @@ async def test_without_the_registrys_word_a_brand_reads_nothing(create_database,
 
     assert as_brand.status_code == 503, as_brand.text
     assert "data" not in as_brand.json()
-    assert as_programme.status_code == 200 and as_programme.json() == {"data": {"factories": {"nodes": []}}}
+    assert graphql_answer(as_programme) == {"data": {"factories": {"nodes": []}}}
 
 
 async def test_a_large_import_does_not_stall_the_registry(world: World) -> None:
@@ -2509,8 +2812,219 @@ async def test_brands_lead_to_their_suppliers_as_far_as_each_caller_may_read(wor
             one = f'{{ brand(id: "{brand_id}") {{ brandId }} }}'
             found = (await world.graphql(one, headers)).json()["data"]["brand"]
             assert (found is not None) == (brand_id in brands), (caller, brand_id)
-        missing = (await world.graphql('{ brand(id: "BR-9999") { brandId } }', headers)).json()
+        missing = graphql_answer(await world.graphql('{ brand(id: "BR-9999") { brandId } }', headers))
         assert missing == {"data": {"brand": None}}
     for caller in ("government KH", "government VN"):
         refused = (await world.graphql(BRANDS, world.callers[caller])).json()
         assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+# --- mutations: each caller the owning service refuses is refused, its words kept -----------------
+
+OUTCOME = "{ id version consistencyToken }"
+
+
+def mutations(world: World) -> dict[str, tuple[str, dict[str, Any], frozenset[str]]]:
+    """Each mutation: its input type, a valid input that reaches the world's records, and who may send it."""
+    angkor_meeting = {k: v for k, v in MEETING.items() if k != "action_items"}
+    meeting = {
+        "committeeId": world.committee_of_angkor,
+        "heldOn": angkor_meeting["held_on"],
+        "attendees": angkor_meeting["attendees"],
+        "agenda": angkor_meeting["agenda"],
+        "minutes": angkor_meeting["minutes"],
+    }
+    item = {
+        "committeeId": world.committee_of_angkor,
+        "meetingId": world.meeting,
+        "description": "Clear the fabric rolls from the stairway",
+        "owner": "M-1",
+        "dueOn": str(TODAY + dt.timedelta(days=7)),
+    }
+    finding = {"assessmentId": world.published, "questionId": WAGES}
+    return {
+        "registerFactory": ("RegisterFactoryInput", {"profile": ANGKOR, "confirmedNew": True}, PROGRAMME_ONLY),
+        "updateFactory": ("UpdateFactoryInput", {"factoryId": world.angkor, "changes": {"name": "A"}}, ANGKOR_ITSELF),
+        "linkBrand": (
+            "LinkBrandInput",
+            {"factoryId": world.saigon, "brandId": world.northwind, "since": "2025-01-01"},
+            PROGRAMME_ONLY,
+        ),
+        "grantConsent": (
+            "ConsentInput",
+            {"factoryId": world.angkor, "brandId": world.lotus},
+            frozenset({"factory X"}),
+        ),
+        "revokeConsent": ("ConsentInput", {"factoryId": world.angkor, "brandId": world.northwind}, ANGKOR_ITSELF),
+        "scheduleAssessment": (
+            "ScheduleAssessmentInput",
+            {"factoryId": world.angkor, "plannedDate": str(TODAY + dt.timedelta(days=9)), "assessors": ["dara"]},
+            PROGRAMME_ONLY,
+        ),
+        "reportImprovementProgress": (
+            "ImprovementProgressInput",
+            {"assessmentId": world.published, "actionId": world.action, "note": "arrears paid for May"},
+            ANGKOR_ITSELF,
+        ),
+        "reportRemediation": ("RemediationInput", finding | {"note": "arrears paid"}, ANGKOR_ITSELF),
+        "verifyRemediation": ("FindingInput", finding, PROGRAMME_ONLY),
+        "rejectRemediation": ("RejectRemediationInput", finding | {"reason": "not paid"}, PROGRAMME_ONLY),
+        "recordCommitteeMeeting": ("CommitteeMeetingInput", meeting, ANGKOR_ITSELF),
+        "raiseCommitteeActionItem": ("ActionItemInput", item, ANGKOR_ITSELF),
+        "recordTrainingAttendance": (
+            "TrainingAttendanceInput",
+            {"sessionId": world.shared_session, "day": SST["days"][0], "present": ["AA-S-001"]},
+            PROGRAMME_ONLY,
+        ),
+    }
+
+
+async def versions(world: World) -> dict[str, Any]:
+    """What the refused commands would have changed, as the services keep it."""
+    paths = [
+        (world.registry, f"/factories/{world.angkor}"),
+        (world.registry, f"/factories/{world.saigon}"),
+        (world.assessment, f"/assessments/{world.published}"),
+        (world.committee, f"/committees/{world.committee_of_angkor}"),
+        (world.training, f"/sessions/{world.shared_session}"),
+    ]
+    found = {}
+    for client, path in paths:
+        response = await client.get(path, headers=PROGRAMME)
+        assert response.status_code == 200, response.text
+        found[path] = response.json()["version"]
+    found["assessments"] = len((await world.assessment.get("/assessments", headers=PROGRAMME)).json())
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(FORWARDED))
+async def test_a_mutation_is_refused_to_everyone_its_service_refuses_and_changes_nothing(
+    world: World, name: str
+) -> None:
+    input_type, input, allowed = mutations(world)[name]
+    before = await versions(world)
+    query = f"mutation ($input: {input_type}!) {{ {name}(input: $input) {OUTCOME} }}"
+    for caller in sorted(SIGNED_IN - allowed):
+        answer = (await world.graphql(query, world.callers[caller], {"input": input})).json()
+        assert answer["data"] is None, f"{caller} could {name}: {answer}"
+        [error] = answer["errors"]
+        # Refused, in the service's words: forbidden, or (another factory's records) as if missing.
+        assert error["extensions"]["code"] in {"FORBIDDEN", "NOT_FOUND"}, (caller, error)
+        assert error["extensions"]["status"] in {403, 404} and error["message"], (caller, error)
+        if caller.startswith(("brand", "government")):
+            assert error["extensions"]["code"] == "FORBIDDEN", (caller, error)
+    unauthenticated = await world.gateway.post("/graphql", json={"query": query, "variables": {"input": input}})
+    assert unauthenticated.status_code == 401
+    assert await versions(world) == before
+
+
+# --- research surveys -------------------------------------------------------------------------
+
+SURVEY = """query ($country: String, $factoryId: String, $roundId: String) { workerSurveyResults(
+  questionnaireId: "worker-wellbeing", version: 1, country: $country, factoryId: $factoryId, roundId: $roundId) {
+  roundsCounted roundsWithTooFewRespondents respondents questions { questionId total { respondents withheld
+    withheldReason distribution { answer respondents } mean median }
+    bySex { group figures { respondents withheld } } byAgeBand { group figures { respondents } }
+    byRole { group figures { respondents } } } } }"""
+SURVEY_IMPACT = """query ($country: String!) { managerSurveyImpact(country: $country) { country
+  sales { factories shareIncreased medianChange suppressed leftOut { reason factories factoryIds } }
+  productionCapacity { factories } employment { factories } } }"""
+
+
+async def test_survey_results_are_read_only_by_those_they_are_for(world: World) -> None:
+    """Worker survey results: programme staff any country, factory or round; a government its own
+    country's; a factory its own (a round of another's answers as a missing one). Brands nothing.
+    Angkor's round had three respondents: every figure is withheld, for everyone, programme staff
+    included, and no worker's words ever come back. Manager survey impact: programme and governments."""
+    reaches: dict[str, dict[str, str]] = {
+        "KH": {"country": "KH"},
+        "VN": {"country": "VN"},
+        "angkor": {"factoryId": world.angkor},
+        "mekong": {"factoryId": world.mekong},
+        "round": {"roundId": world.survey_round},
+        "no round": {"roundId": "no-such-round"},
+    }
+    may = {
+        "programme": {"KH", "VN", "angkor", "mekong", "round", "no round"},
+        "government KH": {"KH"},
+        "government VN": {"VN"},
+        "factory X": {"angkor", "round", "no round"},
+        "factory Y": {"mekong", "round", "no round"},  # Angkor's round: as a missing one
+        "merged factory": {"round", "no round"},
+    }
+
+    async def projected() -> bool:
+        answer = (await world.graphql(SURVEY, PROGRAMME, {"roundId": world.survey_round})).json()["data"]
+        return bool(answer and answer["workerSurveyResults"])
+
+    await eventually(projected, what="the gateway projecting the survey round")
+    for caller, headers in world.callers.items():
+        for name, reach in reaches.items():
+            answer = (await world.graphql(SURVEY, headers, reach)).json()
+            text = json.dumps(answer)
+            assert WORKER_COMMENT not in text and "Pisey" not in text, (caller, name)
+            if name not in may.get(caller, set()):
+                assert answer["data"] == {"workerSurveyResults": None}, (caller, name)
+                assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, name)
+                continue
+            found = answer["data"]["workerSurveyResults"]
+            own_round = name == "round" and caller in ("programme", "factory X")
+            if name == "no round" or (name == "round" and not own_round):
+                assert found is None and "errors" not in answer, (caller, name)
+                continue
+            counted_here = name in ("KH", "angkor", "round")
+            assert found["roundsWithTooFewRespondents"] == (1 if counted_here else 0), (caller, name)
+            assert found["roundsCounted"] == 0 and found["respondents"] == 0, (caller, name)
+            for question in found["questions"]:
+                assert question["total"]["withheld"] and question["total"]["respondents"] is None, (caller, name)
+                assert question["total"]["distribution"] == [] and question["total"]["mean"] is None
+                assert question["bySex"] == question["byAgeBand"] == question["byRole"] == []
+    for caller, headers in world.callers.items():
+        for country in ("KH", "VN"):
+            answer = (await world.graphql(SURVEY_IMPACT, headers, {"country": country})).json()
+            if caller == "programme" or caller == f"government {country}":
+                impact = answer["data"]["managerSurveyImpact"]
+                assert impact["country"] == country and impact["sales"]["leftOut"] == [], caller
+                assert impact["sales"]["suppressed"] is (caller != "programme"), caller
+            else:
+                assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+
+
+async def export_lines(world: World, headers: dict[str, str], export_id: str) -> list[dict[str, Any]]:
+    answer = await world.gateway.get(f"/bulk-exports/{export_id}.jsonl", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.text.splitlines()]
+
+
+REPORT_LINE = {"factoryId", "id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"}
+
+
+async def test_a_bulk_export_holds_only_what_its_starter_may_read(world: World) -> None:
+    ours = {world.angkor, world.mekong, world.saigon, world.duplicate}
+    exporters = {"programme", "brand A", "brand B"}
+    for caller in sorted(SIGNED_IN - exporters):
+        headers = world.callers[caller]
+        for kind in ("SUPPLIER_REPORTS", "FACTORIES"):
+            refused = (await world.graphql(START_EXPORT, headers, {"kind": kind})).json()
+            assert refused["data"] is None, (caller, kind)
+            assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", (caller, kind)
+        polled = (await world.graphql(POLL_EXPORT, headers, {"id": world.bulk_export})).json()
+        assert polled["errors"][0]["extensions"]["code"] == "FORBIDDEN", caller
+    for caller in sorted(exporters):
+        headers = world.callers[caller]
+        factories = await export_lines(world, headers, await exported(world, caller, "FACTORIES"))
+        assert {f["factoryId"] for f in factories} & ours == who_sees(world)[caller], caller
+        reports = await export_lines(
+            world,
+            headers,
+            world.bulk_export if caller == "brand A" else await exported(world, caller, "SUPPLIER_REPORTS"),
+        )
+        readable = {world.published} if world.angkor in who_sees(world)[caller] else set()
+        assert {r["id"] for r in reports} == readable, caller
+        for line in reports:  # a report's results: no evidence, no staff name, no visit to come
+            assert set(line) == REPORT_LINE, (caller, sorted(line))
+            assert line["factoryId"] == world.angkor
+            assert str(NEXT_VISIT_TO_ANGKOR) not in json.dumps(line)
+        if caller != "brand A":  # Northwind's own export does not exist for anyone else
+            polled = (await world.graphql(POLL_EXPORT, headers, {"id": world.bulk_export})).json()
+            assert polled["data"]["bulkExport"] is None, caller

@@ -270,6 +270,68 @@ async def test_what_make_run_prints_answers_in_the_gateway(loaded: Demo) -> None
     assert all(query in guide for query in demo.TRY_IT.values())
 
 
+# The compliance points of the programme's headline claims ("100% compliance in paying correct minimum
+# wages, paid leave and social security among factories participating more than two years", "91% of
+# factories have contracts in line with the law").
+HEADLINE_POINTS = (
+    "compensation.minimum-wages",
+    "compensation.paid-leave",
+    "compensation.social-security",
+    "contracts-and-hr.employment-contracts",
+)
+CLAIMS = """query ($country: String!, $point: String!, $minYears: Int!) {
+  complianceShare(country: $country, compliancePoint: $point, minYears: $minYears) {
+    factories compliantShare leftOut { reason factories } }
+  improvement(country: $country, cluster: "osh") { factories improvement leftOut { reason factories } } }"""
+
+
+def test_the_demo_of_make_run_has_what_each_headline_claim_asks_in_every_country() -> None:
+    programme = demo.plan(demo.Size(), 2026, TODAY)  # make run's: the default size and seed
+    shorter = 0
+    for country in {f.country for f in programme.factories}:
+        assert set(HEADLINE_POINTS) <= {p.id for p in demo.tool("global-1").for_country(country).compliance_points}
+        reports = [[a.published_on for a in f.assessments] for f in programme.factories if f.country == country]
+        # More than two years between the first and latest report: what "participating more than
+        # two years" asks.
+        longer = [r for r in reports if r[-1] >= r[0].replace(year=r[0].year + 2)]
+        assert longer, country
+        shorter += len(reports) - len(longer)
+    assert shorter  # and factories that took part less, which the claims leave out
+
+
+async def test_the_headline_claims_answer_for_each_country_with_every_factory_accounted_for(loaded: Demo) -> None:
+    with_reports: dict[str, set[str]] = defaultdict(set)
+    for report in await published_reports(loaded):
+        with_reports[report["country"]].add(report["factory_id"])
+    assert with_reports
+
+    async def answered(country: str, point: str, min_years: int) -> dict[str, Any]:
+        body = {"query": CLAIMS, "variables": {"country": country, "point": point, "minYears": min_years}}
+        response = await loaded.http.post(f"{loaded.urls.gateway}/graphql", json=body, headers=PROGRAMME)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        return dict(response.json()["data"])
+
+    def accounted(figure: dict[str, Any]) -> int:
+        """The factories in the figure and those left out of it, with their reasons."""
+        return int(figure["factories"] or 0) + sum(o["factories"] for o in figure["leftOut"])
+
+    some_factories = False
+    for country, factories in with_reports.items():
+
+        async def all_projected(country: str = country, expected: int = len(factories)) -> bool:
+            return accounted((await answered(country, HEADLINE_POINTS[0], 0))["complianceShare"]) == expected
+
+        await eventually(all_projected, within=60, what=f"the gateway projecting {country}'s reports")
+        for point in HEADLINE_POINTS:
+            answer = await answered(country, point, 1)
+            share = answer["complianceShare"]
+            assert accounted(share) == len(factories), (country, point, share)
+            assert share["compliantShare"] is None or 0 <= share["compliantShare"] <= 1
+            some_factories |= bool(share["factories"])
+            assert accounted(answer["improvement"]) == len(factories), (country, answer["improvement"])
+    assert some_factories
+
+
 async def test_loading_again_changes_nothing(loaded: Demo) -> None:
     before = await published_reports(loaded)
     sessions = await loaded.get(f"{loaded.urls.training}/sessions")
@@ -281,3 +343,41 @@ async def test_loading_again_changes_nothing(loaded: Demo) -> None:
     assert await published_reports(loaded) == before
     assert await loaded.get(f"{loaded.urls.training}/sessions") == sessions
     assert again.commands < loaded.planned / 5  # only the creating commands, answered from their keys
+
+
+async def test_the_surveys_answer_in_the_gateway(loaded: Demo) -> None:
+    """The worker survey's rounds and the manager surveys' impact, as the plan made them."""
+    programme = demo.plan(SIZE, SEED)
+    country_of = {i: f.country for i, f in enumerate(programme.factories)}
+    worker = [s for s in programme.surveys if s.questionnaire == "worker-wellbeing"]
+    managed = Counter(country_of[s.factory] for s in programme.surveys if s.questionnaire == "business-performance")
+    per_factory = Counter(s.factory for s in programme.surveys if s.questionnaire == "business-performance")
+    assert any(len(s.responses) < 10 for s in worker) and any(len(s.responses) >= 10 for s in worker)
+
+    async def answer(query: str) -> dict[str, Any]:
+        response = await loaded.http.post(f"{loaded.urls.gateway}/graphql", json={"query": query}, headers=PROGRAMME)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        return dict(response.json()["data"])
+
+    for country in sorted(set(country_of.values())):
+        rounds = [s for s in worker if country_of[s.factory] == country]
+        results = f"""{{ workerSurveyResults(questionnaireId: "worker-wellbeing", version: 1, country: "{country}") {{
+          roundsCounted roundsWithTooFewRespondents respondents }} }}"""
+        expected = {
+            "roundsCounted": sum(len(s.responses) >= 10 for s in rounds),
+            "roundsWithTooFewRespondents": sum(len(s.responses) < 10 for s in rounds),
+            "respondents": sum(len(s.responses) for s in rounds if len(s.responses) >= 10),
+        }
+
+        async def projected(query: str = results, wanted: dict[str, int] = expected) -> bool:
+            return (await answer(query))["workerSurveyResults"] == wanted
+
+        await eventually(projected, within=60, what=f"the worker survey rounds of {country}")
+        if managed[country]:
+            impact = f'{{ managerSurveyImpact(country: "{country}") {{ employment {{ factories }} }} }}'
+            several = sum(n >= 2 for f, n in per_factory.items() if country_of[f] == country)
+
+            async def impact_projected(query: str = impact, wanted: int = several) -> bool:
+                return (await answer(query))["managerSurveyImpact"]["employment"]["factories"] == wanted
+
+            await eventually(impact_projected, within=60, what=f"the manager survey impact of {country}")

@@ -202,6 +202,7 @@ async def test_a_merged_record_resolves_to_the_survivor_for_ever(stack: Stack) -
     )
 
     assert merged.status_code == 200 and brand["id"] in merged.json()["brand_links"]
+    assert merged.json()["aliases"] == [{"factory_id": duplicate["id"], "name": "Angkor Apparel (Kambol)"}]
     redirect = await stack.registry.get(f"/factories/{duplicate['id']}", headers=PROGRAMME)
     assert redirect.status_code == 308 and redirect.headers["location"] == f"/factories/{survivor['id']}"
     followed = await stack.registry.get(f"/factories/{duplicate['id']}", headers=PROGRAMME, follow_redirects=True)

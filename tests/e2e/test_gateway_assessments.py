@@ -630,6 +630,56 @@ async def test_open_zero_tolerance_alerts_with_how_long_each_has_waited(read_sid
         assert error["extensions"]["code"] == "FORBIDDEN" and "programme staff only" in error["message"]
 
 
+async def test_an_alert_unacknowledged_for_a_day_is_overdue_and_acknowledgement_takes_it_off(
+    read_side: ReadSide,
+) -> None:
+    angkor = await read_side.factory("Angkor Apparel")
+    late, fresh = await Visit(read_side, angkor).schedule(), await Visit(read_side, angkor).schedule()
+    now = dt.datetime.now(dt.UTC)
+    for visit, raised_at in ((late, now - dt.timedelta(hours=25)), (fresh, now - dt.timedelta(hours=23))):
+        await visit.publish(ae.AssessmentStarted, started_on=STARTED)
+        await visit.find(CHILD, ae.Result.NON_COMPLIANT, "seen on the floor")
+        event = ae.ZeroToleranceIssueRaised(
+            assessment_id=visit.id, factory_id=angkor, question_id=CHILD, issue=ae.ZeroToleranceIssue.CHILD_LABOUR
+        )
+        await read_side.send(dataclasses.replace(read_side.envelope(event, visit.stream), time=raised_at))
+    query = """query ($overdue: Boolean) { zeroToleranceAlerts(overdue: $overdue) {
+      nodes { assessmentId status overdue acknowledgedBy } } }"""
+
+    def alerts(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {a["assessmentId"]: a for a in data["zeroToleranceAlerts"]["nodes"]}
+
+    data = await read_side.until(query, PROGRAMME, lambda d: len(alerts(d)) == 2, "both alerts")
+    assert {k: v["overdue"] for k, v in alerts(data).items()} == {late.id: True, fresh.id: False}
+    overdue = alerts((await read_side.graphql(query, PROGRAMME, {"overdue": True}))["data"])
+    assert list(overdue) == [late.id]
+
+    acknowledged_at = now - dt.timedelta(minutes=5)
+    ack = ae.ZeroToleranceIssueAcknowledged(
+        assessment_id=late.id,
+        factory_id=angkor,
+        question_id=CHILD,
+        acknowledged_by="manager-chan",
+        acknowledged_at=acknowledged_at,
+    )
+    await read_side.publish(ack, stream=f"zero-tolerance-{late.id}-{CHILD}")
+    data = await read_side.until(
+        query, PROGRAMME, lambda d: alerts(d)[late.id]["status"] == "ACKNOWLEDGED", "the acknowledgement"
+    )
+    assert alerts(data)[late.id] == {
+        "assessmentId": late.id,
+        "status": "ACKNOWLEDGED",
+        "overdue": False,
+        "acknowledgedBy": "manager-chan",
+    }
+    assert alerts((await read_side.graphql(query, PROGRAMME, {"overdue": True}))["data"]) == {}
+    only_open = "{ zeroToleranceAlerts(status: [OPEN]) { nodes { assessmentId } } }"
+    assert [
+        a["assessmentId"]
+        for a in (await read_side.graphql(only_open, PROGRAMME))["data"]["zeroToleranceAlerts"]["nodes"]
+    ] == [fresh.id]
+
+
 # --- redelivery ------------------------------------------------------------------------------
 
 

@@ -542,7 +542,8 @@ async def test_only_programme_staff_and_the_factory_itself_read_a_committee(read
 
 
 STATISTICS = """query ($country: String!) { committeeStatistics(country: $country, today: "2026-04-20") {
-  country factoriesWithACommittee active meetingRegularly workersSideWomenShare suppressed } }"""
+  country factoriesWithACommittee active meetingRegularly workersSideWomenShare healthy
+  meetingsByQuarter { quarter committees meetings meetingsPerCommittee suppressed } suppressed } }"""
 
 
 async def test_country_statistics_count_factories_and_withhold_small_cells(read_side: ReadSide) -> None:
@@ -570,9 +571,28 @@ async def test_country_statistics_count_factories_and_withhold_small_cells(read_
         "active": 6,
         "meetingRegularly": 5,
         "workersSideWomenShare": round(women_elected / workers_side, 2),
+        # The first quarter: seven committees sat (one dissolved in March), one met (in February);
+        # the second, to 20 April: six sat, five met.
+        "meetingsByQuarter": [
+            {"quarter": "2026-Q1", "committees": 7, "meetings": 1, "meetingsPerCommittee": round(1 / 7, 2),
+             "suppressed": False},
+            {"quarter": "2026-Q2", "committees": 6, "meetings": 5, "meetingsPerCommittee": round(5 / 6, 2),
+             "suppressed": False},
+        ],
         "suppressed": False,
-    }
-    await settled(read_side, STATISTICS, PROGRAMME, {"country": "KH"}, lambda d: d["committeeStatistics"] == expected)
+    }  # fmt: skip
+
+    def but_healthy(figures: dict[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in figures.items() if name != "healthy"}
+
+    await settled(
+        read_side, STATISTICS, PROGRAMME, {"country": "KH"}, lambda d: but_healthy(d["committeeStatistics"]) == expected
+    )
+    # Healthy: as each committee's own health says (tested with the committee), counted by factory.
+    query = '{ committees(country: "KH", healthy: true, today: "2026-04-20") { nodes { factoryId } } }'
+    healthy = (await read_side.graphql(query, PROGRAMME))["data"]["committees"]["nodes"]
+    expected["healthy"] = len({c["factoryId"] for c in healthy})
+    assert 0 < expected["healthy"] < 6  # one active committee has not met since February
     government = await read_side.graphql(STATISTICS, bearer(Audience.GOVERNMENT, "KH"), {"country": "KH"})
     assert government["data"]["committeeStatistics"] == expected
     await settled(
@@ -589,5 +609,10 @@ async def test_country_statistics_count_factories_and_withhold_small_cells(read_
         "active": None,
         "meetingRegularly": None,
         "workersSideWomenShare": None,
+        "healthy": None,
+        "meetingsByQuarter": [
+            {"quarter": q, "committees": None, "meetings": None, "meetingsPerCommittee": None, "suppressed": True}
+            for q in ("2026-Q1", "2026-Q2")
+        ],
         "suppressed": True,
     }

@@ -3,7 +3,9 @@ with it, and served at GET /countries)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,10 @@ COUNTRY_PROGRAMMES: dict[str, CountryProgramme] = {
         CountryProgramme("VN", "Vietnam", "Better Work Vietnam", True, True, ("vi",), "Asia/Ho_Chi_Minh"),
     ]
 }
+
+
+def today_in(country: str, now: dt.datetime | None = None) -> dt.date:
+    """The calendar day at the factory, not in UTC: a meeting held this morning in Phnom Penh is not
+    in the future, and a day in Dhaka is over before it is in Managua."""
+    programme = COUNTRY_PROGRAMMES.get(country)
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(programme.timezone) if programme else dt.UTC).date()

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from betterwork_events.docs import run, to_json
 
@@ -107,19 +106,15 @@ def complete_answers(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_every_answer(app: FastAPI) -> None:
-    """Make `app.openapi()` return the completed document (cached, as FastAPI caches its own)."""
+    """Make `app.openapi()` return its document (as built so far) completed, once (FastAPI caches too)."""
+    documented = app.openapi
+    completed: dict[str, Any] | None = None
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = complete_answers(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
-                )
-            )
-        return app.openapi_schema
+        nonlocal completed
+        if completed is None:
+            completed = complete_answers(documented())
+        return completed
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -103,16 +103,22 @@ async def retrying(what: str, operation: Callable[[], Awaitable[T]], backoff: Ba
             await asyncio.sleep(delay)
 
 
-def own_engine(engine: AsyncEngine, application_name: str, *, pool_size: int = 1) -> AsyncEngine:
+def own_engine(
+    engine: AsyncEngine, application_name: str, *, pool_size: int = 1, search_path: str | None = None
+) -> AsyncEngine:
     """An engine on the same database as `engine` with a small pool of its own, for a background
     task: API traffic exhausting its pool never starves the task, nor the task the API. Its
     connections are named, so operators (and tests) can tell them apart in pg_stat_activity.
     One connection is enough for a consumer, which applies one batch at a time (its rebalance
-    listener, if it ever needs a second, waits for it and retries)."""
+    listener, if it ever needs a second, waits for it and retries). A `search_path` makes
+    unqualified table names resolve to that schema first (a read model being rebuilt)."""
+    server_settings = {"application_name": application_name[:63]}
+    if search_path is not None:
+        server_settings["search_path"] = search_path
     return create_async_engine(
         engine.url,
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=300,
-        connect_args={"server_settings": {"application_name": application_name[:63]}},
+        connect_args={"server_settings": server_settings},
     )

@@ -32,7 +32,10 @@ class CommonSettings(BaseSettings):
     jwt_issuer: str = "betterwork-dev"
     jwt_audience: str = "betterwork"
     otlp_endpoint: str | None = None
-    # Off only in tests that drive the relay and consumers themselves.
+    # Whether the API process runs the relay and consumers itself (what `make run` and the tests do).
+    # Off where they run apart (`python -m betterwork_events.worker`, the worker Deployments in
+    # deploy/k8s), so API replicas scale on requests and workers on lag; and in tests that drive
+    # the relay and consumers themselves.
     run_background_tasks: bool = True
 
     @model_validator(mode="after")

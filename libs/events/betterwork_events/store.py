@@ -14,7 +14,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from uuid import UUID, uuid4
@@ -64,6 +65,7 @@ class Appended:
     version: int  # the stream's version after the append
     event_ids: tuple[UUID, ...]
     duplicate: bool = False  # True when these event ids were appended before: nothing changed
+    position: int = 0  # the global position of the last of these events
 
 
 @dataclass(frozen=True, order=True)
@@ -105,7 +107,9 @@ _HELD_BACK = """
 """
 _LOAD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version"
 _STREAM_OF = "SELECT stream_id FROM events WHERE event_id = $1"
-_APPENDED_BEFORE = "SELECT stream_id, max(version) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
+_APPENDED_BEFORE = (
+    "SELECT stream_id, max(version), max(position) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
+)
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
 # Two-key form: its own lock space, apart from the relay's and the migrations' one-key locks.
 _CLAIM = sa.text("SELECT pg_advisory_xact_lock(1, hashtext(:key))")
@@ -113,6 +117,36 @@ _NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 _INSERT_COLUMNS = (
     "event_id, stream_id, version, type, data, factory_id, actor, correlation_id, causation_id, traceparent"
 )
+
+
+class TouchedPositions:
+    """The greatest global position a request's commands appended or read (its events are what
+    the answer reflects): what its consistency token names (see web.py)."""
+
+    __slots__ = ("highest",)
+
+    def __init__(self) -> None:
+        self.highest: int | None = None
+
+
+_touched_positions: ContextVar[TouchedPositions | None] = ContextVar("bw_touched_positions", default=None)
+
+
+@contextlib.contextmanager
+def tracking_positions() -> Iterator[TouchedPositions]:
+    """Within the block (and the tasks it starts), appends and loads note the positions they touch."""
+    touched = TouchedPositions()
+    token = _touched_positions.set(touched)
+    try:
+        yield touched
+    finally:
+        _touched_positions.reset(token)
+
+
+def _touched(position: int) -> None:
+    touched = _touched_positions.get()
+    if touched is not None and (touched.highest is None or position > touched.highest):
+        touched.highest = position
 
 
 class EventStore:
@@ -199,7 +233,7 @@ class EventStore:
             if connection is None:
                 async with self.connections.use() as conn:
                     try:
-                        await conn.execute(insert, *values)
+                        position = max(row[0] for row in await conn.fetch(insert, *values))
                     except asyncpg.UniqueViolationError as error:
                         return await self._explain_conflict(error, stream_id, expected_version, ids, conn)
                 self._notifier.poke()
@@ -210,12 +244,13 @@ class EventStore:
                 assert driver is not None
                 try:
                     async with connection.begin_nested():
-                        await driver.execute(insert, *values)
+                        position = max(row[0] for row in await driver.fetch(insert, *values))
                 except asyncpg.UniqueViolationError as error:
                     return await self._explain_conflict(error, stream_id, expected_version, ids, driver)
                 # Delivered when the caller's transaction commits, and only if it does.
                 await driver.execute(_NOTIFY)
-        return Appended(stream_id, expected_version + len(events), ids)
+        _touched(position)
+        return Appended(stream_id, expected_version + len(events), ids, position=position)
 
     @staticmethod
     async def _explain_conflict(
@@ -227,7 +262,8 @@ class EventStore:
     ) -> Appended:
         first = await conn.fetchrow(_APPENDED_BEFORE, list(ids))
         if first is not None:
-            return Appended(first[0], first[1], ids, duplicate=True)
+            _touched(first[2])
+            return Appended(first[0], first[1], ids, duplicate=True, position=first[2])
         if error.constraint_name == "events_stream_version_key":
             raise VersionConflict(stream_id, expected_version, await conn.fetchval(_VERSION, stream_id)) from None
         raise error
@@ -244,6 +280,7 @@ class EventStore:
             rows = await conn.fetch(_LOAD, stream_id)
         if not rows:
             raise StreamNotFound(stream_id)
+        _touched(max(row["position"] for row in rows))
         return self._envelopes(rows)
 
     async def read_all(
@@ -451,4 +488,4 @@ def _insert_sql(count: int) -> str:
     values = ", ".join(
         "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")" for row in range(count)
     )
-    return f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values}"
+    return f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values} RETURNING position"

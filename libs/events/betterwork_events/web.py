@@ -1,6 +1,8 @@
 """What every service's FastAPI app has in common: errors, health, tracing, background tasks.
 
-Each service calls `service_app` once, in its `create_app(settings)`.
+Each service calls `service_app` once, in its `create_app(settings)`. Its background tasks (the
+outbox relay, projection consumers) run inside the API process, or apart in a worker process
+(`python -m betterwork_events.worker`) when the API runs with `BW_RUN_BACKGROUND_TASKS=false`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import sqlalchemy as sa
@@ -29,6 +31,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betterwork_events.auth import Principal, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
@@ -39,12 +43,31 @@ from betterwork_events.openapi import document_every_answer
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
 from betterwork_events.shedding import LoadShedding
-from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
+from betterwork_events.store import (
+    CommandContext,
+    EventStore,
+    StreamNotFound,
+    VersionConflict,
+    tracking_positions,
+)
 from betterwork_events.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Awaitable[None]]
+# What a background task does, and so which worker process runs it when they run apart: the relay
+# (one leader per service, by advisory lock) or the consumers (a consumer group, one member per
+# partition at most).
+Role = Literal["relay", "consumers"]
+ROLES: tuple[Role, ...] = ("relay", "consumers")
+
+
+@dataclass(frozen=True)
+class Background:
+    name: str
+    role: Role
+    run: BackgroundTask
+
 
 # The largest request body any route takes (413 beyond it): a country's whole factory list as
 # CSV is a few megabytes. Bodies are read before the token is checked, so without a bound anyone
@@ -59,9 +82,25 @@ class Runtime:
     service: str
     settings: CommonSettings
     engine: AsyncEngine
-    background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)
     store: EventStore | None = None
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. closing HTTP clients
+
+    @contextlib.asynccontextmanager
+    async def running(self, roles: Sequence[Role]) -> AsyncIterator[None]:
+        """Run the background tasks of these roles (supervised) while inside; then close everything."""
+        tasks = [asyncio.create_task(supervise(b.name, b.run), name=b.name) for b in self.background if b.role in roles]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for close in self.on_shutdown:
+                await close()
+            if self.store is not None:
+                await self.store.close()
+            await self.engine.dispose()
 
 
 def event_sourced(service: str, settings: CommonSettings, *, learns_factories: bool = True) -> Runtime:
@@ -70,7 +109,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
     engine = create_engine(settings)
     store = EventStore(engine, source=f"/betterwork/{service}", wait_seconds=settings.database_wait_seconds)
     relay = OutboxRelay(store, settings.kafka_bootstrap, settings.topic(events_topic(service)))
-    background: list[tuple[str, BackgroundTask]] = [("outbox relay", relay.run)]
+    background = [Background("outbox relay", "relay", relay.run)]
     if learns_factories:
         factories = ProjectionRunner(
             engine,
@@ -79,7 +118,7 @@ def event_sourced(service: str, settings: CommonSettings, *, learns_factories: b
             [settings.topic(events_topic("factory-registry"))],
             dead_letter_topic=settings.topic(f"{service}.dead-letter"),
         )
-        background.append(("factory reference", factories.run))
+        background.append(Background("factory reference", "consumers", factories.run))
     return Runtime(service, settings, engine, background, store)
 
 
@@ -174,6 +213,15 @@ async def supervise(
             delay = min(delay * 2, 30)
 
 
+def freeze_startup() -> None:
+    # What startup made (modules, schemas, the app) lives as long as the process: frozen, it is
+    # left out of every later full collection, which otherwise walks it all again each time the
+    # relay or a projection has allocated a few batches of events. Collected first, so no garbage
+    # is frozen with it.
+    gc.collect()
+    gc.freeze()
+
+
 def service_app(
     runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter], version: str = "0.1.0"
 ) -> FastAPI:
@@ -181,26 +229,9 @@ def service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # What startup made (modules, schemas, the app) lives as long as the process: frozen, it is
-        # left out of every later full collection, which otherwise walks it all again each time the
-        # relay or a projection has allocated a few batches of events. Collected first, so no garbage
-        # is frozen with it.
-        gc.collect()
-        gc.freeze()
-        tasks = []
-        if runtime.settings.run_background_tasks:
-            tasks = [asyncio.create_task(supervise(name, task), name=name) for name, task in runtime.background]
-        try:
+        freeze_startup()
+        async with runtime.running(ROLES if runtime.settings.run_background_tasks else ()):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for close in runtime.on_shutdown:
-                await close()
-            if runtime.store is not None:
-                await runtime.store.close()
-            await runtime.engine.dispose()
 
     app = FastAPI(
         title=title, description=description, version=version, lifespan=lifespan, max_body_size=MAX_BODY_BYTES
@@ -208,12 +239,27 @@ def service_app(
     app.state.runtime = runtime
     app.state.store = runtime.store
     app.state.token_verifier = TokenVerifier(runtime.settings)
+    app.include_router(operations(runtime))
+    for router in routers:
+        app.include_router(router)
+    add_error_handlers(app)
+    app.add_middleware(ConsistencyTokens, service=runtime.service)
+    _document_consistency_tokens(app)
+    app.add_middleware(LoadShedding, max_in_flight=runtime.settings.max_requests_in_flight)
+    document_every_answer(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
+    return app
 
-    @app.get("/health", tags=["operations"], summary="Liveness: the process is up")
+
+def operations(runtime: Runtime) -> APIRouter:
+    """The probes: /health (the process is up) and /ready (its database answers)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness: the process is up")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": runtime.service}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers")
+    @router.get("/ready", summary="Readiness: the database answers")
     async def ready() -> JSONResponse:
         try:
             async with runtime.engine.connect() as conn:
@@ -228,13 +274,61 @@ def service_app(
             )
         return JSONResponse({"status": "ready", "service": runtime.service})
 
-    for router in routers:
-        app.include_router(router)
-    add_error_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
-    app.add_middleware(LoadShedding, max_in_flight=runtime.settings.max_requests_in_flight)
-    document_every_answer(app)
-    return app
+    return router
+
+
+# Read-your-writes: every accepted command answers which events its answer reflects, as
+# `<service>:<global position>` (the greatest position it appended, or read when it changed
+# nothing). A GraphQL query presenting the token waits until the gateway's read models have
+# applied that event (see the gateway's consistency.py).
+CONSISTENCY_TOKEN = "Consistency-Token"
+COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ConsistencyTokens:
+    """Adds `Consistency-Token` to each successful command's response, from the positions the
+    event store noted while the request ran (store.tracking_positions)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in COMMAND_METHODS:
+            await self.app(scope, receive, send)
+            return
+        with tracking_positions() as touched:
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] < 400 and touched.highest:
+                    MutableHeaders(scope=message).append(CONSISTENCY_TOKEN, f"{self.service}:{touched.highest}")
+                await send(message)
+
+            await self.app(scope, receive, sending)
+
+
+def _document_consistency_tokens(app: FastAPI) -> None:
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for operations in document.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() not in COMMAND_METHODS:
+                        continue
+                    for code, answer in operation.get("responses", {}).items():
+                        if code.startswith("2"):
+                            answer.setdefault("headers", {})[CONSISTENCY_TOKEN] = CONSISTENCY_TOKEN_HEADER
+        return app.openapi_schema  # type: ignore[return-value]  # set by FastAPI.openapi
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+CONSISTENCY_TOKEN_HEADER = {
+    "description": "`<service>:<global position>` of the events this answer reflects. Send it to the "
+    "gateway as the `Consistency-Token` header (several comma-separated) and the query waits until "
+    "its read models show this change.",
+    "schema": {"type": "string", "examples": ["assessment:1042"]},
+}
 
 
 def add_error_handlers(app: FastAPI) -> None:

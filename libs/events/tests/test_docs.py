@@ -16,6 +16,7 @@ from betterwork_events.contracts import advisory as av
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import committee as cm
 from betterwork_events.contracts import factory_registry as fr
+from betterwork_events.contracts import surveys as sv
 from betterwork_events.contracts import training as tr
 from betterwork_events.envelope import Envelope
 from jsonschema import Draft7Validator, Draft202012Validator
@@ -70,6 +71,20 @@ ASSESSMENT_EXAMPLES = [
     ),
     ae.ZeroToleranceIssueRaised(
         **VISIT, question_id="child-labour.child-labourers.01", issue=ae.ZeroToleranceIssue.CHILD_LABOUR
+    ),
+    ae.ZeroToleranceIssueAcknowledged(
+        **VISIT,
+        question_id="child-labour.child-labourers.01",
+        acknowledged_by="manager-chan",
+        acknowledged_at=datetime(2026, 3, 18, 11, 5, tzinfo=UTC),
+    ),
+    ae.ZeroToleranceIssueEscalated(
+        **VISIT,
+        question_id="child-labour.child-labourers.01",
+        escalated_by="manager-chan",
+        escalated_to="Ministry of Labour and Vocational Training",
+        action_taken="The child was removed from work and enrolled in the remediation programme.",
+        escalated_on=date(2026, 3, 19),
     ),
     ae.AssessmentSubmitted(**VISIT),
     ae.AssessmentReturned(**VISIT, comments="Add the interview notes behind the overtime findings."),
@@ -168,6 +183,50 @@ EXTRA_VISITS = av.Approval(
     reason="two fire-safety findings need a visit every six weeks",
 )
 
+SAFETY = sv.Question(id="feels-safe", text="I feel safe at work", type=sv.QuestionType.SCALE, scale_max=5)
+OUTLOOK = sv.Question(id="orders-outlook", text="Orders next year", type=sv.QuestionType.CHOICE, options=("up", "down"))
+SURVEY_ROUND = {"round_id": "3f9c1d2e7a6b4c5d", "factory_id": ANGKOR_APPAREL}
+SURVEY_EXAMPLES = [
+    sv.QuestionnairePublished(
+        questionnaire_id="worker-wellbeing",
+        kind=sv.SurveyKind.WORKER,
+        title="Worker well-being",
+        version=2,
+        questions=(SAFETY,),
+    ),
+    sv.SurveyRoundOpened(
+        **SURVEY_ROUND,
+        country="KH",
+        questionnaire_id="worker-wellbeing",
+        questionnaire_version=2,
+        kind=sv.SurveyKind.WORKER,
+        questions=(SAFETY,),
+        opened_on=MONDAY,
+    ),
+    sv.WorkerSurveyResponseRecorded(
+        **SURVEY_ROUND,
+        response_id="9b2f4e0c1a7d4d8e9f3a6b5c4d3e2f1a",
+        sex=tr.Sex.FEMALE,
+        age_band=sv.AgeBand.FROM_25_TO_34,
+        role=tr.Role.WORKER,
+        answers=(sv.Answer(question_id="feels-safe", value=4),),
+    ),
+    sv.ManagerSurveyResponseRecorded(
+        **SURVEY_ROUND,
+        response_id="0d1c2b3a49584f6e8d7c6b5a49382716",
+        figures=sv.BusinessFigures(
+            period_start=date(2025, 1, 1),
+            period_end=date(2025, 12, 31),
+            sales=12_500_000,
+            currency="USD",
+            production_capacity=180_000,
+            employment=2400,
+        ),
+        answers=(sv.Answer(question_id="orders-outlook", value="up"),),
+    ),
+    sv.SurveyRoundClosed(**SURVEY_ROUND, closed_on=MONDAY, responses=412),
+]
+
 # One realistic event per contract. A new contract needs one here: test_every_contract_has_an_example.
 EXAMPLES: dict[str, EventContract] = {
     event.event_type: event
@@ -208,6 +267,7 @@ EXAMPLES: dict[str, EventContract] = {
         ),
         fr.BrandPartnershipChanged(brand_id=NORTHWIND, partnership=fr.PartnershipStatus.FORMER_PARTNER),
         *ASSESSMENT_EXAMPLES,
+        *SURVEY_EXAMPLES,
         tr.TrainingSessionScheduled(
             session_id=SST_SESSION,
             factory_ids=SST_FACTORIES,
@@ -661,6 +721,8 @@ NEVER_FOR_BRANDS = {
     ae.AssessmentCancelled,
     ae.FindingRecorded,
     ae.ZeroToleranceIssueRaised,
+    ae.ZeroToleranceIssueAcknowledged,
+    ae.ZeroToleranceIssueEscalated,
     ae.AssessmentSubmitted,
     ae.AssessmentReturned,
     ae.AssessmentApproved,

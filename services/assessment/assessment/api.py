@@ -13,15 +13,18 @@ from typing import Annotated, Any
 
 from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
 from betterwork_events.contracts.assessment import Attachment, Result
+from betterwork_events.countries import today_in
 from betterwork_events.errors import NotFound
+from betterwork_events.history import Change
 from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IfMatch, Problem, command_context, expected_version
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from assessment import handlers
+from assessment import handlers, policy
 from assessment.domain import Assessment, NewFinding, Status
 from assessment.tool import tool
+from assessment.zero_tolerance import CaseStatus, ZeroToleranceCase
 
 router = APIRouter(route_class=TokenFirstRoute)
 
@@ -84,6 +87,35 @@ class NoteRequest(Command):
 
 class ResponseRequest(Command):
     response: Text
+
+
+class EscalationRequest(Command):
+    escalated_to: Annotated[str, Field(min_length=1, max_length=300, examples=["Ministry of Labour, Phnom Penh"])]
+    action_taken: Text
+    escalated_on: dt.date
+
+
+class ZeroToleranceCaseView(BaseModel):
+    """Programme staff only: the protocol's record of one zero-tolerance issue."""
+
+    assessment_id: str
+    question_id: str
+    factory_id: str
+    raised_at: dt.datetime
+    status: CaseStatus
+    overdue: bool = Field(description="Unacknowledged for longer than the protocol allows (24 hours)")
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    escalated_by: str | None
+    escalated_to: str | None
+    action_taken: str | None
+    escalated_on: dt.date | None
+    version: int
+
+    @classmethod
+    def of(cls, case: ZeroToleranceCase) -> ZeroToleranceCaseView:
+        fields = {name: getattr(case, name) for name in cls.model_fields if name != "overdue"}
+        return cls(**fields, overdue=case.overdue(dt.datetime.now(dt.UTC)))
 
 
 class FindingView(BaseModel):
@@ -151,10 +183,6 @@ def store(request: Request) -> EventStore:
     return request.app.state.store
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 def programme_only(principal: Principal, what: str) -> None:
     if principal.audience is not Audience.PROGRAMME:
         raise forbidden(f"only programme staff may {what}")
@@ -191,7 +219,7 @@ def version_of(if_match: str | None, required: bool = False) -> int | None:
 
 def respond(assessment: Assessment, principal: Principal, response: Response) -> AssessmentView:
     response.headers["ETag"] = f'"{assessment.version}"'
-    return AssessmentView.of(assessment, principal, today())
+    return AssessmentView.of(assessment, principal, today_in(assessment.country))
 
 
 async def programme_step(
@@ -246,7 +274,6 @@ async def schedule(
         body.planned_date,
         tuple(body.assessors),
         command_context(principal, request),
-        today(),
         idempotency_key,
     )
     response.headers["Location"] = f"/assessments/{assessment.id}"
@@ -270,6 +297,15 @@ async def get_assessment(
     assessment_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> AssessmentView:
     return respond(await readable(request, principal, assessment_id), principal, response)
+
+
+@router.get("/assessments/{assessment_id}/history", response_model=list[Change], tags=["assessments"])
+async def assessment_history(assessment_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+    """Every change, oldest first, with when and by whom. A factory reads its own published
+    assessment's, and of it only the visit, the report and the improvement plan."""
+    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
+    disclosure = None if principal.audience is Audience.PROGRAMME else policy.FACTORY_HISTORY
+    return await handlers.assessment_history(store(request), assessment_id, disclosure)
 
 
 @router.post("/assessments/{assessment_id}/cancel", response_model=AssessmentView, tags=["assessments"])
@@ -297,7 +333,13 @@ async def start(
 ) -> AssessmentView:
     """The assessors arrived at the factory."""
     return await programme_step(
-        request, principal, response, assessment_id, if_match, "assess", lambda a: a.start(body.started_on)
+        request,
+        principal,
+        response,
+        assessment_id,
+        if_match,
+        "assess",
+        lambda a: a.start(body.started_on, today_in(a.country)),
     )
 
 
@@ -523,6 +565,71 @@ async def respond_publicly(
     return await improvement_step(
         request, principal, response, assessment_id, lambda a: a.respond_publicly(body.response)
     )
+
+
+@router.get(
+    "/assessments/{assessment_id}/zero-tolerance",
+    response_model=list[ZeroToleranceCaseView],
+    tags=["zero tolerance"],
+)
+async def zero_tolerance_cases(
+    assessment_id: str, principal: CurrentPrincipal, request: Request
+) -> list[ZeroToleranceCaseView]:
+    """Programme staff: each zero-tolerance issue the assessment raised and where its protocol stands."""
+    programme_only(principal, "read zero-tolerance cases")
+    return [ZeroToleranceCaseView.of(c) for c in await handlers.zero_tolerance_cases(store(request), assessment_id)]
+
+
+@router.post(
+    "/assessments/{assessment_id}/zero-tolerance/{question_id}/acknowledgement",
+    response_model=ZeroToleranceCaseView,
+    tags=["zero tolerance"],
+)
+async def acknowledge_zero_tolerance(
+    assessment_id: str, question_id: str, principal: CurrentPrincipal, request: Request, response: Response
+) -> ZeroToleranceCaseView:
+    """A country programme manager takes charge of the issue (once: a second acknowledgement is a 409)."""
+    programme_only(principal, "acknowledge zero-tolerance issues")
+    case = await handlers.change_zero_tolerance_case(
+        store(request),
+        assessment_id,
+        question_id,
+        None,
+        lambda c: c.acknowledge(principal.subject, dt.datetime.now(dt.UTC)),
+        command_context(principal, request),
+    )
+    response.headers["ETag"] = f'"{case.version}"'
+    return ZeroToleranceCaseView.of(case)
+
+
+@router.post(
+    "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation",
+    response_model=ZeroToleranceCaseView,
+    tags=["zero tolerance"],
+)
+async def escalate_zero_tolerance(
+    assessment_id: str,
+    question_id: str,
+    body: EscalationRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ZeroToleranceCaseView:
+    """Record who the acknowledged issue went to, when, and what was done (If-Match required)."""
+    programme_only(principal, "escalate zero-tolerance issues")
+    case = await handlers.change_zero_tolerance_case(
+        store(request),
+        assessment_id,
+        question_id,
+        version_of(if_match, required=True),
+        lambda c: c.escalate(
+            principal.subject, body.escalated_to, body.action_taken, body.escalated_on, today_in(c.country)
+        ),
+        command_context(principal, request),
+    )
+    response.headers["ETag"] = f'"{case.version}"'
+    return ZeroToleranceCaseView.of(case)
 
 
 @router.get("/tools/{version}", tags=["assessment tool"])

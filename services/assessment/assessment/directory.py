@@ -90,3 +90,14 @@ async def list_for(conn: AsyncConnection, factory_id: str | None, published_only
     if published_only:
         query = query.where(assessments.c.status == "published")
     return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def open_for(conn: AsyncConnection, factory_id: str) -> str | None:
+    """The factory's assessment neither published nor cancelled, if there is one. Takes the
+    factory's scheduling lock for the rest of the transaction, so that two schedulers cannot both
+    find none."""
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"schedule:{factory_id}"))))
+    query = sa.select(assessments.c.id).where(
+        assessments.c.factory_id == factory_id, assessments.c.status.not_in(("published", "cancelled"))
+    )
+    return (await conn.execute(query.limit(1))).scalar()

@@ -141,9 +141,17 @@ class Assessment:
         assessors: tuple[str, ...],
         tool: AssessmentTool,
         today: dt.date,
+        open_assessment: str | None = None,
     ) -> list[AssessmentEvent]:
+        """`open_assessment`: the factory's assessment not yet published or cancelled, if any: one
+        visit at a time, so that findings and cycles never interleave."""
         if not factory_enrolled:
             raise IllegalStep(f"factory {factory_id} is not enrolled; only enrolled factories are assessed")
+        if open_assessment is not None:
+            raise IllegalStep(
+                f"factory {factory_id} already has an open assessment ({open_assessment}): "
+                "publish or cancel it before scheduling another"
+            )
         if planned_date < today:
             raise IllegalStep(f"the planned date {planned_date} has passed")
         if not assessors:
@@ -160,11 +168,16 @@ class Assessment:
         ]
 
     def cancel(self, reason: str) -> list[AssessmentEvent]:
-        self._require(Status.SCHEDULED, "cancel")
+        """Before the visit, or during it (the factory shut its gates, the assessors were sent away);
+        once the findings are in review, the report is finished instead."""
+        if self.status not in (Status.SCHEDULED, Status.IN_PROGRESS):
+            raise IllegalStep(f"cannot cancel: the assessment is {self.status}")
         return [AssessmentCancelled(assessment_id=self.id, factory_id=self.factory_id, reason=reason)]
 
-    def start(self, on: dt.date) -> list[AssessmentEvent]:
+    def start(self, on: dt.date, today: dt.date) -> list[AssessmentEvent]:
         self._require(Status.SCHEDULED, "start")
+        if on > today:
+            raise IllegalStep(f"the start date {on} is in the future: record the start when the assessors arrive")
         return [AssessmentStarted(assessment_id=self.id, factory_id=self.factory_id, started_on=on)]
 
     def record_finding(
@@ -236,9 +249,14 @@ class Assessment:
         on: dt.date,
         previous: Assessment | None,
         publicly_reported: frozenset[str],
+        today: dt.date,
     ) -> list[AssessmentEvent]:
         """Publish the report: its summary, what recurred since `previous`, and the public record."""
         self._require(Status.APPROVED, "publish")
+        if on > today:
+            raise IllegalStep(f"the publication date {on} is in the future")
+        if self.started_on is not None and on < self.started_on:
+            raise IllegalStep(f"the publication date {on} is before the visit started ({self.started_on})")
         points, clusters = self.summary(tool)
         recurring = (
             tuple(sorted(self.non_compliant_questions() & previous.non_compliant_questions())) if previous else ()

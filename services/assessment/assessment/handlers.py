@@ -7,18 +7,31 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
-from betterwork_events.contracts.assessment import AssessmentScheduled
+from betterwork_events import history
+from betterwork_events.contracts.assessment import AssessmentScheduled, ZeroToleranceIssueRaised
+from betterwork_events.contracts.surveys import Question, QuestionnairePublished, SurveyKind
+from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, NotFound
 from betterwork_events.factories import known_factory
+from betterwork_events.history import Change, Disclosure
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 
 from assessment import directory
 from assessment.domain import Assessment, AssessmentEvent, assessment_stream
 from assessment.public_reporting import publicly_reported
+from assessment.surveys import (
+    Questionnaire,
+    QuestionnaireVersion,
+    SurveyRound,
+    SurveyRoundEvent,
+    questionnaire_stream,
+    round_stream,
+)
 from assessment.tool import AssessmentTool, tool
+from assessment.zero_tolerance import ZeroToleranceCase, ZeroToleranceEvent, zero_tolerance_stream
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
 
@@ -26,6 +39,15 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
 def tool_of(assessment: Assessment) -> AssessmentTool:
     """The tool the assessment was scheduled with: later versions never change it."""
     return tool(assessment.tool_version)
+
+
+async def assessment_history(store: EventStore, assessment_id: str, disclosure: Disclosure | None) -> list[Change]:
+    """Every change to the assessment, oldest first; only what `disclosure` names, if given."""
+    try:
+        envelopes = await store.load(assessment_stream(assessment_id))
+    except StreamNotFound:
+        raise NotFound(f"no assessment {assessment_id}") from None
+    return history.whole(envelopes) if disclosure is None else history.disclosed(envelopes, disclosure)
 
 
 async def load_assessment(store: EventStore, assessment_id: str) -> Assessment:
@@ -42,7 +64,6 @@ async def schedule_assessment(
     planned_date: dt.date,
     assessors: tuple[str, ...],
     context: CommandContext,
-    today: dt.date,
     idempotency_key: str | None = None,
 ) -> Assessment:
     event_id = (
@@ -63,7 +84,15 @@ async def schedule_assessment(
                 raise IdempotencyKeyReused(idempotency_key or "")
             return scheduled
         events = Assessment.schedule(
-            assessment_id, factory.id, factory.country, factory.enrolled, planned_date, assessors, country_tool, today
+            assessment_id,
+            factory.id,
+            factory.country,
+            factory.enrolled,
+            planned_date,
+            assessors,
+            country_tool,
+            today_in(factory.country),
+            await directory.open_for(conn, factory.id),
         )
         appended = await store.append(
             assessment_stream(assessment_id),
@@ -111,7 +140,7 @@ async def publish_assessment(store: EventStore, assessment_id: str, on: dt.date,
         store,
         assessment_id,
         assessment.version,
-        lambda a: a.publish(tool_of(a), on, previous, reported),
+        lambda a: a.publish(tool_of(a), on, previous, reported, today_in(a.country)),
         context,
     )
 
@@ -137,3 +166,172 @@ async def transparency_record(store: EventStore, factory_id: str) -> dict[str, o
         "non_compliant_public_issues": list(assessment.public_issues),
         "factory_response": assessment.public_response,
     }
+
+
+async def zero_tolerance_case(store: EventStore, assessment_id: str, question_id: str) -> ZeroToleranceCase:
+    """Where the zero-tolerance issue the assessment raised on `question_id` stands."""
+    try:
+        envelopes = await store.load(assessment_stream(assessment_id))
+    except StreamNotFound:
+        raise NotFound(f"no assessment {assessment_id}") from None
+    events = [cast(AssessmentEvent, e.contract()) for e in envelopes]
+    raised_at = next(
+        (
+            e.time
+            for e, c in zip(envelopes, events, strict=True)
+            if isinstance(c, ZeroToleranceIssueRaised) and c.question_id == question_id
+        ),
+        None,
+    )
+    try:
+        steps = [
+            cast(ZeroToleranceEvent, e.contract())
+            for e in await store.load(zero_tolerance_stream(assessment_id, question_id))
+        ]
+    except StreamNotFound:
+        steps = []
+    return ZeroToleranceCase.of(Assessment.rebuild(assessment_id, events), question_id, raised_at, steps)
+
+
+async def zero_tolerance_cases(store: EventStore, assessment_id: str) -> list[ZeroToleranceCase]:
+    assessment = await load_assessment(store, assessment_id)
+    return [await zero_tolerance_case(store, assessment_id, q) for q in sorted(assessment.zero_tolerance_raised)]
+
+
+async def change_zero_tolerance_case(
+    store: EventStore,
+    assessment_id: str,
+    question_id: str,
+    expected_version: int | None,
+    decide: Callable[[ZeroToleranceCase], list[ZeroToleranceEvent]],
+    context: CommandContext,
+) -> ZeroToleranceCase:
+    case = await zero_tolerance_case(store, assessment_id, question_id)
+    if expected_version is not None and expected_version != case.version:
+        raise VersionConflict(zero_tolerance_stream(assessment_id, question_id), expected_version, case.version)
+    events = decide(case)
+    await store.append(zero_tolerance_stream(assessment_id, question_id), events, case.version, context=context)
+    for event in events:
+        case.apply(event)
+    return case
+
+
+# --- research surveys ----------------------------------------------------------------------
+
+
+async def load_questionnaire(store: EventStore, questionnaire_id: str, must_exist: bool = True) -> Questionnaire:
+    try:
+        envelopes = await store.load(questionnaire_stream(questionnaire_id))
+    except StreamNotFound:
+        if must_exist:
+            raise NotFound(f"no questionnaire {questionnaire_id}") from None
+        return Questionnaire(questionnaire_id)
+    return Questionnaire.rebuild(questionnaire_id, [cast(QuestionnairePublished, e.contract()) for e in envelopes])
+
+
+async def publish_questionnaire(
+    store: EventStore,
+    questionnaire_id: str,
+    kind: SurveyKind,
+    title: str,
+    questions: Sequence[Question],
+    context: CommandContext,
+) -> Questionnaire:
+    """The questionnaire's next version (its first, if it is new); a concurrent publication of the
+    same questionnaire makes this one fail (409), never two versions with one number."""
+    questionnaire = await load_questionnaire(store, questionnaire_id, must_exist=False)
+    events = questionnaire.publish(kind, title, questions)
+    await store.append(questionnaire_stream(questionnaire_id), events, questionnaire.version, context=context)
+    for event in events:
+        questionnaire.apply(event)
+    return questionnaire
+
+
+async def load_round(store: EventStore, round_id: str) -> SurveyRound:
+    try:
+        envelopes = await store.load(round_stream(round_id))
+    except StreamNotFound:
+        raise NotFound(f"no survey round {round_id}") from None
+    return SurveyRound.rebuild(round_id, [cast(SurveyRoundEvent, e.contract()) for e in envelopes])
+
+
+async def open_round(
+    store: EventStore,
+    factory_id: str,
+    questionnaire_id: str,
+    version: int,
+    opened_on: dt.date,
+    context: CommandContext,
+    idempotency_key: str | None = None,
+) -> SurveyRound:
+    """Open a round; a retry with the same Idempotency-Key answers the round it opened."""
+    event_id = (
+        uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|open round|{idempotency_key}") if idempotency_key else None
+    )
+    if event_id and (earlier := await store.stream_of(event_id)):
+        return await load_round(store, earlier.removeprefix("survey-round-"))
+    factory = await known_factory(store.engine, factory_id)
+    questionnaire = await load_questionnaire(store, questionnaire_id)
+    round_id = uuid.uuid4().hex[:16]
+    events = SurveyRound.open(
+        round_id,
+        factory.id,
+        factory.country,
+        factory.enrolled,
+        questionnaire,
+        version,
+        opened_on,
+        today_in(factory.country),
+    )
+    appended = await store.append(
+        round_stream(round_id), events, 0, context=context, event_ids=[event_id] if event_id else None
+    )
+    if appended.duplicate:  # a concurrent retry got there first
+        return await load_round(store, appended.stream_id.removeprefix("survey-round-"))
+    return SurveyRound.rebuild(round_id, events)
+
+
+# Field staff record responses on several tablets at once: a response that lost the race to
+# another is decided again on the round as it now is, a few times, before the caller hears 409.
+RESPONSE_ATTEMPTS = 5
+
+
+async def change_round(
+    store: EventStore,
+    round_id: str,
+    decide: Callable[[SurveyRound, QuestionnaireVersion], list[SurveyRoundEvent]],
+    context: CommandContext,
+    idempotency_key: str | None = None,
+) -> SurveyRound:
+    """Load the round and its questionnaire version, decide, append at the version read. A retry
+    with the same Idempotency-Key records nothing twice (a worker's response counted twice would
+    be a second worker)."""
+    event_id = (
+        uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|round {round_id}|{idempotency_key}")
+        if idempotency_key
+        else None
+    )
+    if event_id and await store.stream_of(event_id):
+        return await load_round(store, round_id)  # recorded before: nothing to do
+    for attempt in range(RESPONSE_ATTEMPTS):
+        survey_round = await load_round(store, round_id)
+        questionnaire = await load_questionnaire(store, survey_round.questionnaire_id)
+        events = decide(survey_round, questionnaire.published(survey_round.questionnaire_version))
+        try:
+            appended = await store.append(
+                round_stream(round_id),
+                events,
+                survey_round.version,
+                context=context,
+                event_ids=[event_id] if event_id and len(events) == 1 else None,
+            )
+        except VersionConflict:
+            if attempt == RESPONSE_ATTEMPTS - 1:
+                raise
+            continue
+        if appended.duplicate:
+            return await load_round(store, round_id)
+        for event in events:
+            survey_round.apply(event)
+        return survey_round
+    raise AssertionError("unreachable")

@@ -17,6 +17,7 @@ from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
 
 TOOL = tool("global-1").for_country("KH")
 MONDAY, TUESDAY = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+LATER = dt.date(2027, 12, 31)  # a day after every publication below
 ASSESSORS = ("assessor-sokha", "assessor-dara")
 
 
@@ -47,7 +48,7 @@ def scheduled() -> Assessment:
 
 def in_progress() -> Assessment:
     assessment = scheduled()
-    return run(assessment, assessment.start(TUESDAY))
+    return run(assessment, assessment.start(TUESDAY, today=TUESDAY))
 
 
 def answer_all(
@@ -73,7 +74,7 @@ def approved(non_compliant: set[str]) -> Assessment:
 
 def published(non_compliant: set[str]) -> Assessment:
     assessment = approved(non_compliant)
-    return run(assessment, assessment.publish(TOOL, dt.date(2026, 4, 1), None, frozenset()))
+    return run(assessment, assessment.publish(TOOL, dt.date(2026, 4, 1), None, frozenset(), today=LATER))
 
 
 def test_only_an_enrolled_factory_is_assessed_and_not_in_the_past() -> None:
@@ -178,7 +179,7 @@ def test_nothing_changes_after_publication() -> None:
 def test_the_summary_marks_a_compliance_point_non_compliant_if_any_question_is() -> None:
     wage = question(cluster="compensation")
     point = TOOL.compliance_point(wage.compliance_point_id)
-    [completed] = approved({wage.id}).publish(TOOL, dt.date(2026, 4, 1), None, frozenset())
+    [completed] = approved({wage.id}).publish(TOOL, dt.date(2026, 4, 1), None, frozenset(), today=LATER)
 
     by_point = {p.compliance_point_id: p for p in completed.compliance_points}
     assert by_point[point.id].non_compliant and by_point[point.id].non_compliant_questions == (wage.id,)
@@ -200,7 +201,7 @@ def test_compliance_points_with_only_not_applicable_questions_are_not_counted() 
 def test_the_next_assessment_shows_which_findings_recurred() -> None:
     wage, hours = question(cluster="compensation"), question(cluster="working-time")
     first = published({wage.id, hours.id})
-    [completed] = approved({wage.id}).publish(TOOL, dt.date(2027, 4, 1), first, frozenset())
+    [completed] = approved({wage.id}).publish(TOOL, dt.date(2027, 4, 1), first, frozenset(), today=LATER)
 
     assert completed.recurring_questions == (wage.id,)
     assert completed.previous_assessment_id == first.id
@@ -211,13 +212,13 @@ def test_publication_produces_the_public_record_of_publicly_reported_issues() ->
     public = frozenset({wage.compliance_point_id})
     assessment = approved({wage.id})
 
-    events = assessment.publish(TOOL, dt.date(2026, 4, 1), None, public)
+    events = assessment.publish(TOOL, dt.date(2026, 4, 1), None, public, today=LATER)
 
     [record] = [e for e in events if isinstance(e, PublicReportPublished)]
     assert record.non_compliant_public_issues == (wage.compliance_point_id,)
     assert not [
         e
-        for e in assessment.publish(TOOL, dt.date(2026, 4, 1), None, frozenset())
+        for e in assessment.publish(TOOL, dt.date(2026, 4, 1), None, frozenset(), today=LATER)
         if isinstance(e, PublicReportPublished)
     ]
 
@@ -258,3 +259,30 @@ def test_every_publicly_reported_issue_is_a_compliance_point_of_the_tool() -> No
     from assessment.public_reporting import CRITICAL_ISSUES
 
     assert {p.id for p in TOOL.compliance_points} >= CRITICAL_ISSUES
+
+
+def test_a_visit_may_be_cancelled_before_or_during_it_but_not_once_in_review() -> None:
+    assert [type(e).__name__ for e in scheduled().cancel("the factory moved")] == ["AssessmentCancelled"]
+    assert [type(e).__name__ for e in in_progress().cancel("the gates were shut to the assessors")] == [
+        "AssessmentCancelled"
+    ]
+    submitted = answer_all(in_progress())
+    submitted = run(submitted, submitted.submit(TOOL))
+    with pytest.raises(IllegalStep, match="cannot cancel: the assessment is submitted"):
+        submitted.cancel("too late")
+
+
+def test_dates_in_the_future_are_refused() -> None:
+    with pytest.raises(IllegalStep, match="start date 2026-03-04 is in the future"):
+        scheduled().start(dt.date(2026, 3, 4), today=TUESDAY)
+    with pytest.raises(IllegalStep, match="publication date 2027-04-01 is in the future"):
+        approved(set()).publish(TOOL, dt.date(2027, 4, 1), None, frozenset(), today=dt.date(2027, 3, 31))
+    with pytest.raises(IllegalStep, match="before the visit started"):
+        approved(set()).publish(TOOL, MONDAY, None, frozenset(), today=LATER)
+
+
+def test_one_open_assessment_per_factory() -> None:
+    with pytest.raises(IllegalStep, match=r"already has an open assessment \(a-0\)"):
+        Assessment.schedule(
+            "a-1", "KH-2026-0042-5", "KH", True, TUESDAY, ASSESSORS, TOOL, MONDAY, open_assessment="a-0"
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.advisory import (
@@ -37,6 +36,7 @@ from betterwork_events.contracts.advisory import (
 from betterwork_events.contracts.committee import MemberId, Name, Sex, Side
 from betterwork_events.contracts.factory_registry import ServicePackage
 from betterwork_events.errors import NotFound
+from betterwork_events.history import Change
 from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
@@ -501,8 +501,8 @@ async def get_plan(plan_id: str, principal: CurrentPrincipal, request: Request, 
     return plan_response(plan, response)
 
 
-@router.get("/advisory-plans/{plan_id}/history")
-async def plan_history(plan_id: str, principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+@router.get("/advisory-plans/{plan_id}/history", response_model=list[Change])
+async def plan_history(plan_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
     """Every change to the plan, oldest first, with who made it and when."""
     plan = await plan_for(request, principal, plan_id)
     policy.may_read(principal, plan.factory_id, PLANS)

@@ -29,6 +29,7 @@ from betterwork_events.contracts.committee import (
     Side,
 )
 from betterwork_events.errors import NotFound
+from betterwork_events.history import Change
 from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
 from fastapi import APIRouter, Request, Response, status
@@ -359,8 +360,8 @@ async def get_health(committee_id: str, principal: CurrentPrincipal, request: Re
     return [HealthCheckView.of(c) for c in await handlers.health(engine(request), committee, health_policy(request))]
 
 
-@router.get("/committees/{committee_id}/history", tags=["committees"])
-async def committee_history(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+@router.get("/committees/{committee_id}/history", response_model=list[Change], tags=["committees"])
+async def committee_history(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
     """Every change to the committee, oldest first, with who made it and when."""
     committee = await committee_for(request, principal, committee_id)
     policy.may_read(principal, committee.factory_id)

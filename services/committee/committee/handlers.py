@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
-from zoneinfo import ZoneInfo
 
 from betterwork_events.contracts.advisory import Approval
-from betterwork_events.countries import COUNTRY_PROGRAMMES
+from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import KnownFactory, known_factory
+from betterwork_events.history import Change, whole
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -68,12 +68,6 @@ def idempotent_event_ids(context: CommandContext, command: str, key: str, count:
     return [uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|{command}|{key}|{i}") for i in range(count)]
 
 
-def today_in(country: str) -> dt.date:
-    """The calendar day at the factory: a meeting held this morning in Phnom Penh is not in the future."""
-    programme = COUNTRY_PROGRAMMES.get(country)
-    return dt.datetime.now(ZoneInfo(programme.timezone) if programme else dt.UTC).date()
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -121,13 +115,9 @@ async def plans_of(store: EventStore, factory_id: str) -> list[AdvisoryPlan]:
     return await _numbered(lambda cycle: load_plan(store, plan_id(factory_id, cycle)))
 
 
-async def history(store: EventStore, aggregate: Aggregate) -> list[dict[str, Any]]:
+async def history(store: EventStore, aggregate: Aggregate) -> list[Change]:
     """Every change to a committee or a plan: what, when and by whom."""
-    envelopes = await store.load(aggregate.stream)
-    return [
-        {"version": e.streamversion, "type": e.type, "time": e.time, "actor": e.actor, "data": e.data}
-        for e in envelopes
-    ]
+    return whole(await store.load(aggregate.stream))
 
 
 async def health(engine: AsyncEngine, committee: Committee, policy: HealthPolicy) -> list[HealthCheck]:

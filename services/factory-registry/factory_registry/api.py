@@ -16,6 +16,7 @@ from betterwork_events.contracts.factory_registry import (
     Contact,
     CountryCode,
     EnrollmentStatus,
+    FactoryAlias,
     FactoryProfile,
     GeoPoint,
     Ownership,
@@ -27,6 +28,7 @@ from betterwork_events.contracts.factory_registry import (
 )
 from betterwork_events.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from betterwork_events.errors import InvalidRequest
+from betterwork_events.history import Change
 from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IdempotencyKey, IfMatch, command_context, expected_version
 from fastapi import APIRouter, Request, Response, status
@@ -94,6 +96,7 @@ class FactoryView(BaseModel):
     enrolled_on: dt.date | None
     brand_links: dict[str, dt.date] = Field(description="brand id → supplier since")
     consenting_brands: list[str] = Field(description="brands the factory lets read its assessment reports")
+    aliases: list[FactoryAlias] = Field(description="records merged into this one and former names, oldest first")
     version: int
 
     @classmethod
@@ -107,6 +110,7 @@ class FactoryView(BaseModel):
             enrolled_on=factory.enrolled_on,
             brand_links=factory.brand_links,
             consenting_brands=sorted(factory.consenting_brands),
+            aliases=factory.aliases,
             version=factory.version,
         )
 
@@ -219,8 +223,8 @@ async def get_factory(factory_id: str, principal: CurrentPrincipal, request: Req
     return factory_response(await handlers.load_factory(store(request), factory_id), response)
 
 
-@router.get("/factories/{factory_id}/history", tags=["factories"])
-async def factory_history(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[dict[str, Any]]:
+@router.get("/factories/{factory_id}/history", response_model=list[Change], tags=["factories"])
+async def factory_history(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
     """Every change to the factory's record, oldest first, with who made it and when."""
     programme_or_own_factory(principal, factory_id, "read a factory's history")
     return await handlers.factory_history(store(request), factory_id)

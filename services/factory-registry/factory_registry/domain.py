@@ -13,6 +13,7 @@ from betterwork_events.contracts.factory_registry import (
     BrandRegistered,
     BrandUnlinked,
     EnrollmentStatus,
+    FactoryAlias,
     FactoryClosed,
     FactoryDuplicateAbsorbed,
     FactoryEnrolled,
@@ -89,6 +90,7 @@ class Factory:
     brand_links: dict[str, dt.date] = field(default_factory=dict)  # brand id → linked since
     ended_links: dict[str, dt.date] = field(default_factory=dict)  # brand id → until, of its last ended link
     consenting_brands: set[str] = field(default_factory=set)
+    aliases: list[FactoryAlias] = field(default_factory=list)  # merged records and former names, oldest first
     version: int = 0
 
     # --- commands ----------------------------------------------------------------------------
@@ -164,7 +166,11 @@ class Factory:
         return [BrandUnlinked(factory_id=self.id, brand_id=brand_id, until=until)]
 
     def grant_consent(self, brand: Brand) -> list[FactoryEvent]:
+        """Only to a buyer the programme has linked: a consent to any other brand would share
+        reports with whoever asked for them, and lie dormant until a link made it real."""
         self._active_profile()
+        if brand.id not in self.brand_links:
+            raise IllegalStep(f"{brand.name} is not linked to this factory as a buyer: the programme links it first")
         if brand.id in self.consenting_brands:
             raise IllegalStep(f"{brand.name} may already read this factory's reports")
         return [ReportSharingConsentGranted(factory_id=self.id, brand_id=brand.id)]
@@ -192,11 +198,16 @@ class Factory:
         # Consent is not carried over: the survivor's users may have revoked it on their record,
         # and a merge must never share reports they chose not to share. They grant it again.
         consents: tuple[str, ...] = ()
+        aliases = (FactoryAlias(factory_id=self.id, name=duplicate_profile.name), *self.aliases)
         return (
             [FactoryMerged(factory_id=self.id, surviving_factory_id=survivor.id, reason=reason)],
             [
                 FactoryDuplicateAbsorbed(
-                    factory_id=survivor.id, merged_factory_id=self.id, brand_links=links, consenting_brands=consents
+                    factory_id=survivor.id,
+                    merged_factory_id=self.id,
+                    brand_links=links,
+                    consenting_brands=consents,
+                    aliases=aliases,
                 )
             ],
         )
@@ -209,6 +220,8 @@ class Factory:
     def apply(self, event: FactoryEvent) -> None:
         match event:
             case FactoryRegistered() | FactoryProfileUpdated():
+                if self.profile is not None and self.profile.name != event.profile.name:
+                    self.aliases.append(FactoryAlias(factory_id=self.id, name=self.profile.name))
                 self.profile = event.profile
             case FactoryEnrollmentApplied():
                 self.enrollment = EnrollmentStatus.APPLIED
@@ -226,6 +239,7 @@ class Factory:
             case FactoryMerged():
                 self.merged_into = event.surviving_factory_id
             case FactoryDuplicateAbsorbed():
+                self.aliases.extend(event.aliases or (FactoryAlias(factory_id=event.merged_factory_id),))
                 self.brand_links.update(event.brand_links)
                 self.consenting_brands.update(event.consenting_brands)
             case BrandLinked():

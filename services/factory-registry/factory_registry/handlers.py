@@ -9,11 +9,13 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
+from betterwork_events import history
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts.factory_registry import BrandKind, FactoryProfile, PartnershipStatus
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
+from betterwork_events.history import Change
 from betterwork_events.store import Appended, CommandContext, EventStore, StreamNotFound, VersionConflict
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,16 +73,12 @@ async def load_factory(store: EventStore, factory_id: str) -> Factory:
     return Factory.rebuild(factory_id, [cast(FactoryEvent, e.contract()) for e in envelopes])
 
 
-async def factory_history(store: EventStore, factory_id: str) -> list[dict[str, Any]]:
+async def factory_history(store: EventStore, factory_id: str) -> list[Change]:
     """Every change to a factory: what, when and by whom."""
     try:
-        envelopes = await store.load(factory_stream(factory_id))
+        return history.whole(await store.load(factory_stream(factory_id)))
     except StreamNotFound:
         raise NotFound(f"no factory {factory_id}") from None
-    return [
-        {"version": e.streamversion, "type": e.type, "time": e.time, "actor": e.actor, "data": e.data}
-        for e in envelopes
-    ]
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,8 @@ def test_a_closed_factory_accepts_no_more_changes() -> None:
 def test_reports_are_shared_only_while_linked_and_consenting() -> None:
     f, northwind = enrolled(), brand()
     assert not f.may_share_reports_with("BR-0001")
+    with pytest.raises(IllegalStep, match="Northwind Outfitters is not linked to this factory as a buyer"):
+        f.grant_consent(northwind)
     run(f, f.link_brand(northwind, MONDAY))
     assert not f.may_share_reports_with("BR-0001")  # linked, but no consent yet
     run(f, f.grant_consent(northwind))
@@ -128,6 +130,8 @@ def test_reports_are_shared_only_while_linked_and_consenting() -> None:
     run(f, f.grant_consent(northwind))
     run(f, f.unlink_brand("BR-0001", dt.date(2026, 9, 30)))
     assert not f.may_share_reports_with("BR-0001")  # consenting, but no longer a buyer
+    with pytest.raises(IllegalStep, match="not linked"):
+        f.grant_consent(brand("BR-0002", "Southwind"))
 
 
 def test_linking_twice_unlinking_a_stranger_and_ending_before_beginning_are_refused() -> None:
@@ -202,3 +206,21 @@ def test_enrolled_event_names_the_country_programme() -> None:
     assert event == FactoryEnrolled(
         factory_id=f.id, country="KH", service_package=ServicePackage.ASSESSMENT_ONLY, enrolled_on=MONDAY
     )
+
+
+def test_a_factory_keeps_the_ids_and_names_it_was_known_by() -> None:
+    survivor = enrolled()
+    older = factory(ANGKOR.model_copy(update={"name": "Angkor Garment Factory"}), "KH-2026-0040-1")
+    duplicate = factory(ANGKOR.model_copy(update={"name": "ANGKOR APPAREL COMPANY LIMITED"}), "KH-2026-0043-3")
+    # A duplicate that had absorbed a duplicate of its own passes both on.
+    run(older, (merged := older.merge_into(duplicate, "registered twice"))[0])
+    run(duplicate, merged[1])
+    run(survivor, survivor.update_profile({"name": "Angkor Apparel Co."}))
+    run(duplicate, (again := duplicate.merge_into(survivor, "same site registered twice"))[0])
+    run(survivor, again[1])
+
+    assert [(a.factory_id, a.name) for a in survivor.aliases] == [
+        ("KH-2026-0042-5", ANGKOR.name),  # its own former name
+        ("KH-2026-0043-3", "ANGKOR APPAREL COMPANY LIMITED"),
+        ("KH-2026-0040-1", "Angkor Garment Factory"),
+    ]

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import time
+from collections.abc import Callable
 
 from betterwork_events.auth import Audience, InvalidToken, TokenVerifier, bearer_token, token_required
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.kafka import events_topic
-from betterwork_events.web import Runtime, create_engine, service_app
+from betterwork_events.web import Background, Runtime, create_engine, service_app
 from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocketException, status
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from starlette.requests import HTTPConnection, Request
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.base import BaseRequestProtocol
 
-from gateway import ide, read_models
+from gateway import exports, ide, read_models
 from gateway.brand_feeds import BrandFeeds, DirectoryCaughtUp
+from gateway.commands import Services
+from gateway.consistency import Consistency
+from gateway.graphql import exports as graphql_exports
 from gateway.graphql.context import Context
+from gateway.graphql.limits import Limits
 from gateway.graphql.schema import NUL_REFUSED, schema
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
@@ -55,16 +64,40 @@ class GatewayRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return ide.page(request)  # GraphiQL from the gateway's own files, not a CDN
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET with a persisted query's hash and no text is a query, not a browser opening the page."""
+        return super().should_render_graphql_ide(request) and not _asks_a_query(request)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def _asks_a_query(request: BaseRequestProtocol | HTTPConnection) -> bool:
+    return any(name in request.query_params for name in ("query", "extensions"))
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """`clock` times the callers' query budgets (tests pass their own)."""
     settings = settings or Settings()
+    limits = Limits.of(settings, clock)
+    production = settings.environment == "production"
     engine = create_engine(settings)
     dead_letters = settings.topic("gateway.dead-letter")
 
     def topics(services: list[str]) -> list[str]:
         return [settings.topic(events_topic(service)) for service in services]
 
-    consumers = {p.name: p.consumer(settings.topic_prefix) for p in read_models.PROJECTIONS}
+    consumers = {
+        p.name: p.consumer(settings.topic_prefix, delay=settings.projection_delay_seconds)
+        for p in read_models.PROJECTIONS
+    }
+    services = settings.service_urls()
+    consistency = Consistency(
+        engine,
+        {service: settings.topic(events_topic(service)) for service in services},
+        {
+            topic: [c.name for c in consumers.values() if topic in topics(c.projection.services)]
+            for topic in topics(list(services))
+        },
+        wait_seconds=settings.consistency_wait_seconds,
+    )
     runners = {
         name: ProjectionRunner(
             engine,
@@ -72,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             consumer,
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
+            recording=consistency.recorder(consumer.name),
         )
         for name, consumer in consumers.items()
     }
@@ -100,12 +134,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
+    commands = Services(services)  # where mutations go
+    # The trace of a query or mutation continues in the service it asks (W3C traceparent).
+    for client in (registry.client, commands.client):
+        HTTPXClientInstrumentor.instrument_client(client)
 
     async def context(request: HTTPConnection) -> Context:
         if request.scope["type"] == "websocket":  # the schema has no subscriptions
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "send queries over HTTP POST")
-        if request.scope["method"] == "GET":
-            return Context(principal=None, engine=engine)  # the GraphiQL page; queries need POST
+        if request.scope["method"] == "GET" and not _asks_a_query(request):
+            return Context(principal=None, engine=engine, limits=limits)  # the GraphiQL page
+        return await caller(request)
+
+    async def caller(request: HTTPConnection) -> Context:
+        """Who is asking, from the bearer token; for a brand, what shares with it now."""
         token = bearer_token(request)
         if token is None:
             raise token_required()
@@ -116,7 +158,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 401, f"invalid token: {error}", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             ) from None
         if principal.audience is not Audience.BRAND or not principal.scope:
-            return Context(principal=principal, engine=engine)
+            return Context(
+                principal=principal,
+                engine=engine,
+                limits=limits,
+                token=token,
+                services=commands,
+                consistency=consistency,
+            )
         try:
             sharing_now = await registry.factories_sharing_reports_with(principal.scope, token)
         except RegistryUnavailable as error:
@@ -124,17 +173,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(
                 503, "cannot confirm which factories share their reports with you now; try again shortly"
             ) from None
-        return Context(principal=principal, engine=engine, sharing_now=sharing_now)
+        return Context(
+            principal=principal,
+            engine=engine,
+            sharing_now=sharing_now,
+            limits=limits,
+            token=token,
+            services=commands,
+            consistency=consistency,
+        )
 
     graphql = GatewayRouter(
         schema,
         path="/graphql",
         context_getter=context,
-        graphql_ide="graphiql",
-        allow_queries_via_get=False,
+        graphql_ide=None if production else "graphiql",  # off in production, with introspection (limits.py)
+        allow_queries_via_get=True,  # queries only (never mutations), for persisted queries' cacheable GETs
         subscription_protocols=(),
     )
     sdl = APIRouter()
+    downloads = APIRouter()
+
+    @downloads.get("/bulk-exports/{export_id}.jsonl", tags=["graphql"], response_class=StreamingResponse)
+    async def bulk_export(export_id: str, request: Request) -> StreamingResponse:
+        """A ready bulk export's JSON Lines, for the token that started it (see `startBulkExport`)."""
+        return await exports.download(engine, (await caller(request)).scope, export_id)
+
+    exporter = exports.Exporter(engine, graphql_exports.KINDS, lifetime=dt.timedelta(hours=settings.bulk_export_hours))
 
     @sdl.get("/graphql/schema.graphql", response_class=PlainTextResponse, tags=["graphql"])
     async def schema_sdl() -> str:
@@ -146,17 +211,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         engine,
         background=[
-            *((f"{name} projection", runner.run) for name, runner in runners.items()),
-            ("brand feeds", brand_feeds),
+            *(Background(f"{name} projection", "consumers", runner.run) for name, runner in runners.items()),
+            Background("brand feeds", "consumers", brand_feeds),
+            Background("bulk exports", "consumers", exporter.run),
         ],
-        on_shutdown=[registry.close],
+        on_shutdown=[registry.close, commands.close],
     )
     app = service_app(
         runtime,
         title="Better Work gateway",
         description="GraphQL for the programme, brands and governments, built from the services' events.",
-        routers=[sdl, ide.assets, graphql],
+        routers=[sdl, downloads, graphql] if production else [sdl, ide.assets, downloads, graphql],
     )
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
+    app.state.bulk_exporter = exporter
     return app

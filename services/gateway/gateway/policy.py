@@ -18,8 +18,9 @@ The audiences, in short:
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from betterwork_events import brand_feed
@@ -43,6 +44,14 @@ PARTICIPANTS_ROUNDED_TO_DIGITS = 1
 COMPLIANCE_POINTS_ROUNDED_TO_DIGITS = 1
 
 
+# Worker survey figures stand on at least this many respondents, for every audience, programme
+# staff included: nobody reads what a handful of workers answered (read_models/surveys.py says how
+# no two figures difference into a smaller group).
+SMALLEST_SURVEY_GROUP = 10
+
+Cell = TypeVar("Cell", bound=Hashable)
+
+
 class AccessDenied(Exception):
     pass
 
@@ -64,14 +73,71 @@ def rounded_participants(participants: int) -> int:
     return int(round(participants, -PARTICIPANTS_ROUNDED_TO_DIGITS))
 
 
-def withheld_cells(factory_counts: dict[str, int]) -> set[str]:
+def withheld_cells(factory_counts: Mapping[Cell, int]) -> set[Cell]:
     """The cells of a breakdown shown with its total that must be withheld: those too small
-    (`withheld`) and, if that is one cell alone, the next smallest too, or the total minus the
-    others would give the withheld one away."""
+    (`withheld`) and, if every one withheld is small, the next smallest too: otherwise the total
+    minus the others would give the small ones away, one alone or several together."""
     small = {cell for cell, count in factory_counts.items() if withheld(count)}
-    if len(small) == 1 and len(factory_counts) > 1:
-        small.add(min((count, cell) for cell, count in factory_counts.items() if cell not in small)[1])
+    if small and len(factory_counts) > len(small):
+        small.add(min((count, str(cell), cell) for cell, count in factory_counts.items() if cell not in small)[2])
     return small
+
+
+# A cell of a compliance breakdown: (cluster, compliance point); (None, None) is the whole, (cluster,
+# None) a cluster.
+BreakdownCell = tuple[str | None, str | None]
+
+
+def withheld_breakdown(factory_counts: Mapping[BreakdownCell, int]) -> set[BreakdownCell]:
+    """The cells of a whole -> clusters -> compliance points breakdown to withhold: all of it if the
+    whole is small; the clusters as `withheld_cells` (shown with the whole); within each cluster
+    shown, its points as `withheld_cells`; every point of a cluster withheld."""
+    if withheld(factory_counts.get((None, None), 0)):
+        return set(factory_counts)
+    clusters = {cell: n for cell, n in factory_counts.items() if cell[0] is not None and cell[1] is None}
+    hidden = withheld_cells(clusters)
+    for cluster in clusters:
+        points = {cell: n for cell, n in factory_counts.items() if cell[0] == cluster[0] and cell[1] is not None}
+        hidden |= set(points) if cluster in hidden else withheld_cells(points)
+    return hidden
+
+
+def withheld_beside(
+    factory_counts: Mapping[BreakdownCell, int], own: Mapping[BreakdownCell, int]
+) -> set[BreakdownCell]:
+    """The cells of a country's breakdown to withhold from a brand that reads its own suppliers'
+    beside it: those `withheld_breakdown` withholds, and those it withholds of the country's other
+    factories (the country less the brand's), which the brand could work out by difference."""
+    others = {cell: n - own.get(cell, 0) for cell, n in factory_counts.items() if n > own.get(cell, 0)}
+    return withheld_breakdown(factory_counts) | (withheld_breakdown(others) if others else set())
+
+
+def thresholds_shown(factories_by_length: Mapping[int, int], whole_withheld: bool = False) -> set[int]:
+    """Of the nested cells "factories that took part at least N years" (N = 0, 1, 2, ...), given
+    how many factories took part exactly each number of years, those a government may read.
+
+    Each is over at least SMALLEST_CELL factories, and any two shown differ by none or at least
+    SMALLEST_CELL factories, so that no two readings can be differenced to give a few factories
+    away: going up from 0, a threshold is shown only once the factories it leaves out since the
+    last one shown are enough (or none). `whole_withheld`: the cell at 0 is withheld elsewhere
+    (a compliance dashboard's cell of the same factories): then 0 is not shown, and nothing
+    within fewer than SMALLEST_CELL factories of it."""
+    shown: set[int] = set()
+    remaining = sum(factories_by_length.values())
+    dropped_since_reference, reference_shown = 0, not whole_withheld
+    for years in range(max(factories_by_length, default=-1) + 2):
+        if withheld(remaining):
+            break
+        if years == 0:
+            if reference_shown:
+                shown.add(0)
+        elif not withheld(dropped_since_reference) or (dropped_since_reference == 0 and reference_shown):
+            shown.add(years)
+            dropped_since_reference, reference_shown = 0, True
+        leaving = factories_by_length.get(years, 0)
+        remaining -= leaving
+        dropped_since_reference += leaving
+    return shown
 
 
 def rounded_compliance_points(points: int) -> int:
@@ -262,6 +328,53 @@ class Scope:
         people and record what the factory said in confidence (contracts/advisory.py)."""
         return self.audience in (Audience.PROGRAMME, Audience.FACTORY)
 
+    def exports(self) -> None:
+        """May this caller start, poll and download bulk exports (gateway/exports.py)? Programme staff
+        and brands, for their integrations; what an export holds is read through this same scope.
+        Not a government (aggregates only), nor a factory (its own records page through quickly)."""
+        if self.audience not in (Audience.PROGRAMME, Audience.BRAND):
+            raise AccessDenied("bulk exports are for the programme and brands")
+
+    @property
+    def sees_small_cells(self) -> bool:
+        """Aggregates over fewer than SMALLEST_CELL factories, exact and unrounded: programme staff
+        only, who read each factory's report anyway."""
+        return self.is_programme
+
+    def compliance_dashboard(
+        self, country: str, brand_id: str | None, factory_id: sa.ColumnElement[str], over_periods: bool
+    ) -> tuple[str, sa.ColumnElement[bool]] | None:
+        """Who may read a country's compliance dashboard, and whose supply base it compares (the brand
+        and the SQL condition on its suppliers' reports), if any: the programme any country, with any
+        brand's suppliers if it says which; a brand its own consenting suppliers against their
+        country; a government its own country.
+
+        Over periods (one cycle, one year, a trend) the country's cells are the programme's only:
+        a cycle's or a year's reports and each factory's latest differ by as little as one factory's
+        report, and no rounding hides one compliance point, so two such readings could be
+        differenced. A government is refused them; a brand reads its own suppliers' only
+        (`sees_country_over_periods`)."""
+        if self.audience is Audience.BRAND or (self.is_programme and brand_id is not None):
+            return self.brand_suppliers(brand_id, factory_id)
+        self.country_aggregates(country)
+        if over_periods and not self.is_programme:
+            raise AccessDenied(
+                "a government reads each factory's latest report in aggregate, not by cycle or year: "
+                "two periods' cells can differ by a single factory's report"
+            )
+        return None
+
+    @property
+    def sees_country_over_periods(self) -> bool:
+        """A country's compliance by cycle or year (see `compliance_dashboard`): programme staff only."""
+        return self.is_programme
+
+    def impact(self, country: str) -> None:
+        """The impact figures of a country (first against latest report, compliance by years in the
+        programme): as its aggregates (`country_aggregates`). Not brands: a brand's suppliers are too
+        few to stand for a claim, and their reports are the brand's to read one by one."""
+        self.country_aggregates(country)
+
     def country_aggregates(self, country: str) -> None:
         """Country aggregates: the programme everywhere, a government for its own country."""
         if self.is_programme:
@@ -273,6 +386,51 @@ class Scope:
                 f"government users of {self.principal.scope} see only {self.principal.scope}'s aggregates"
             )
         raise AccessDenied("country aggregates are for the programme and governments")
+
+    def survey_results(self, country: str | None, factory_id: str | None) -> int:
+        """May this caller read worker survey aggregates of a country (`factory_id` None) or of one
+        factory (of its rounds)? The answer is the fewest factories each figure must stand on
+        (besides SMALLEST_SURVEY_GROUP respondents, for everyone).
+
+        Programme staff any; a government its own country's, as for every aggregate, each figure
+        over at least SMALLEST_CELL factories; a factory its own (never its country's: with a
+        handful of factories surveyed, the country less its own would be its neighbours'). Brands
+        none: a factory's consent shares its assessment reports, not what its workers say of it."""
+        if self.audience is Audience.BRAND:
+            raise AccessDenied("brands do not read research surveys: a factory's consent shares its reports only")
+        if factory_id is None:
+            if country is None:
+                raise AccessDenied("name a country, a factory or a round")
+            if self.audience is Audience.FACTORY:
+                raise AccessDenied("a factory reads its own survey results only (factoryId)")
+            self.country_aggregates(country)
+            return SMALLEST_CELL if self.audience is Audience.GOVERNMENT else 1
+        if self.is_programme or (self.audience is Audience.FACTORY and factory_id == self.principal.scope):
+            return 1
+        if self.audience is Audience.GOVERNMENT:
+            raise AccessDenied("government users see country aggregates only, not individual factories")
+        raise AccessDenied("a factory reads its own survey results only")
+
+    def survey_round_results(self) -> None:
+        """One round's results are one factory's: programme staff and factories may ask (whose round
+        it is, `survey_results` decides once it is found); brands and governments are refused first."""
+        if self.audience not in (Audience.PROGRAMME, Audience.FACTORY):
+            raise AccessDenied("one round's results are for the programme and the factory itself")
+
+    def manager_survey_impact(self, country: str) -> int:
+        """The change in factories' business figures between their first and latest manager
+        surveys, a country's: the programme's, and the country's government's with each figure over
+        at least SMALLEST_CELL factories (the fewest returned). A factory's sales are its own
+        business, not for brands or other factories."""
+        if self.audience in (Audience.BRAND, Audience.FACTORY):
+            raise AccessDenied("manager survey figures are for the programme and governments, in aggregate")
+        self.country_aggregates(country)
+        return SMALLEST_CELL if self.audience is Audience.GOVERNMENT else 1
+
+    @property
+    def sees_factories_left_out(self) -> bool:
+        """Which factories an aggregate left out (by id): programme staff; others read how many, and why."""
+        return self.is_programme
 
 
 def scope_of(principal: Principal | None, sharing_now: frozenset[str] = frozenset()) -> Scope:

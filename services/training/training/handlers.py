@@ -12,11 +12,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts.training import ParticipantRegistered, Role, Sex, TrainingSessionScheduled
-from betterwork_events.countries import COUNTRY_PROGRAMMES
+from betterwork_events.countries import today_in
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.factories import known_factory
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
@@ -41,11 +40,6 @@ def idempotent_event_id(context: CommandContext, command: str, key: str | None) 
 def new_session_id() -> str:
     """Like `TS-7KQ2M9XDRA`: short enough to read out over the phone, random enough not to guess."""
     return "TS-" + base64.b32encode(uuid.uuid4().bytes).decode()[:10]
-
-
-def today_in(country: str, now: dt.datetime) -> dt.date:
-    """The date where the session is held: a day in Dhaka is over before it is in Managua."""
-    return now.astimezone(ZoneInfo(COUNTRY_PROGRAMMES[country].timezone)).date()
 
 
 async def load_session(store: EventStore, session_id: str) -> TrainingSession:

@@ -3,6 +3,6 @@
 Importing this package registers them all in `betterwork_events.catalogue.catalogue`.
 """
 
-from betterwork_events.contracts import advisory, assessment, committee, factory_registry, training
+from betterwork_events.contracts import advisory, assessment, committee, factory_registry, surveys, training
 
-__all__ = ["advisory", "assessment", "committee", "factory_registry", "training"]
+__all__ = ["advisory", "assessment", "committee", "factory_registry", "surveys", "training"]

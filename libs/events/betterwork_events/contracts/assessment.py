@@ -107,6 +107,30 @@ class ZeroToleranceIssueRaised(AssessmentEvent):
     issue: ZeroToleranceIssue
 
 
+@contract("org.betterwork.assessment.zero-tolerance-issue-acknowledged.v1")
+class ZeroToleranceIssueAcknowledged(AssessmentEvent):
+    """A country programme manager took charge of a zero-tolerance issue. Until then it is open,
+    and overdue once `ACKNOWLEDGE_WITHIN` has passed since it was raised."""
+
+    question_id: str
+    acknowledged_by: Short
+    acknowledged_at: dt.datetime
+
+
+@contract("org.betterwork.assessment.zero-tolerance-issue-escalated.v1")
+class ZeroToleranceIssueEscalated(AssessmentEvent):
+    """What was done about an acknowledged zero-tolerance issue, by whom and when: the protocol's
+    record (e.g. referred to the labour inspectorate, child removed to a remediation programme)."""
+
+    question_id: str
+    escalated_by: Short
+    escalated_to: Short = Field(
+        description="Who the issue was referred to", examples=["Ministry of Labour, Phnom Penh"]
+    )
+    action_taken: Text
+    escalated_on: dt.date
+
+
 @contract("org.betterwork.assessment.submitted.v1")
 class AssessmentSubmitted(AssessmentEvent):
     """The assessors sent the assessment to quality review."""

@@ -156,6 +156,13 @@ class FactoryMerged(FactoryRegistryEvent):
     reason: Reason
 
 
+class FactoryAlias(Part):
+    """Another id or name the factory was known by: a record merged into it, or a former name."""
+
+    factory_id: str
+    name: str | None = Field(default=None, description="None for records merged before aliases were kept")
+
+
 @contract("org.betterwork.factory.duplicate-absorbed.v1")
 class FactoryDuplicateAbsorbed(FactoryRegistryEvent):
     """The duplicate record `merged_factory_id` was merged into this factory, with its brand links and consents."""
@@ -163,6 +170,10 @@ class FactoryDuplicateAbsorbed(FactoryRegistryEvent):
     merged_factory_id: str
     brand_links: dict[str, dt.date] = Field(description="brand id → linked since, taken over from the duplicate")
     consenting_brands: tuple[str, ...]
+    aliases: tuple[FactoryAlias, ...] = Field(
+        default=(),
+        description="The duplicate's id and name, and the aliases it had itself: the survivor is known by them too",
+    )
 
 
 @contract("org.betterwork.factory.brand-linked.v1")

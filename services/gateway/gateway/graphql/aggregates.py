@@ -28,8 +28,8 @@ class ClusterCompliance:
     suppressed: bool = strawberry.field(description="True when the figures are withheld because the cell is small")
 
     @classmethod
-    def of(cls, total: ClusterTotal, suppressible: bool = True) -> ClusterCompliance:
-        if suppressible and policy.withheld(total.factories):
+    def of(cls, total: ClusterTotal, withheld: bool = False) -> ClusterCompliance:
+        if withheld:
             return cls(
                 cluster_id=total.cluster_id,
                 factories=None,
@@ -79,7 +79,11 @@ class Query:
     async def country_compliance(self, info: Info, country: str) -> CountryCompliance:
         info.context.scope.country_aggregates(country)
         totals = await compliance.cluster_totals(info.context.engine, compliance.of_country(country))
-        return CountryCompliance(country=country, clusters=[ClusterCompliance.of(t) for t in totals])
+        # As the compliance dashboard withholds them, which shows the whole beside its clusters.
+        hidden = policy.withheld_breakdown(_counts(totals))
+        return CountryCompliance(
+            country=country, clusters=[ClusterCompliance.of(t, (t.cluster_id, None) in hidden) for t in totals]
+        )
 
     @strawberry.field(
         description="Your consenting suppliers' non-compliance by cluster against their countries' averages: for a "
@@ -93,16 +97,33 @@ class Query:
         countries = {t.country for t in own}
         everyone = await compliance.cluster_totals(context.engine, compliance.of_countries(countries))
         baseline = {(t.country, t.cluster_id): t for t in everyone}
+        # A country's cells withheld as for its government, and where the country less the brand's
+        # own suppliers (which it reads one by one) would give a few other factories away.
+        hidden = {
+            (country, cell[0])
+            for country in countries
+            for cell in policy.withheld_beside(
+                _counts([t for t in everyone if t.country == country]),
+                _counts([t for t in own if t.country == country]),
+            )
+        }
         comparisons: dict[str, list[BrandClusterComparison]] = {}
         for total in own:
+            key = (total.country, total.cluster_id)
             comparisons.setdefault(total.country, []).append(
                 BrandClusterComparison(
                     cluster_id=total.cluster_id,
-                    suppliers=ClusterCompliance.of(total, suppressible=False),
-                    country=ClusterCompliance.of(baseline[(total.country, total.cluster_id)]),
+                    suppliers=ClusterCompliance.of(total),
+                    country=ClusterCompliance.of(baseline[key], key in hidden),
                 )
             )
         return BrandDashboard(
             brand_id=strawberry.ID(brand),
             countries=[BrandCountryComparison(country=c, clusters=clusters) for c, clusters in comparisons.items()],
         )
+
+
+def _counts(totals: list[ClusterTotal]) -> dict[policy.BreakdownCell, int]:
+    """Factories per cluster, and in the whole (any cluster): the counts the suppression rule reads."""
+    whole = max((t.factories for t in totals), default=0)
+    return {(None, None): whole} | {(t.cluster_id, None): t.factories for t in totals}

@@ -56,9 +56,17 @@ strawberry.enum(
 )
 
 
-@strawberry.enum(description="Where a zero-tolerance alert stands; acknowledgement and escalation are still to come")
+@strawberry.enum(
+    description="Where a zero-tolerance alert stands under the protocol: OPEN until a manager acknowledges "
+    "it, ACKNOWLEDGED until its escalation is recorded, then ESCALATED"
+)
 class ZeroToleranceAlertStatus(Enum):
     OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+
+
+WAITING = [ZeroToleranceAlertStatus.OPEN, ZeroToleranceAlertStatus.ACKNOWLEDGED]
 
 
 @strawberry.type(description="A file attached as evidence (the file itself lives in document storage)")
@@ -180,7 +188,7 @@ class Assessment(Node):
         )
 
 
-@strawberry.type(description="A zero-tolerance issue raised, waiting for the programme to act on it")
+@strawberry.type(description="A zero-tolerance issue raised, and what the programme has done about it")
 class ZeroToleranceAlert:
     assessment_id: strawberry.ID
     factory_id: strawberry.ID
@@ -190,6 +198,13 @@ class ZeroToleranceAlert:
     raised_at: dt.datetime
     status: ZeroToleranceAlertStatus
     days_waiting: int = strawberry.field(description="Whole days from the day it was raised (UTC) to `today`")
+    overdue: bool = strawberry.field(description="Still unacknowledged more than 24 hours after it was raised")
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    escalated_by: str | None
+    escalated_to: str | None = strawberry.field(description="Who the issue was referred to")
+    action_taken: str | None = strawberry.field(description="What was done, as the escalation recorded it")
+    escalated_on: dt.date | None
 
     @classmethod
     def of(cls, row: Any, today: dt.date) -> ZeroToleranceAlert:
@@ -202,6 +217,13 @@ class ZeroToleranceAlert:
             raised_at=row.raised_at,
             status=ZeroToleranceAlertStatus(row.status),
             days_waiting=(today - row.raised_at.astimezone(dt.UTC).date()).days,
+            overdue=row.overdue,
+            acknowledged_by=row.acknowledged_by,
+            acknowledged_at=row.acknowledged_at,
+            escalated_by=row.escalated_by,
+            escalated_to=row.escalated_to,
+            action_taken=row.action_taken,
+            escalated_on=row.escalated_on,
         )
 
 
@@ -296,7 +318,10 @@ class Query:
         page = await pages.page(info.context.engine, query, model.FINDINGS_ORDER, PageRequest.of(first, after))
         return connection(page, lambda row: Finding.of(row, scope))
 
-    @strawberry.field(description="Open zero-tolerance alerts, longest waiting first: programme staff only")
+    @strawberry.field(
+        description="Zero-tolerance alerts, longest waiting first (by default those still waiting: open or "
+        "acknowledged): programme staff only"
+    )
     async def zero_tolerance_alerts(
         self,
         info: Info,
@@ -306,8 +331,17 @@ class Query:
         today: Annotated[
             dt.date | None, strawberry.argument(description="The day to count waiting days to (default: today, UTC)")
         ] = None,
+        status: Annotated[
+            list[ZeroToleranceAlertStatus] | None,
+            strawberry.argument(description="Only alerts in these states (default: OPEN and ACKNOWLEDGED)"),
+        ] = None,
+        overdue: Annotated[
+            bool | None, strawberry.argument(description="Only alerts that are (true) or are not (false) overdue")
+        ] = None,
     ) -> Connection[ZeroToleranceAlert]:
-        query, order = model.open_alerts_query(info.context.scope, country)
+        statuses = [s.value for s in (WAITING if status is None else status)]
+        now = dt.datetime.now(dt.UTC)
+        query, order = model.alerts_query(info.context.scope, country, statuses, overdue, now)
         page = await pages.page(info.context.engine, query, order, PageRequest.of(first, after))
         day = today or dt.datetime.now(dt.UTC).date()
         return connection(page, lambda row: ZeroToleranceAlert.of(row, day))

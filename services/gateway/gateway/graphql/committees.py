@@ -463,11 +463,41 @@ class CommitteeStatistics:
     workers_side_women_share: float | None = strawberry.field(
         description="Women among the worker representatives seated on the day, from 0 to 1"
     )
+    healthy: int | None = strawberry.field(description="Factories whose active committee is healthy on the day")
+    meetings_by_quarter: list[CountryQuarterMeetings] = strawberry.field(
+        description="Per calendar quarter up to the day's, from the country's first committee"
+    )
     suppressed: bool = strawberry.field(description="True when some figures are withheld because the cell is small")
+
+
+@strawberry.type(
+    description="The meetings a country's committees held in a calendar quarter; withheld when fewer than 5 "
+    "factories' committees sat in it"
+)
+class CountryQuarterMeetings:
+    quarter: str = strawberry.field(description="e.g. 2026-Q1")
+    committees: int | None = strawberry.field(description="Committees sitting in the quarter, at some time")
+    meetings: int | None = strawberry.field(description="Held in the quarter (up to the day)")
+    meetings_per_committee: float | None = strawberry.field(description="Rounded to the hundredth")
+    suppressed: bool
+
+    @classmethod
+    def of(cls, row: Any) -> CountryQuarterMeetings:
+        quarter = f"{row.starts_on.year}-Q{(row.starts_on.month - 1) // 3 + 1}"
+        if policy.withheld(row.factories):
+            return cls(quarter=quarter, committees=None, meetings=None, meetings_per_committee=None, suppressed=True)
+        return cls(
+            quarter=quarter,
+            committees=row.committees,
+            meetings=row.meetings,
+            meetings_per_committee=policy.rounded_share(row.meetings / row.committees),
+            suppressed=False,
+        )
 
 
 async def statistics(engine: AsyncEngine, country: str, today: dt.date) -> CommitteeStatistics:
     figures = await model.country_statistics(engine, country, today)
+    quarters = await model.meetings_by_quarter(engine, country, today)
     established = None if policy.withheld(figures.factories_established) else figures.factories_established
     active_cell = established is not None and not policy.withheld(figures.factories_active)
     share = figures.workers_side_women / figures.workers_side if figures.workers_side else None
@@ -477,6 +507,8 @@ async def statistics(engine: AsyncEngine, country: str, today: dt.date) -> Commi
         active=figures.factories_active if active_cell else None,
         meeting_regularly=figures.meeting_regularly if active_cell else None,
         workers_side_women_share=policy.rounded_share(share) if active_cell and share is not None else None,
+        healthy=figures.healthy if active_cell else None,
+        meetings_by_quarter=[CountryQuarterMeetings.of(q) for q in quarters],
         suppressed=not active_cell,
     )
 

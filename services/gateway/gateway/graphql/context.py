@@ -12,6 +12,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from gateway import policy
+from gateway.commands import Services
+from gateway.consistency import Consistency
+from gateway.graphql.limits import Limits
 from gateway.read_models.pages import Page, PageRequest
 
 NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
@@ -22,8 +25,15 @@ Batch = Callable[[AsyncEngine, policy.Scope, Sequence[Any]], Awaitable[list[Any]
 class Context(BaseContext):
     principal: Principal | None
     engine: AsyncEngine
+    # What queries may cost and the callers' budgets (limits.py): the app's one Limits, which every
+    # request must carry, or a query would escape them.
+    limits: Limits
     # For a brand: the factories the registry says share their reports with it now (see registry.py).
     sharing_now: frozenset[str] = frozenset()
+    # For mutations: the caller's own token, which the owning service checks (see commands.py).
+    token: str | None = None
+    services: Services | None = None
+    consistency: Consistency | None = None  # how far the read models are, for read-your-writes
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

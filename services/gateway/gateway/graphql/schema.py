@@ -27,11 +27,18 @@ from gateway.graphql import (
     assessments,
     brands,
     committees,
+    dashboards,
+    exports,
     factories,
+    impact,
     improvement_plans,
+    mutations,
+    surveys,
     training,
 )
+from gateway.graphql.consistency import ReadYourWrites
 from gateway.graphql.context import Context
+from gateway.graphql.limits import QueryLimits
 from gateway.graphql.relay import Node, from_global_id
 from gateway.read_models.pages import BadPage
 
@@ -70,14 +77,24 @@ Query = merge_types(
         committees.Query,
         training.Query,
         aggregates.Query,
+        dashboards.Query,
+        impact.Query,
         advisory.Query,
+        surveys.Query,
+        exports.Query,
         Nodes,
     ),
 )
+Mutation = merge_types("Mutation", (mutations.Mutation, exports.Mutation))
 
 # Errors the caller may read: the policy's refusals, a page that cannot be given, and mistakes in
 # the query itself (which have no original error). Anything else is masked.
-CODES: dict[type[Exception], str] = {policy.AccessDenied: "FORBIDDEN", BadPage: "BAD_USER_INPUT"}
+CODES: dict[type[Exception], str] = {
+    policy.AccessDenied: "FORBIDDEN",
+    BadPage: "BAD_USER_INPUT",
+    surveys.BadQuery: "BAD_USER_INPUT",
+    dashboards.BadArgument: "BAD_USER_INPUT",
+}
 
 
 def _internal(error: GraphQLError) -> bool:
@@ -179,6 +196,7 @@ def _few_tokens() -> MaxTokensLimiter:
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     types=[
         factories.Factory,
         brands.Brand,
@@ -188,5 +206,6 @@ schema = strawberry.Schema(
         committees.Committee,
         advisory.AdvisoryPlan,
     ],
-    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules],
+    # QueryLimits runs validation itself (with the rules the others add) and then costs the query.
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits, ReadYourWrites],
 )

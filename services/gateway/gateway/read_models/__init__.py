@@ -12,6 +12,7 @@ from gateway.read_models import (
     history,
     improvement_plans,
     reports,
+    surveys,
     training,
 )
 from gateway.read_models.projection import Projection
@@ -25,4 +26,5 @@ PROJECTIONS: list[Projection] = [
     training.projection,
     history.projection,
     advisory.projection,
+    surveys.projection,
 ]

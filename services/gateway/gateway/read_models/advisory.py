@@ -101,7 +101,7 @@ OPEN = "open"  # the committee service's CommitmentStatus: open, late (still ope
 CLOSED = (ve.FollowUpStatus.DONE.value, ve.FollowUpStatus.DROPPED.value)
 PLANNED, HELD, CANCELLED, MISSED = "planned", "held", "cancelled", "missed"
 
-projection = Projection("advisory")
+projection = Projection("advisory", [plans, priorities, visits, commitments])
 
 
 def _number(some_id: str) -> int:

@@ -76,8 +76,8 @@ findings = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-# Status: "open" until the acknowledgement and escalation events exist (another issue adds them);
-# they will move an alert on without changing this table's shape.
+# Status: "open" until a country programme manager acknowledges it, "acknowledged" until the
+# escalation is recorded, then "escalated".
 zero_tolerance_alerts = sa.Table(
     "zero_tolerance_alerts",
     metadata,
@@ -87,12 +87,19 @@ zero_tolerance_alerts = sa.Table(
     sa.Column("issue", sa.Text, nullable=False),
     sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status", sa.Text, nullable=False),
+    sa.Column("acknowledged_by", sa.Text),
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
+    sa.Column("escalated_by", sa.Text),
+    sa.Column("escalated_to", sa.Text),
+    sa.Column("action_taken", sa.Text),
+    sa.Column("escalated_on", sa.Date),
 )
 
 PUBLISHED, CANCELLED = "published", "cancelled"
-OPEN = "open"
+OPEN, ACKNOWLEDGED, ESCALATED = "open", "acknowledged", "escalated"
+ACKNOWLEDGE_WITHIN = dt.timedelta(hours=24)  # the protocol's bound, as the assessment service keeps it
 
-projection = Projection("assessments")
+projection = Projection("assessments", [assessments, findings, zero_tolerance_alerts])
 
 
 def cluster_of(compliance_point_id: str) -> str:
@@ -217,6 +224,36 @@ async def zero_tolerance_raised(conn: AsyncConnection, event: ae.ZeroToleranceIs
             status=OPEN,
         )
         .on_conflict_do_nothing()
+    )
+
+
+@projection.on(ae.ZeroToleranceIssueAcknowledged)
+async def zero_tolerance_acknowledged(
+    conn: AsyncConnection, event: ae.ZeroToleranceIssueAcknowledged, envelope: Envelope
+) -> None:
+    z = zero_tolerance_alerts.c
+    await conn.execute(
+        zero_tolerance_alerts.update()
+        .where(z.assessment_id == event.assessment_id, z.question_id == event.question_id, z.status == OPEN)
+        .values(status=ACKNOWLEDGED, acknowledged_by=event.acknowledged_by, acknowledged_at=event.acknowledged_at)
+    )
+
+
+@projection.on(ae.ZeroToleranceIssueEscalated)
+async def zero_tolerance_escalated(
+    conn: AsyncConnection, event: ae.ZeroToleranceIssueEscalated, envelope: Envelope
+) -> None:
+    z = zero_tolerance_alerts.c
+    await conn.execute(
+        zero_tolerance_alerts.update()
+        .where(z.assessment_id == event.assessment_id, z.question_id == event.question_id)
+        .values(
+            status=ESCALATED,
+            escalated_by=event.escalated_by,
+            escalated_to=event.escalated_to,
+            action_taken=event.action_taken,
+            escalated_on=event.escalated_on,
+        )
     )
 
 
@@ -365,14 +402,20 @@ async def _per_filter(
     return [found[key] for key in keys]
 
 
-def open_alerts_query(scope: Scope, country: str | None) -> tuple[sa.Select[Any], Order]:
-    """Open zero-tolerance alerts, longest waiting first."""
+def alerts_query(
+    scope: Scope, country: str | None, statuses: Sequence[str], overdue: bool | None, now: dt.datetime
+) -> tuple[sa.Select[Any], Order]:
+    """Zero-tolerance alerts in `statuses`, longest waiting first; `overdue`: only those (not)
+    acknowledged in time as of `now`."""
     z = zero_tolerance_alerts.c
+    late = sa.and_(z.status == OPEN, z.raised_at < now - ACKNOWLEDGE_WITHIN)
     query = (
-        sa.select(zero_tolerance_alerts, assessments.c.country)
+        sa.select(zero_tolerance_alerts, assessments.c.country, late.label("overdue"))
         .select_from(zero_tolerance_alerts.join(assessments, assessments.c.id == z.assessment_id))
-        .where(scope.zero_tolerance_alerts(), z.status == OPEN)
+        .where(scope.zero_tolerance_alerts(), z.status.in_(statuses))
     )
     if country is not None:
         query = query.where(assessments.c.country == country)
+    if overdue is not None:
+        query = query.where(late if overdue else sa.not_(late))
     return query, Order((z.raised_at, z.assessment_id, z.question_id))

@@ -99,7 +99,7 @@ action_items = sa.Table(
     sa.Column("outcome", sa.Text),
 )
 
-projection = Projection("committees")
+projection = Projection("committees", [committees, members, elections, meetings, action_items])
 
 
 async def _applies(conn: AsyncConnection, envelope: Envelope, committee_id: str) -> bool:
@@ -528,8 +528,47 @@ async def country_statistics(engine: AsyncEngine, country: str, today: dt.date) 
         sa.func.count(sa.distinct(j.factory_id)).label("factories_established"),
         sa.func.count(sa.distinct(j.factory_id)).filter(active).label("factories_active"),
         sa.func.count(sa.distinct(j.factory_id)).filter(active, j.meeting_cadence == OK).label("meeting_regularly"),
+        sa.func.count(sa.distinct(j.factory_id)).filter(j.healthy).label("healthy"),
         sa.func.coalesce(sa.func.sum(j.workers_seated).filter(active), 0).label("workers_side"),
         sa.func.coalesce(sa.func.sum(j.workers_women_seated).filter(active), 0).label("workers_side_women"),
     ).where(j.country == country)
     async with engine.connect() as conn:
         return (await conn.execute(query)).one()
+
+
+async def meetings_by_quarter(engine: AsyncEngine, country: str, today: dt.date) -> list[Any]:
+    """Per calendar quarter, from the one the country's first committee was established in to
+    `today`'s: the committees sitting in it (established by its end, not dissolved before its
+    start), the factories they are of, and the meetings they held in it up to `today`."""
+    c, m = committees.c, meetings.c
+    quarter = sa.func.date_trunc("quarter", sa.literal(today, sa.Date))
+    first = sa.select(sa.func.date_trunc("quarter", sa.func.min(c.established_on))).where(c.country == country)
+    starts = sa.select(
+        sa.cast(
+            sa.func.generate_series(first.scalar_subquery(), quarter, sa.text("interval '3 months'")), sa.Date
+        ).label("starts_on")
+    ).subquery("quarters")
+    q = starts.c.starts_on
+    ends = sa.cast(q + sa.text("interval '3 months'"), sa.Date)
+    sitting = sa.and_(
+        c.country == country, c.established_on < ends, sa.or_(c.dissolved_on.is_(None), c.dissolved_on >= q)
+    )
+    held = (
+        sa.select(sa.func.count())
+        .select_from(meetings.join(committees, c.id == m.committee_id))
+        .where(c.country == country, m.held_on >= q, m.held_on < ends, m.held_on <= today)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            q.label("starts_on"),
+            sa.func.count(sa.distinct(c.id)).label("committees"),
+            sa.func.count(sa.distinct(c.factory_id)).label("factories"),
+            held.label("meetings"),
+        )
+        .select_from(starts.outerjoin(committees, sitting))
+        .group_by(q)
+        .order_by(q)
+    )
+    async with engine.connect() as conn:
+        return list(await conn.execute(query))

@@ -67,7 +67,7 @@ ENROLLMENT: dict[type[fr.FactoryRegistryEvent], str] = {
     fr.FactoryClosed: "closed",
 }
 
-projection = Projection("factory-directory")
+projection = Projection("factory-directory", [factories, brands, supplier_links, consents])
 
 
 def _profile_columns(profile: fr.FactoryProfile) -> dict[str, object]:

@@ -22,6 +22,7 @@ from betterwork_events.contracts import advisory as ve
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.contracts import committee as ce
 from betterwork_events.contracts import factory_registry as fr
+from betterwork_events.contracts import surveys as se
 from betterwork_events.contracts import training as te
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
@@ -113,6 +114,14 @@ ENTRIES: dict[type[EventContract], tuple[Visibility, Summary]] = {
         Visibility.PROGRAMME,
         lambda e: f"Zero-tolerance issue raised: {e.issue.value} ({e.question_id})",
     ),
+    ae.ZeroToleranceIssueAcknowledged: (
+        Visibility.PROGRAMME,
+        lambda e: f"Zero-tolerance issue on {e.question_id} acknowledged by {e.acknowledged_by}",
+    ),
+    ae.ZeroToleranceIssueEscalated: (
+        Visibility.PROGRAMME,
+        lambda e: f"Zero-tolerance issue on {e.question_id} escalated to {e.escalated_to}",
+    ),
     ae.AssessmentSubmitted: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} submitted for review"),
     ae.AssessmentReturned: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} returned by review"),
     ae.AssessmentApproved: (Visibility.PROGRAMME, lambda e: f"Assessment {e.assessment_id} approved by review"),
@@ -191,6 +200,24 @@ ENTRIES: dict[type[EventContract], tuple[Visibility, Summary]] = {
     te.FeedbackGiven: (Visibility.FACTORY, lambda e: f"A participant rated training session {e.session_id}"),
     te.TrainingDelivered: (Visibility.FACTORY, lambda e: f"Training {e.course_code} delivered"),  # per factory below
     te.TrainingSessionCancelled: (Visibility.FACTORY, lambda e: f"Training session {e.session_id} cancelled"),
+    # research surveys: the factory knows a round was held; a worker's response is the programme's
+    # entry, and even there says nothing of the worker or the answers
+    se.SurveyRoundOpened: (
+        Visibility.FACTORY,
+        lambda e: f"{e.kind.value.capitalize()} survey round {e.round_id} opened",
+    ),
+    se.WorkerSurveyResponseRecorded: (
+        Visibility.PROGRAMME,
+        lambda e: f"A worker survey response recorded in round {e.round_id}",
+    ),
+    se.ManagerSurveyResponseRecorded: (
+        Visibility.FACTORY,
+        lambda e: f"Manager survey response recorded in round {e.round_id}",
+    ),
+    se.SurveyRoundClosed: (
+        Visibility.FACTORY,
+        lambda e: f"Survey round {e.round_id} closed with {_count(e.responses, 'response')}",
+    ),
 }
 
 
@@ -213,7 +240,7 @@ def summary_of(event: EventContract, factory_id: str) -> str:
     return ENTRIES[type(event)][1](event)
 
 
-projection = Projection("factory-history")
+projection = Projection("factory-history", [factory_history])
 
 
 async def record(conn: AsyncConnection, event: EventContract, envelope: Envelope) -> None:

@@ -80,7 +80,7 @@ improvement_progress = sa.Table(
     sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-projection = Projection("improvement-plans")
+projection = Projection("improvement-plans", [plan_findings, improvement_actions, improvement_progress])
 
 
 @projection.on(ae.AssessmentCompleted)

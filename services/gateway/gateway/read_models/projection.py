@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +26,7 @@ class Projection:
     applied, but a rebuild applies everything again from the beginning of the topics."""
 
     name: str  # the read model's name; with the deployment's prefix, its consumer group
+    tables: list[sa.Table]  # what it writes, and nothing else does: what a rebuild builds anew
     handlers: dict[type[EventContract], Handler] = dataclasses.field(default_factory=dict)
 
     def on(self, *contracts: type[EventContract]) -> Callable[[Handler], Handler]:
@@ -42,8 +44,8 @@ class Projection:
         """Whose `<service>.events` topics it reads: those of the events it handles."""
         return sorted({c.topic_service for c in self.handlers})
 
-    def consumer(self, prefix: str) -> Consumer:
-        return Consumer(f"{prefix}gateway.{self.name}", self)
+    def consumer(self, prefix: str, *, delay: float = 0.0) -> Consumer:
+        return Consumer(f"{prefix}gateway.{self.name}", self, delay)
 
 
 async def advanced(
@@ -64,11 +66,14 @@ async def advanced(
 class Consumer:
     """The projection as the consumer runtime sees it (betterwork_events.consumer.Projection)."""
 
-    def __init__(self, name: str, projection: Projection) -> None:
+    def __init__(self, name: str, projection: Projection, delay: float = 0.0) -> None:
         self.name = name
         self.projection = projection
+        self.delay = delay  # before each event (settings.projection_delay_seconds: tests of lagging read models)
         self.handles = frozenset(c.event_type for c in projection.handlers)
         self._by_type = {c.event_type: h for c, h in projection.handlers.items()}
 
     async def apply(self, conn: AsyncConnection, event: Envelope) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         await self._by_type[event.type](conn, event.contract(), event)

@@ -36,7 +36,7 @@ assessment_reports = sa.Table(
     sa.Column("recurring", sa.JSON, nullable=False),
 )
 
-projection = Projection("assessment-reports")
+projection = Projection("assessment-reports", [assessment_reports])
 
 
 @projection.on(ae.AssessmentCompleted)
@@ -62,10 +62,8 @@ async def completed(conn: AsyncConnection, event: ae.AssessmentCompleted, envelo
 NEWEST_FIRST = Order((assessment_reports.c.published_on, assessment_reports.c.id), descending=True)
 
 
-async def reports_of_factories(
-    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
-) -> list[Page]:
-    """Each factory's published reports, newest first, with the remediation of their findings."""
+def readable_reports(scope: Scope) -> sa.Select[Any]:
+    """The published reports this caller may read, with the remediation of their findings."""
     findings = improvement_plans.plan_findings.c
     remediation = (
         sa.select(
@@ -77,7 +75,14 @@ async def reports_of_factories(
         .scalar_subquery()
         .label("remediation")
     )
-    query = sa.select(assessment_reports, remediation).where(scope.factory(assessment_reports.c.factory_id))
+    return sa.select(assessment_reports, remediation).where(scope.factory(assessment_reports.c.factory_id))
+
+
+async def reports_of_factories(
+    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+) -> list[Page]:
+    """Each factory's published reports, newest first, with the remediation of their findings."""
+    query = readable_reports(scope)
     return await pages_per_parent(engine, query, assessment_reports.c.factory_id, factory_ids, NEWEST_FIRST, request)
 
 

@@ -97,7 +97,7 @@ attendance = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-projection = Projection("training-sessions")
+projection = Projection("training-sessions", [training_sessions, session_factories, participants, attendance])
 
 
 def _headcount(headcount: te.Headcount) -> dict[str, int]:
