@@ -344,7 +344,7 @@ async def start(
 
 
 IF_MATCH_REQUIRED: dict[int | str, dict[str, Any]] = {
-    428: {"model": Problem, "description": "If-Match is missing: a finding is changed only by who read its latest"}
+    428: {"model": Problem, "description": "If-Match is missing: this is changed only by who read its latest version"}
 }
 
 
@@ -606,6 +606,7 @@ async def acknowledge_zero_tolerance(
     "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation",
     response_model=ZeroToleranceCaseView,
     tags=["zero tolerance"],
+    responses=IF_MATCH_REQUIRED,
 )
 async def escalate_zero_tolerance(
     assessment_id: str,
