@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from betterwork_events import brand_feed
 from betterwork_events.catalogue import SCHEMA_URI, Catalogue, EventContract, JsonObject, load_all_contracts
@@ -123,6 +123,30 @@ def _key_description(contract: type[EventContract]) -> str:
     )
 
 
+def embedded_payload_schema(contract: type[EventContract]) -> JsonObject:
+    """The event's JSON Schema with its `$defs` written in where they are used, for embedding in the
+    AsyncAPI document: there a `#/$defs/...` reference is resolved against the whole document, not
+    against the embedded schema's own `$id`, and names nothing. The contracts hold no recursive type."""
+    schema = event_schema(contract)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(node, list):
+            return [inline(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen:
+                raise ValueError(f"{contract.event_type}: {name} refers to itself; it cannot be written in")
+            rest = {key: inline(value, seen) for key, value in node.items() if key != "$ref"}
+            return {**inline(definitions[name], (*seen, name)), **rest}
+        return {key: inline(value, seen) for key, value in node.items()}
+
+    return cast(JsonObject, inline(schema))
+
+
 def asyncapi_message(contract: type[EventContract]) -> JsonObject:
     return {
         "name": contract.event_type,
@@ -130,7 +154,7 @@ def asyncapi_message(contract: type[EventContract]) -> JsonObject:
         "summary": _summary(contract),
         "contentType": CONTENT_TYPE,
         "headers": kafka_headers_schema(contract),
-        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT, "schema": event_schema(contract)},
+        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT, "schema": embedded_payload_schema(contract)},
         "correlationId": {
             "description": "Shared by every event that follows from one request.",
             "location": "$message.header#/ce_correlationid",
@@ -199,7 +223,7 @@ def brand_feed_message(contract: type[EventContract]) -> JsonObject:
         "description": _brand_feed_description(contract),
         "contentType": CONTENT_TYPE,
         "headers": brand_feed_headers_schema(contract),
-        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT, "schema": event_schema(contract)},
+        "payload": {"schemaFormat": PAYLOAD_SCHEMA_FORMAT, "schema": embedded_payload_schema(contract)},
         "bindings": {
             "kafka": {
                 "key": {

@@ -13,7 +13,10 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
 
 from betterwork_events.docs import run, to_json
 
@@ -26,6 +29,94 @@ SERVICE_APPS = {
 }
 
 OWNED = ("*.openapi.json",)
+
+
+# The answers every route may give besides its own, written once here rather than on each route:
+# what the shared dependencies and error mapping (auth.py, web.py) answer. Each says when it applies.
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
+_COMMON: list[tuple[str, Callable[[str, dict[str, Any]], bool], dict[str, Any]]] = [
+    (
+        "400",
+        lambda method, op: "requestBody" in op,
+        {"description": "The body could not be read (not JSON, not UTF-8)"},
+    ),
+    ("401", lambda method, op: "security" in op, {"description": "No bearer token, or one that is not valid"}),
+    (
+        "403",
+        lambda method, op: "security" in op,
+        {"description": "The caller's audience may not do this (reads out of reach answer 404 instead)"},
+    ),
+    (
+        "404",
+        lambda method, op: any(p.get("in") == "path" for p in op.get("parameters", [])),
+        {"description": "No such resource, or none the caller may reach"},
+    ),
+    (
+        "409",
+        lambda method, op: method in ("post", "put", "patch", "delete"),
+        {
+            "description": "The step is not allowed now, the version changed since it was read (If-Match), or an "
+            "Idempotency-Key was reused for another command"
+        },
+    ),
+    (
+        "503",
+        lambda method, op: op.get("operationId") != "health_health_get",  # liveness never waits on anything
+        {
+            "description": "The database is unavailable or the service is busy; retry after Retry-After seconds",
+            "headers": {"Retry-After": RETRY_AFTER},
+        },
+    ),
+]
+
+
+def complete_answers(schema: dict[str, Any]) -> dict[str, Any]:
+    """An app's OpenAPI document with every answer its routes really give: the common ones above, and
+    422 as either body it takes (FastAPI's list of field errors, or one message)."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(
+        "Problem",
+        {
+            "type": "object",
+            "properties": {"detail": {"type": "string", "description": "What is wrong, in words a user can act on"}},
+            "required": ["detail"],
+            "title": "Problem",
+        },
+    )
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for status, applies, answer in _COMMON:
+                if status not in responses and applies(method, operation):
+                    responses[status] = {**answer, "content": {"application/json": {"schema": PROBLEM}}}
+            if "422" in responses:
+                content = responses["422"].setdefault("content", {}).setdefault("application/json", {})
+                own = content.get("schema")
+                content["schema"] = {"anyOf": [own, PROBLEM]} if own and own != PROBLEM else PROBLEM
+            elif operation.get("parameters") or "requestBody" in operation:
+                responses["422"] = {
+                    "description": "The request is not valid",
+                    "content": {"application/json": {"schema": PROBLEM}},
+                }
+            conflict = responses.get("409", {}).get("content", {}).get("application/json", {})
+            if conflict.get("schema") not in (None, PROBLEM):  # a route's own 409 body, or the plain one
+                conflict["schema"] = {"anyOf": [conflict["schema"], PROBLEM]}
+    return schema
+
+
+def document_every_answer(app: FastAPI) -> None:
+    """Make `app.openapi()` return its document (as built so far) completed, once (FastAPI caches too)."""
+    documented = app.openapi
+    completed: dict[str, Any] | None = None
+
+    def openapi() -> dict[str, Any]:
+        nonlocal completed
+        if completed is None:
+            completed = complete_answers(documented())
+        return completed
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _exists(module: str) -> bool:

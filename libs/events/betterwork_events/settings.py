@@ -17,6 +17,9 @@ class CommonSettings(BaseSettings):
     # The longest a request waits for a database connection (from the pool, or a new one) before
     # it answers 503: below the timeouts of clients and probes.
     database_wait_seconds: float = Field(default=5.0, gt=0)
+    # Requests a process handles at once; more answer 503 with Retry-After at once (shedding.py), so
+    # a burst or the retries after an outage never queue past the clients' timeouts.
+    max_requests_in_flight: int = Field(default=64, gt=0)
     kafka_bootstrap: str = "127.0.0.1:29092"
     # Prepended to every topic name, so test runs (or tenants of a shared broker) stay apart.
     topic_prefix: str = ""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,7 +27,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -37,8 +39,10 @@ from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
 from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
+from betterwork_events.openapi import document_every_answer
 from betterwork_events.relay import OutboxRelay
 from betterwork_events.settings import CommonSettings
+from betterwork_events.shedding import LoadShedding
 from betterwork_events.store import (
     CommandContext,
     EventStore,
@@ -124,10 +128,26 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="Retrying with the same key returns the first result, changing nothing"),
 ]
+# What If-Match takes: the ETag as the service wrote it, a version in quotes (weak or not).
+ETAG = re.compile(r'(W/)?"([0-9]{1,9})"')
 IfMatch = Annotated[
     str | None,
-    Header(description="The ETag of the resource as you read it; 409 if it changed since", examples=['"3"']),
+    Header(
+        description="The ETag of the resource as you read it; 409 if it changed since",
+        examples=['"3"'],
+        json_schema_extra={"pattern": f"^{ETAG.pattern}$"},
+    ),
 ]
+
+
+def _calendar_day(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+# A day in a query string: only YYYY-MM-DD (pydantic alone reads `0` or a Unix time as a day in 1970).
+Day = Annotated[dt.date, BeforeValidator(_calendar_day)]
 
 
 class Command(BaseModel):
@@ -144,10 +164,9 @@ def expected_version(if_match: str | None) -> int | None:
     """The version an If-Match header names (its ETag), or None without one."""
     if if_match is None:
         return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"') from None
+    if not (etag := ETAG.fullmatch(if_match.strip())):
+        raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"')
+    return int(etag.group(2))
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:
@@ -226,6 +245,8 @@ def service_app(
     add_error_handlers(app)
     app.add_middleware(ConsistencyTokens, service=runtime.service)
     _document_consistency_tokens(app)
+    app.add_middleware(LoadShedding, max_in_flight=runtime.settings.max_requests_in_flight)
+    document_every_answer(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready")
     return app
 

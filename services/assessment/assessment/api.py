@@ -14,10 +14,10 @@ from typing import Annotated, Any
 from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.countries import today_in
-from betterwork_events.errors import InvalidRequest, NotFound
+from betterwork_events.errors import NotFound
 from betterwork_events.history import Change
 from betterwork_events.store import EventStore
-from betterwork_events.web import Command, IfMatch, command_context
+from betterwork_events.web import Command, IfMatch, Problem, command_context, expected_version
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
@@ -214,10 +214,7 @@ def version_of(if_match: str | None, required: bool = False) -> int | None:
                 428, "send If-Match with the ETag you read, so that no one's finding is overwritten unseen"
             )
         return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise InvalidRequest('If-Match must be the ETag you read, e.g. "12"') from None
+    return expected_version(if_match)
 
 
 def respond(assessment: Assessment, principal: Principal, response: Response) -> AssessmentView:
@@ -255,7 +252,13 @@ async def improvement_step(
 # --- routes -----------------------------------------------------------------------------------
 
 
-@router.post("/assessments", status_code=status.HTTP_201_CREATED, response_model=AssessmentView, tags=["assessments"])
+@router.post(
+    "/assessments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentView,
+    tags=["assessments"],
+    responses={404: {"model": Problem, "description": "No such factory known here"}},
+)
 async def schedule(
     body: ScheduleRequest,
     principal: CurrentPrincipal,
@@ -340,7 +343,17 @@ async def start(
     )
 
 
-@router.put("/assessments/{assessment_id}/findings/{question_id}", response_model=AssessmentView, tags=["findings"])
+IF_MATCH_REQUIRED: dict[int | str, dict[str, Any]] = {
+    428: {"model": Problem, "description": "If-Match is missing: this is changed only by who read its latest version"}
+}
+
+
+@router.put(
+    "/assessments/{assessment_id}/findings/{question_id}",
+    response_model=AssessmentView,
+    tags=["findings"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def record_finding(
     assessment_id: str,
     question_id: str,
@@ -365,7 +378,12 @@ async def record_finding(
     return respond(assessment, principal, response)
 
 
-@router.post("/assessments/{assessment_id}/findings", response_model=AssessmentView, tags=["findings"])
+@router.post(
+    "/assessments/{assessment_id}/findings",
+    response_model=AssessmentView,
+    tags=["findings"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def record_findings(
     assessment_id: str,
     body: FindingsRequest,
@@ -588,6 +606,7 @@ async def acknowledge_zero_tolerance(
     "/assessments/{assessment_id}/zero-tolerance/{question_id}/escalation",
     response_model=ZeroToleranceCaseView,
     tags=["zero tolerance"],
+    responses=IF_MATCH_REQUIRED,
 )
 async def escalate_zero_tolerance(
     assessment_id: str,

@@ -26,7 +26,7 @@ from betterwork_events.contracts.surveys import (
 )
 from betterwork_events.contracts.training import Role, Sex
 from betterwork_events.errors import NotFound
-from betterwork_events.web import Command, IdempotencyKey, command_context
+from betterwork_events.web import Command, IdempotencyKey, Problem, command_context
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
@@ -179,7 +179,13 @@ async def get_questionnaire(
     return QuestionnaireView.of(await handlers.load_questionnaire(store(request), questionnaire_id))
 
 
-@router.post("/survey-rounds", status_code=status.HTTP_201_CREATED, response_model=RoundView, tags=["surveys"])
+@router.post(
+    "/survey-rounds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoundView,
+    tags=["surveys"],
+    responses={404: {"model": Problem, "description": "No such factory known here"}},
+)
 async def open_round(
     body: OpenRoundRequest,
     principal: CurrentPrincipal,

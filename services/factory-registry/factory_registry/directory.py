@@ -34,7 +34,7 @@ from betterwork_events.store import Checkpoint, EventStore
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from factory_registry import programme_id
+from factory_registry import matching, programme_id
 from factory_registry.matching import FactoryRecord
 
 metadata = sa.MetaData()
@@ -48,6 +48,9 @@ factories = sa.Table(
     sa.Column("name", sa.Text),
     sa.Column("local_name", sa.Text),
     sa.Column("address", sa.Text),
+    # What duplicate matching looks factories up by (matching.name_key, matching.local_name_key).
+    sa.Column("name_key", sa.Text),
+    sa.Column("local_name_key", sa.Text),
     sa.Column("sector", sa.Text),
     sa.Column("enrollment", sa.Text),
     sa.Column("merged_into", sa.Text),
@@ -100,6 +103,7 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                         local_name=profile.local_name,
                         address=profile.address,
                         sector=profile.sector.value,
+                        **_match_keys(profile.name, profile.local_name, profile.country),
                     )
                 )
             case FactoryProfileUpdated(factory_id=factory_id, profile=profile):
@@ -110,6 +114,7 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                     local_name=profile.local_name,
                     address=profile.address,
                     sector=profile.sector.value,
+                    **_match_keys(profile.name, profile.local_name, profile.country),
                 )
             case FactoryMerged(factory_id=factory_id, surviving_factory_id=survivor):
                 await _update(conn, factory_id, merged_into=survivor)
@@ -182,7 +187,16 @@ async def _update(conn: AsyncConnection, factory_id: str, **values: object) -> N
     )
 
 
+async def _numbering(conn: AsyncConnection, series: str) -> None:
+    """Take the series' numbering until the transaction ends. Registrations racing for the next number
+    of one series would each lose to a single winner in turn: a burst of them (clients retrying after
+    an outage) ran out of attempts and was refused. Taken in turn, each costs one short wait."""
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"numbering:{series}"))))
+
+
 async def next_factory_number(conn: AsyncConnection, country: str, year: int) -> int:
+    """The next programme number of the country and year, held for this transaction."""
+    await _numbering(conn, f"factory:{country}-{year}")
     query = sa.select(sa.func.coalesce(sa.func.max(factories.c.number), 0)).where(
         factories.c.country == country, factories.c.year == year
     )
@@ -190,6 +204,7 @@ async def next_factory_number(conn: AsyncConnection, country: str, year: int) ->
 
 
 async def next_brand_number(conn: AsyncConnection) -> int:
+    await _numbering(conn, "brand")
     return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(brands.c.number), 0)))).scalar_one()) + 1
 
 
@@ -207,17 +222,40 @@ async def resolve(conn: AsyncConnection, factory_id: str) -> str:
     return merged_into or factory_id
 
 
-async def factories_in(conn: AsyncConnection, country: str) -> list[FactoryRecord]:
-    """The country's factories that a new registration could duplicate (merged records excluded)."""
-    rows = await conn.execute(
-        sa.select(
-            factories.c.id, factories.c.country, factories.c.name, factories.c.address, factories.c.local_name
-        ).where(factories.c.country == country, factories.c.merged_into.is_(None))
-    )
+def _match_keys(name: str, local_name: str | None, country: str) -> dict[str, str | None]:
+    return {"name_key": matching.name_key(name, country), "local_name_key": matching.local_name_key(local_name)}
+
+
+# How many of the nearest names (by trigrams, through the index) a registration is compared with, besides
+# every factory of the same normalised name or local-script name. A likely duplicate scores at least 0.7
+# in name similarity; fifty names nearer than it in one country would be fifty candidates of their own.
+NEAREST_NAMES = 50
+
+
+async def possible_duplicates(
+    conn: AsyncConnection, country: str, name: str, local_name: str | None
+) -> list[FactoryRecord]:
+    """The country's factories (merged records excluded) that `name` could duplicate, found by index, so a
+    registration reads about as many rows with 100 factories in the country as with 100,000."""
+    rows = await conn.execute(possible_duplicates_query(country, name, local_name))
     return [
         FactoryRecord(factory_id=r.id, country=r.country, name=r.name, address=r.address, local_name=r.local_name)
         for r in rows
     ]
+
+
+def possible_duplicates_query(country: str, name: str, local_name: str | None) -> sa.CompoundSelect:
+    """The same normalised name, the same local-script name, and the names nearest by pg_trgm distance."""
+    live = sa.and_(factories.c.country == country, factories.c.merged_into.is_(None))
+    key = matching.name_key(name, country)
+    columns = (factories.c.id, factories.c.country, factories.c.name, factories.c.address, factories.c.local_name)
+    lookups = [
+        sa.select(*columns).where(live).order_by(factories.c.name_key.op("<->")(key)).limit(NEAREST_NAMES),
+        sa.select(*columns).where(live, factories.c.name_key == key),
+    ]
+    if local_key := matching.local_name_key(local_name):
+        lookups.append(sa.select(*columns).where(live, factories.c.local_name_key == local_key))
+    return sa.union(*lookups)
 
 
 async def rebuild(store: EventStore, patience: float = 30.0) -> int:

@@ -24,7 +24,6 @@ from factory_registry.domain import Brand, BrandEvent, Factory, FactoryEvent, br
 from factory_registry.matching import Candidate, likely_duplicates
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3a52-3c1e-4d0c-9a43-5f2b3f7f0b11")
-ALLOCATION_ATTEMPTS = 20
 
 
 class LikelyDuplicates(IllegalStep):
@@ -101,27 +100,17 @@ async def register_factory(cmd: RegisterFactory, store: EventStore, context: Com
                 raise IdempotencyKeyReused(cmd.idempotency_key or "")
             return await load_factory(store, earlier.removeprefix("factory-"))
         if not cmd.confirmed_new:
-            existing = await directory.factories_in(conn, cmd.profile.country)
+            profile = cmd.profile
+            existing = await directory.possible_duplicates(conn, profile.country, profile.name, profile.local_name)
             candidates = likely_duplicates(
-                cmd.profile.name,
-                cmd.profile.address,
-                cmd.profile.country,
-                existing,
-                local_name=cmd.profile.local_name,
+                profile.name, profile.address, profile.country, existing, local_name=profile.local_name
             )
             if candidates:
                 raise LikelyDuplicates(candidates)
-        for _ in range(ALLOCATION_ATTEMPTS):
-            number = await directory.next_factory_number(conn, cmd.profile.country, year)
-            factory_id = programme_id.programme_id(cmd.profile.country, year, number)
-            events = Factory.register(factory_id, cmd.profile)
-            try:
-                appended = await append(store, conn, factory_stream(factory_id), events, 0, context, event_id)
-            except VersionConflict:
-                continue  # another registration took this number first: take the next
-            break
-        else:
-            raise IllegalStep("could not allocate a programme id; try again")
+        number = await directory.next_factory_number(conn, cmd.profile.country, year)
+        factory_id = programme_id.programme_id(cmd.profile.country, year, number)
+        events = Factory.register(factory_id, cmd.profile)
+        appended = await append(store, conn, factory_stream(factory_id), events, 0, context, event_id)
     return await load_factory(store, appended.stream_id.removeprefix("factory-"))
 
 
@@ -201,16 +190,9 @@ async def register_brand(cmd: RegisterBrand, store: EventStore, context: Command
             return await load_brand(store, earlier.removeprefix("brand-"))
         if existing := await directory.brand_named(conn, cmd.name):
             raise IllegalStep(f"brand {cmd.name!r} is already registered as {existing}")
-        for _ in range(ALLOCATION_ATTEMPTS):
-            brand_id = f"BR-{await directory.next_brand_number(conn):04d}"
-            events = Brand.register(brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)
-            try:
-                await append(store, conn, brand_stream(brand_id), events, 0, context, event_id)
-            except VersionConflict:
-                continue
-            break
-        else:
-            raise IllegalStep("could not allocate a brand id; try again")
+        brand_id = f"BR-{await directory.next_brand_number(conn):04d}"
+        events = Brand.register(brand_id, cmd.name, cmd.kind, cmd.partnership, cmd.headquarters_country)
+        await append(store, conn, brand_stream(brand_id), events, 0, context, event_id)
     return await load_brand(store, brand_id)
 
 

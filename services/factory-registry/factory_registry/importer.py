@@ -181,7 +181,7 @@ async def import_factories(
     accepted: list[tuple[RowOutcome, FactoryProfile]] = []
     year = dt.datetime.now(dt.UTC).year
     async with store.engine.begin() as conn:
-        known: dict[str, list[FactoryRecord]] = {}
+        earlier_rows: dict[str, list[FactoryRecord]] = {}
         for number, row in enumerate(rows, start=1):
             if progress:
                 progress(1)
@@ -193,15 +193,14 @@ async def import_factories(
             except (ValueError, IllegalStep) as error:
                 outcome.reason = str(error)
                 continue
-            if profile.country not in known:
-                known[profile.country] = await directory.factories_in(conn, profile.country)
-            # Matching is CPU work growing with the rows: off the event loop, or the whole registry waits.
+            registered = await directory.possible_duplicates(conn, profile.country, profile.name, profile.local_name)
+            # Matching is CPU work growing with the file's rows: off the event loop, or the whole registry waits.
             candidates = await asyncio.to_thread(
                 likely_duplicates,
                 profile.name,
                 profile.address,
                 profile.country,
-                known[profile.country],
+                registered + earlier_rows.get(profile.country, []),
                 local_name=profile.local_name,
             )
             if candidates and row.get("confirmed_new", "").lower() not in ("yes", "true", "1"):
@@ -213,7 +212,7 @@ async def import_factories(
                 outcome.outcome = "would-create"
                 accepted.append((outcome, profile))
             # Later rows are compared with this one too: a file can repeat a factory.
-            known[profile.country].append(
+            earlier_rows.setdefault(profile.country, []).append(
                 FactoryRecord(f"row {number}", profile.country, profile.name, profile.address, profile.local_name)
             )
         report = ImportReport(outcomes, imported=False)

@@ -406,6 +406,19 @@ def _comparable_local_name(local_name: str) -> str:
     return normalize_name(local_name)
 
 
+def name_key(name: str, country: str) -> str:
+    """The name as the similarity of names is measured on it: what the directory indexes a factory by.
+
+    The directory stores it (migration 0006); a change to the normalisation that alters it needs a
+    revision that recomputes the stored keys, or `directory.rebuild`."""
+    return _comparable_name(name, country.strip().upper()).text
+
+
+def local_name_key(local_name: str | None) -> str | None:
+    """The local-script name as "same local-script name" compares it."""
+    return _comparable_local_name(local_name) if local_name else None
+
+
 def _ratio(matcher: SequenceMatcher[str], a: str) -> float:
     matcher.set_seq1(a)
     return matcher.ratio()

@@ -23,7 +23,7 @@ from betterwork_events.contracts.training import (
 )
 from betterwork_events.errors import NotFound
 from betterwork_events.store import EventStore
-from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
+from betterwork_events.web import Command, Day, IdempotencyKey, IfMatch, Problem, command_context, expected_version
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
@@ -355,8 +355,8 @@ async def sessions(
     factory_id: str | None = None,
     course: str | None = None,
     state: Annotated[Status | None, Query(alias="status")] = None,
-    since: Annotated[dt.date | None, Query(description="Sessions that end on or after this day")] = None,
-    until: Annotated[dt.date | None, Query(description="Sessions that start on or before this day")] = None,
+    since: Annotated[Day | None, Query(description="Sessions that end on or after this day")] = None,
+    until: Annotated[Day | None, Query(description="Sessions that start on or before this day")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SessionSummary]:
     """The sessions the caller may read, latest first."""
