@@ -43,7 +43,10 @@ class Accepted:
 
 
 def path(template: str, *parts: str) -> str:
-    """A route with the caller's ids in it, each escaped so that no id can reach another route."""
+    """A route with the caller's ids in it, each escaped so that no id can reach another route. An
+    empty id would name another route (`/factories/` is the list): it is the caller's mistake."""
+    if not all(parts):
+        raise GraphQLError("an id in the input is empty", extensions={"code": "BAD_USER_INPUT"})
     return template.format(*(quote(part, safe="") for part in parts))
 
 

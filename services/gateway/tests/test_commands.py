@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.commands import Accepted, Services
+from gateway.commands import Accepted, Services, path
 from graphql import GraphQLError
 
 TOKEN = "token-of-the-caller"
@@ -100,3 +100,10 @@ async def test_a_service_down_or_overloaded_is_service_unavailable_and_a_failure
     with pytest.raises(GraphQLError) as refused:
         await down.command("assessment", "POST", "/assessments", TOKEN)
     assert refused.value.extensions == {"code": "SERVICE_UNAVAILABLE", "service": "assessment"}
+
+
+def test_an_empty_id_is_the_callers_mistake_not_another_route() -> None:
+    assert path("/factories/{}/brands", "KH/../x") == "/factories/KH%2F..%2Fx/brands"
+    with pytest.raises(GraphQLError, match="an id in the input is empty") as refused:
+        path("/factories/{}", "")
+    assert refused.value.extensions == {"code": "BAD_USER_INPUT"}

@@ -21,6 +21,7 @@ from betterwork_events.contracts.assessment import Result as FindingResult
 from betterwork_events.contracts.assessment import ZeroToleranceIssue
 
 from gateway import policy
+from gateway.graphql.arguments import calendar_year
 from gateway.graphql.context import Context
 from gateway.graphql.improvement_plans import Remediation, current_date
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
@@ -240,7 +241,7 @@ def _assessment_filter(
         cycle=cycle,
         published_from=published_from,
         published_to=published_to,
-        year=year,
+        year=calendar_year(year),
         **more,
     )
 

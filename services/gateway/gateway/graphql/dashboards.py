@@ -17,16 +17,13 @@ from typing import Annotated
 import strawberry
 
 from gateway import policy
+from gateway.graphql.arguments import BadArgument, calendar_year
 from gateway.graphql.context import Context
 from gateway.read_models import compliance
 from gateway.read_models.assessments import cluster_of
 from gateway.read_models.compliance import NonCompliance, Period
 
 Info = strawberry.Info[Context, None]
-
-
-class BadArgument(ValueError):
-    """Arguments that ask for no figure (the schema's CODES answers BAD_USER_INPUT)."""
 
 
 Cell = policy.BreakdownCell
@@ -303,7 +300,7 @@ class Query:
     ) -> ComplianceDashboard:
         if cycle is not None and year is not None:
             raise BadArgument("a dashboard covers one period: a cycle or a year, not both")
-        return await dashboard(info, country, brand_id, Period(cycle=cycle, year=year))
+        return await dashboard(info, country, brand_id, Period(cycle=cycle, year=calendar_year(year)))
 
     @strawberry.field(
         description="A country's non-compliance across cycles or years, for the whole, a cluster or a compliance "

@@ -38,6 +38,7 @@ from gateway.graphql import (
     surveys,
     training,
 )
+from gateway.graphql.arguments import BadArgument
 from gateway.graphql.consistency import ReadYourWrites
 from gateway.graphql.context import Context
 from gateway.graphql.limits import QueryLimits
@@ -95,7 +96,7 @@ CODES: dict[type[Exception], str] = {
     policy.AccessDenied: "FORBIDDEN",
     BadPage: "BAD_USER_INPUT",
     surveys.BadQuery: "BAD_USER_INPUT",
-    dashboards.BadArgument: "BAD_USER_INPUT",
+    BadArgument: "BAD_USER_INPUT",
 }
 
 

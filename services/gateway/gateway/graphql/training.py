@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import strawberry
 
 from gateway import policy
+from gateway.graphql.arguments import calendar_year
 from gateway.graphql.context import Context
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, global_id
 from gateway.read_models import pages
@@ -439,4 +440,5 @@ class Query:
     )
     async def training_statistics(self, info: Info, country: str, year: int) -> TrainingStatistics:
         info.context.scope.country_aggregates(country)
+        calendar_year(year)
         return _statistics(country, year, await model.delivered_per_course(info.context.engine, country, year))
