@@ -40,30 +40,37 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
+async def schemathesis(url: str, header: str, checks: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run schemathesis against `url` as the holder of the bearer `header`: its exit code and output."""
+    run = await asyncio.create_subprocess_exec(
+        str(SCHEMATHESIS),
+        "run",
+        url,
+        "--checks",
+        checks,
+        "--max-examples",
+        "3",
+        "--phases",
+        "examples,fuzzing",
+        "--generation-deterministic",
+        "--request-timeout",
+        "10",
+        "-H",
+        f"Authorization:{header}",
+        "--no-color",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await run.communicate()
+    return run.returncode or 0, output.decode()[-6000:]
+
+
 @pytest.mark.parametrize("service", list(SERVICES))
 async def test_every_operation_answers_as_documented_for_every_audience(create_database, service: str) -> None:
     app = SERVICES[service](await create_database(service))
     assert shutil.which(str(SCHEMATHESIS)), "schemathesis is a dev dependency: uv sync"
     async with serve(app) as url:
         for audience, header in AUDIENCES.items():
-            run = await asyncio.create_subprocess_exec(
-                str(SCHEMATHESIS),
-                "run",
-                f"{url}/openapi.json",
-                "--checks",
-                CHECKS,
-                "--max-examples",
-                "3",
-                "--phases",
-                "examples,fuzzing",
-                "--generation-deterministic",
-                "--request-timeout",
-                "10",
-                "-H",
-                f"Authorization:{header['Authorization']}",
-                "--no-color",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-            output, _ = await run.communicate()
-            assert run.returncode == 0, f"{service} as {audience}:\n{output.decode()[-6000:]}"
+            code, output = await schemathesis(f"{url}/openapi.json", header["Authorization"], CHECKS)
+            assert code == 0, f"{service} as {audience}:\n{output}"
