@@ -54,6 +54,9 @@ from betterwork_events.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
+# How long a cancelled background task may take to stop at shutdown.
+STOP_WITHIN_SECONDS = 10.0
+
 BackgroundTask = Callable[[], Awaitable[None]]
 # What a background task does, and so which worker process runs it when they run apart: the relay
 # (one leader per service, by advisory lock) or the consumers (a consumer group, one member per
@@ -95,7 +98,12 @@ class Runtime:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # A task that does not stop when cancelled must not hold the process up for ever (a pod
+            # would be killed at its grace period, a test would hang): say which, and go on.
+            if tasks:
+                _, stuck = await asyncio.wait(tasks, timeout=STOP_WITHIN_SECONDS)
+                for task in stuck:
+                    log.error("%s did not stop within %s s of being cancelled", task.get_name(), STOP_WITHIN_SECONDS)
             for close in self.on_shutdown:
                 await close()
             if self.store is not None:

@@ -79,3 +79,28 @@ def test_infrastructure_failures_are_transient(error: BaseException) -> None:
 @pytest.mark.parametrize("error", [RuntimeError("cannot project"), ValueError("bad data"), KeyError("x")])
 def test_failures_of_the_work_itself_are_not(error: BaseException) -> None:
     assert not is_transient(error)
+
+
+async def test_a_task_that_ignores_cancellation_does_not_hold_shutdown_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from betterwork_events import web
+    from betterwork_events.settings import CommonSettings
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass  # the bug this guards against: a task that swallows its cancellation and carries on
+        await asyncio.sleep(3600)  # (cancelled again when the test's loop closes)
+
+    monkeypatch.setattr(web, "STOP_WITHIN_SECONDS", 0.2)
+    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")  # never connected
+    runtime = web.Runtime(
+        "test", CommonSettings(database_url="unused"), engine, [web.Background("stubborn", "relay", stubborn)]
+    )
+    async with asyncio.timeout(5):
+        async with runtime.running(["relay"]):
+            await asyncio.sleep(0.05)
+    assert "stubborn did not stop within 0.2 s of being cancelled" in caplog.text
