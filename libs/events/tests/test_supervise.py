@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from betterwork_events.resilience import is_transient
@@ -89,10 +90,9 @@ async def test_a_task_that_ignores_cancellation_does_not_hold_shutdown_up(
     from sqlalchemy.ext.asyncio import create_async_engine
 
     async def stubborn() -> None:
-        try:
+        # The bug this guards against: a task that swallows its cancellation and carries on.
+        with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            pass  # the bug this guards against: a task that swallows its cancellation and carries on
         await asyncio.sleep(3600)  # (cancelled again when the test's loop closes)
 
     monkeypatch.setattr(web, "STOP_WITHIN_SECONDS", 0.2)
