@@ -95,7 +95,6 @@ Mutation = merge_types("Mutation", (mutations.Mutation, exports.Mutation))
 CODES: dict[type[Exception], str] = {
     policy.AccessDenied: "FORBIDDEN",
     BadPage: "BAD_USER_INPUT",
-    surveys.BadQuery: "BAD_USER_INPUT",
     BadArgument: "BAD_USER_INPUT",
 }
 

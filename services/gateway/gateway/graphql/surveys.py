@@ -9,15 +9,12 @@ import statistics
 import strawberry
 
 from gateway import policy
+from gateway.graphql.arguments import BadArgument
 from gateway.graphql.context import Context
 from gateway.read_models import surveys
 from gateway.read_models.surveys import Cell, GroupCell, Impact, QuestionResult, RoundCount, Thresholds
 
 Info = strawberry.Info[Context, None]
-
-
-class BadQuery(ValueError):
-    """The query's arguments do not say one thing to answer."""
 
 
 @strawberry.type(description="How many respondents of a group gave one answer (an option, or a point of a scale)")
@@ -199,7 +196,7 @@ class Query:
     ) -> WorkerSurveyResults | None:
         context = info.context
         if sum(x is not None for x in (country, factory_id, round_id)) != 1:
-            raise BadQuery("name exactly one of country, factoryId and roundId")
+            raise BadArgument("name exactly one of country, factoryId and roundId")
         scope = context.scope
         if round_id is not None:
             scope.survey_round_results()  # brands and governments: refused before any lookup
