@@ -342,13 +342,13 @@ class Query:
             query = query.where(model.plans.c.country == country)
         if factory_id is not None:
             query = query.where(model.plans.c.factory_id == factory_id)
-        page = await pages.page(info.context.engine, query, model.NEWEST_FIRST, PageRequest.of(first, after))
+        page = await pages.page(info.context.reads, query, model.NEWEST_FIRST, PageRequest.of(first, after))
         return connection(page, _plan(info))
 
     @strawberry.field(description="A country's advisory services in aggregate: programme staff and its government")
     async def advisory_statistics(self, info: Info, country: str) -> AdvisoryStatistics:
         info.context.scope.country_aggregates(country)
-        totals, visits, commitments = await model.country_statistics(info.context.engine, country)
+        totals, visits, commitments = await model.country_statistics(info.context.reads, country)
         if policy.withheld(totals.factories):
             return AdvisoryStatistics(country=country, suppressed=True)
         return AdvisoryStatistics(

@@ -78,7 +78,7 @@ class Query:
     )
     async def country_compliance(self, info: Info, country: str) -> CountryCompliance:
         info.context.scope.country_aggregates(country)
-        totals = await compliance.cluster_totals(info.context.engine, compliance.of_country(country))
+        totals = await compliance.cluster_totals(info.context.reads, compliance.of_country(country))
         # As the compliance dashboard withholds them, which shows the whole beside its clusters.
         hidden = policy.withheld_breakdown(_counts(totals))
         return CountryCompliance(
@@ -93,9 +93,9 @@ class Query:
         context = info.context
         brand, suppliers = context.scope.brand_suppliers(brand_id, compliance.FACTORY_OF_REPORT)
         # The brand reads each of its consenting suppliers' reports: their figures are not withheld.
-        own = await compliance.cluster_totals(context.engine, suppliers)
+        own = await compliance.cluster_totals(context.reads, suppliers)
         countries = {t.country for t in own}
-        everyone = await compliance.cluster_totals(context.engine, compliance.of_countries(countries))
+        everyone = await compliance.cluster_totals(context.reads, compliance.of_countries(countries))
         baseline = {(t.country, t.cluster_id): t for t in everyone}
         # A country's cells withheld as for its government, and where the country less the brand's
         # own suppliers (which it reads one by one) would give a few other factories away.

@@ -292,7 +292,7 @@ class Query:
             status, cycle, published_from, published_to, year, country=country, factory_id=factory_id
         )
         query, order = model.assessments_query(scope, wanted)
-        page = await pages.page(info.context.engine, query, order, PageRequest.of(first, after))
+        page = await pages.page(info.context.reads, query, order, PageRequest.of(first, after))
         return connection(page, lambda row: Assessment.of(row, scope))
 
     @strawberry.field(description="One assessment, by its id or its global id; null if it is not yours to read")
@@ -316,7 +316,7 @@ class Query:
         query = model.findings_query(
             scope, _finding_filter(result, compliance_point, cluster, country=country, recurring=recurring)
         )
-        page = await pages.page(info.context.engine, query, model.FINDINGS_ORDER, PageRequest.of(first, after))
+        page = await pages.page(info.context.reads, query, model.FINDINGS_ORDER, PageRequest.of(first, after))
         return connection(page, lambda row: Finding.of(row, scope))
 
     @strawberry.field(
@@ -343,6 +343,6 @@ class Query:
         statuses = [s.value for s in (WAITING if status is None else status)]
         now = dt.datetime.now(dt.UTC)
         query, order = model.alerts_query(info.context.scope, country, statuses, overdue, now)
-        page = await pages.page(info.context.engine, query, order, PageRequest.of(first, after))
+        page = await pages.page(info.context.reads, query, order, PageRequest.of(first, after))
         day = today or dt.datetime.now(dt.UTC).date()
         return connection(page, lambda row: ZeroToleranceAlert.of(row, day))

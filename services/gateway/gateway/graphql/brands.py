@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
 from gateway.graphql.context import Context
@@ -14,6 +13,7 @@ from gateway.graphql.factories import Factory
 from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, from_global_id, global_id
 from gateway.read_models import directory, pages
 from gateway.read_models.pages import PageRequest
+from gateway.read_models.snapshot import Reader
 
 Info = strawberry.Info[Context, None]
 
@@ -47,7 +47,7 @@ class Brand(Node):
         )
 
 
-async def brands_batch(engine: AsyncEngine, scope: policy.Scope, ids: Sequence[str]) -> list[Any]:
+async def brands_batch(engine: Reader, scope: policy.Scope, ids: Sequence[str]) -> list[Any]:
     return await directory.brands_by_id(engine, scope, ids)
 
 
@@ -68,7 +68,7 @@ class Query:
     ) -> Connection[Brand]:
         context = info.context
         query = directory.readable_brands(context.scope)
-        page = await pages.page(context.engine, query, directory.BRANDS_BY_NAME, PageRequest.of(first, after))
+        page = await pages.page(context.reads, query, directory.BRANDS_BY_NAME, PageRequest.of(first, after))
         return connection(page, Brand.of)
 
     @strawberry.field(description="One brand, by its registry id or its global id")

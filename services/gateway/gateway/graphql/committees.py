@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
 from gateway.graphql.context import Context
@@ -28,6 +27,7 @@ from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, fr
 from gateway.read_models import committees as model
 from gateway.read_models import pages
 from gateway.read_models.pages import PageRequest
+from gateway.read_models.snapshot import Reader
 
 Info = strawberry.Info[Context, None]
 TODAY = strawberry.argument(description="The day the figures are for (default: the current date, UTC)")
@@ -495,7 +495,7 @@ class CountryQuarterMeetings:
         )
 
 
-async def statistics(engine: AsyncEngine, country: str, today: dt.date) -> CommitteeStatistics:
+async def statistics(engine: Reader, country: str, today: dt.date) -> CommitteeStatistics:
     figures = await model.country_statistics(engine, country, today)
     quarters = await model.meetings_by_quarter(engine, country, today)
     established = None if policy.withheld(figures.factories_established) else figures.factories_established
@@ -543,7 +543,7 @@ class Query:
         if healthy is not None:
             query = query.where(j.healthy.is_(healthy))
         order = pages.Order((j.established_on, j.id), descending=True)
-        page = await pages.page(info.context.engine, query, order, PageRequest.of(first, after))
+        page = await pages.page(info.context.reads, query, order, PageRequest.of(first, after))
         return connection(page, Committee.of)
 
     @strawberry.field(description="One committee, by its id or its global id")
@@ -556,4 +556,4 @@ class Query:
         self, info: Info, country: str, today: Annotated[dt.date | None, TODAY] = None
     ) -> CommitteeStatistics:
         info.context.scope.country_aggregates(country)
-        return await statistics(info.context.engine, country, on(today))
+        return await statistics(info.context.reads, country, on(today))

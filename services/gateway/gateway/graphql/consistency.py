@@ -1,4 +1,5 @@
-"""Read-your-writes at the edge: a query presenting consistency tokens runs only once the read
+"""Consistency at the edge: every answer reads one snapshot of the read models
+(read_models/snapshot.py), and a query presenting consistency tokens runs only once the read
 models show those writes (gateway/consistency.py), or answers CONSISTENCY_TIMEOUT."""
 
 from __future__ import annotations
@@ -10,9 +11,20 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.consistency import BadToken
 from gateway.graphql.context import Context
+from gateway.read_models.snapshot import Snapshot
 
 HEADER = "consistency-token"
 EXTENSION = "consistency"  # in the request body's `extensions`: a token or a list of tokens
+
+
+class OneSnapshot(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, Context) and isinstance(context.reads, Snapshot):
+                await context.reads.close()
 
 
 class ReadYourWrites(SchemaExtension):

@@ -16,9 +16,10 @@ from gateway.commands import Services
 from gateway.consistency import Consistency
 from gateway.graphql.limits import Limits
 from gateway.read_models.pages import Page, PageRequest
+from gateway.read_models.snapshot import Reader, Snapshot
 
-NestedPages = Callable[[AsyncEngine, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
-Batch = Callable[[AsyncEngine, policy.Scope, Sequence[Any]], Awaitable[list[Any]]]
+NestedPages = Callable[[Reader, policy.Scope, Sequence[Any], PageRequest], Awaitable[list[Page]]]
+Batch = Callable[[Reader, policy.Scope, Sequence[Any]], Awaitable[list[Any]]]
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Context(BaseContext):
 
     def __post_init__(self) -> None:
         super().__init__()
+        # What resolvers read through: one snapshot for the whole answer (read_models/snapshot.py).
+        # Writes (a bulk export's start) go through `engine`.
+        self.reads: Reader = Snapshot(self.engine)
 
     @property
     def scope(self) -> policy.Scope:
@@ -50,7 +54,7 @@ class Context(BaseContext):
             scope = self.scope
 
             async def load(keys: Sequence[Any]) -> list[Any]:
-                return await batch(self.engine, scope, keys)
+                return await batch(self.reads, scope, keys)
 
             self._loaders[batch] = DataLoader(load_fn=load)
         return self._loaders[batch]
@@ -67,7 +71,7 @@ class Context(BaseContext):
                     by_request.setdefault(request, []).append(parent)
                 found: dict[tuple[Any, PageRequest], Page] = {}
                 for request, parents in by_request.items():
-                    for parent, page in zip(parents, await fetch(self.engine, scope, parents, request), strict=True):
+                    for parent, page in zip(parents, await fetch(self.reads, scope, parents, request), strict=True):
                         found[(parent, request)] = page
                 return [found[key] for key in keys]
 

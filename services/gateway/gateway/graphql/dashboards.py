@@ -207,7 +207,7 @@ async def dashboard(info: Info, country: str, brand_id: str | None, period: Peri
     context = info.context
     scope = context.scope
     supply = scope.compliance_dashboard(country, brand_id, compliance.FACTORY_OF_REPORT, not period.is_current)
-    engine, in_country = context.engine, compliance.of_country(country)
+    engine, in_country = context.reads, compliance.of_country(country)
     exact = scope.sees_small_cells
     own: dict[Cell, NonCompliance] | None = None
     if supply is not None:
@@ -252,7 +252,7 @@ async def trend(info: Info, country: str, brand_id: str | None, by: TrendPeriod,
     context = info.context
     scope = context.scope
     supply = scope.compliance_dashboard(country, brand_id, compliance.FACTORY_OF_REPORT, over_periods=True)
-    engine, in_country = context.engine, compliance.of_country(country)
+    engine, in_country = context.reads, compliance.of_country(country)
 
     def of_measure(figures: list[NonCompliance]) -> dict[int, NonCompliance]:
         return {f.period: f for f in figures if (f.cluster_id, f.compliance_point_id) == measure and f.period}

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import policy
 from gateway.graphql import advisory, committees, improvement_plans, reports, training
@@ -21,6 +20,7 @@ from gateway.graphql.relay import AFTER, FIRST, Connection, Node, connection, fr
 from gateway.read_models import directory, pages
 from gateway.read_models.directory import factories
 from gateway.read_models.pages import PageRequest
+from gateway.read_models.snapshot import Reader
 
 Info = strawberry.Info[Context, None]
 
@@ -161,7 +161,7 @@ async def factory(info: Info, factory_id: str) -> Factory | None:
     return Factory.of(row) if row is not None else None
 
 
-async def factories_batch(engine: AsyncEngine, scope: policy.Scope, ids: Sequence[str]) -> list[Any]:
+async def factories_batch(engine: Reader, scope: policy.Scope, ids: Sequence[str]) -> list[Any]:
     return await directory.factories_by_id(engine, ids, scope.factories())
 
 
@@ -197,7 +197,7 @@ class Query:
             query = query.where(factories.c.country == country)
         if enrollment is not None:
             query = query.where(factories.c.enrollment == enrollment.value)
-        page = await pages.page(context.engine, query, BY_NAME, PageRequest.of(first, after))
+        page = await pages.page(context.reads, query, BY_NAME, PageRequest.of(first, after))
         return connection(page, Factory.of)
 
     @strawberry.field(
@@ -217,7 +217,7 @@ class Query:
             sa.func.sum(factories.c.workers_total),
             sa.func.sum(factories.c.workers_women),
         ).where(factories.c.country == country, factories.c.enrollment == "enrolled", directory.current_factories())
-        async with info.context.engine.connect() as conn:
+        async with info.context.reads.connect() as conn:
             count, with_workforce, workers, women = (await conn.execute(query)).one()
         if policy.withheld(count):
             return CountrySummary(

@@ -124,7 +124,7 @@ async def _withheld_on_dashboard(info: Info, country: str, measure: Measure) -> 
     point, the share compliant is one less its non-compliance rate)."""
     if info.context.scope.sees_small_cells:
         return False
-    figures = await compliance.non_compliance(info.context.engine, compliance.of_country(country), Period())
+    figures = await compliance.non_compliance(info.context.reads, compliance.of_country(country), Period())
     hidden = policy.withheld_breakdown({(f.cluster_id, f.compliance_point_id): f.factories for f in figures})
     point = measure.compliance_point_id
     return (cluster_of(point) if point else measure.cluster_id, point) in hidden
@@ -161,7 +161,7 @@ class Query:
         scope = info.context.scope
         scope.impact(country)
         measure = _measure(cluster, compliance_point)
-        bands = await impact.change_by_years(info.context.engine, compliance.of_country(country), measure)
+        bands = await impact.change_by_years(info.context.reads, compliance.of_country(country), measure)
         counted = [b for b in bands if b.years >= min_years]
         shown = _shown(scope, min_years, bands)
         first = sum(b.first_non_compliant for b in counted), sum(b.first_assessed for b in counted)
@@ -208,7 +208,7 @@ class Query:
         scope = info.context.scope
         scope.impact(country)
         measure = _measure(cluster, compliance_point)
-        bands = await impact.compliance_at_latest(info.context.engine, compliance.of_country(country), measure)
+        bands = await impact.compliance_at_latest(info.context.reads, compliance.of_country(country), measure)
         counted = [b for b in bands if b.years >= min_years]
         shown = _shown(scope, min_years, bands, await _withheld_on_dashboard(info, country, measure))
         factories = sum(b.factories for b in counted)
@@ -240,7 +240,7 @@ class Query:
         scope = info.context.scope
         scope.impact(country)
         measure = _measure(cluster, compliance_point)
-        engine = info.context.engine
+        engine = info.context.reads
         bands = await impact.compliance_by_year_of_participation(engine, compliance.of_country(country), measure)
         found = [b for b in bands if b.factories]
         hidden = set() if scope.sees_small_cells else {b.years for b in found if policy.withheld(b.factories)}

@@ -180,7 +180,7 @@ async def _listed(
     """A page of a plan list: at the top, or of one factory through a DataLoader (one query a level)."""
     request = PageRequest.of(first, after)
     if factory_id is None:
-        page = await listing.page(info.context.engine, info.context.scope, request)
+        page = await listing.page(info.context.reads, info.context.scope, request)
     else:
         page = await info.context.pages(listing).load((factory_id, request))
     return connection(page, convert)

@@ -39,7 +39,7 @@ from gateway.graphql import (
     training,
 )
 from gateway.graphql.arguments import BadArgument
-from gateway.graphql.consistency import ReadYourWrites
+from gateway.graphql.consistency import OneSnapshot, ReadYourWrites
 from gateway.graphql.context import Context
 from gateway.graphql.limits import QueryLimits
 from gateway.graphql.relay import Node, from_global_id
@@ -218,5 +218,5 @@ schema = strawberry.Schema(
         advisory.AdvisoryPlan,
     ],
     # QueryLimits runs validation itself (with the rules the others add) and then costs the query.
-    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits, ReadYourWrites],
+    extensions=[ErrorCodes, _masking, _few_tokens, _edge_rules, QueryLimits, ReadYourWrites, OneSnapshot],
 )

@@ -105,6 +105,11 @@ class LiveContext(Context):
     connection_params: dict[str, Any] | None = None  # connection_init's payload, set by strawberry
     counted: str | None = None  # the caller whose connection cap counts this one
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # A connection lasts for hours: each event is read fresh, never from the first one's state.
+        self.reads = self.engine
+
     @property
     def shared(self) -> Live:
         assert self.live is not None, "the gateway's websocket context carries its Live"
@@ -243,7 +248,7 @@ class Subscription:
         async for _, event in committed:
             if factory_id is not None and event.factory_id != factory_id:
                 continue
-            row = await reports.report(context.engine, context.scope_for(event.factory_id), event.assessment_id)
+            row = await reports.report(context.reads, context.scope_for(event.factory_id), event.assessment_id)
             if row is not None and await context.still_shared(event.factory_id):
                 yield PublishedReport(factory_id=strawberry.ID(event.factory_id), report=AssessmentReport.of(row))
 
@@ -255,7 +260,7 @@ class Subscription:
         context.scope.zero_tolerance_alerts()  # refused at once for anyone else
         async for _, event in _committed(context, assessments.projection.name, ae.ZeroToleranceIssueRaised):
             scope = context.scope_for(event.factory_id)
-            row = await assessments.alert(context.engine, scope, event.assessment_id, event.question_id)
+            row = await assessments.alert(context.reads, scope, event.assessment_id, event.question_id)
             if row is not None and country in (None, row.country):
                 yield ZeroToleranceAlert.of(row, dt.datetime.now(dt.UTC).date())
 
@@ -269,7 +274,7 @@ class Subscription:
             if factory_id not in history.factories_named(event):
                 continue
             scope = context.scope_for(factory_id)
-            rows = await history.entries_of_event(context.engine, scope, factory_id, str(envelope.id))
+            rows = await history.entries_of_event(context.reads, scope, factory_id, str(envelope.id))
             if rows and await context.still_shared(factory_id):
                 for row in rows:
                     yield HistoryEntry.of(row)

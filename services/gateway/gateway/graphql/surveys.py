@@ -200,7 +200,7 @@ class Query:
         scope = context.scope
         if round_id is not None:
             scope.survey_round_results()  # brands and governments: refused before any lookup
-            found_round = await surveys.round_of(context.engine, round_id)
+            found_round = await surveys.round_of(context.reads, round_id)
             if found_round is None:
                 return None
             try:
@@ -211,11 +211,11 @@ class Query:
         else:
             smallest = scope.survey_results(country, factory_id)
             reach = surveys.in_reach(country=country, factory_id=factory_id)
-        found = await surveys.questionnaire(context.engine, questionnaire_id, version)
+        found = await surveys.questionnaire(context.reads, questionnaire_id, version)
         if found is None or found.kind != "worker":
             return None
         thresholds = Thresholds(policy.SMALLEST_SURVEY_GROUP, smallest)
-        count, results = await surveys.worker_survey(context.engine, found, reach, thresholds)
+        count, results = await surveys.worker_survey(context.reads, found, reach, thresholds)
         return _results(found, count, results, country, factory_id, round_id)
 
     @strawberry.field(
@@ -225,7 +225,7 @@ class Query:
     async def manager_survey_impact(self, info: Info, country: str) -> ManagerSurveyImpact:
         scope = info.context.scope
         smallest = scope.manager_survey_impact(country)
-        by_factory, open_only = await surveys.manager_rounds(info.context.engine, country)
+        by_factory, open_only = await surveys.manager_rounds(info.context.reads, country)
         figures = {
             m: ImpactFigure.of(surveys.impact(m, by_factory, open_only), smallest, scope.sees_factories_left_out)
             for m in surveys.MEASURES

@@ -432,7 +432,7 @@ class Query:
         context = info.context
         scope = context.scope
         query = session_filter(course, status, from_, to, country).where(model.readable_sessions(scope, factory_id))
-        page = await pages.page(context.engine, query, model.LATEST_FIRST, PageRequest.of(first, after))
+        page = await pages.page(context.reads, query, model.LATEST_FIRST, PageRequest.of(first, after))
         return connection(page, lambda row: TrainingSession.of(row, scope))
 
     @strawberry.field(
@@ -441,4 +441,4 @@ class Query:
     async def training_statistics(self, info: Info, country: str, year: int) -> TrainingStatistics:
         info.context.scope.country_aggregates(country)
         calendar_year(year)
-        return _statistics(country, year, await model.delivered_per_course(info.context.engine, country, year))
+        return _statistics(country, year, await model.delivered_per_course(info.context.reads, country, year))

@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from betterwork_events.contracts import advisory as ve
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -334,14 +335,14 @@ def readable(scope: Scope) -> sa.Select[Any]:
     return sa.select(plans).where(scope.advisory(plans.c.factory_id))
 
 
-async def plans_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+async def plans_by_id(engine: Reader, scope: Scope, ids: Sequence[str]) -> list[Any]:
     async with engine.connect() as conn:
         found = {r.id: r for r in await conn.execute(readable(scope).where(plans.c.id.in_(list(ids))))}
     return [found.get(i) for i in ids]
 
 
 async def plans_of_factories(
-    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, factory_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Every plan of each factory, newest cycle first."""
     return await pages_per_parent(engine, readable(scope), plans.c.factory_id, factory_ids, NEWEST_FIRST, request)
@@ -353,7 +354,7 @@ def _of_readable_plans(scope: Scope, table: sa.Table, *columns: sa.ColumnElement
     return sa.select(table, *columns).join(plans, plans.c.id == table.c.plan_id).where(readable_plans)
 
 
-async def priorities_of(engine: AsyncEngine, scope: Scope, plan_ids: Sequence[str]) -> list[list[Any]]:
+async def priorities_of(engine: Reader, scope: Scope, plan_ids: Sequence[str]) -> list[list[Any]]:
     """Each plan's priorities, in the order agreed: for those who read plans in full."""
     query = _of_readable_plans(scope, priorities).where(priorities.c.plan_id.in_(list(plan_ids)))
     found: dict[str, list[Any]] = {i: [] for i in plan_ids}
@@ -363,7 +364,7 @@ async def priorities_of(engine: AsyncEngine, scope: Scope, plan_ids: Sequence[st
     return [found[i] for i in plan_ids]
 
 
-async def priority_clusters_of(engine: AsyncEngine, scope: Scope, plan_ids: Sequence[str]) -> list[list[Any]]:
+async def priority_clusters_of(engine: Reader, scope: Scope, plan_ids: Sequence[str]) -> list[list[Any]]:
     """Each plan's priorities counted by cluster (by cluster id): what every reader of a plan may know."""
     p = priorities.c
     query = (
@@ -380,9 +381,7 @@ async def priority_clusters_of(engine: AsyncEngine, scope: Scope, plan_ids: Sequ
     return [found[i] for i in plan_ids]
 
 
-async def visits_of_plans(
-    engine: AsyncEngine, scope: Scope, plan_ids: Sequence[str], request: PageRequest
-) -> list[Page]:
+async def visits_of_plans(engine: Reader, scope: Scope, plan_ids: Sequence[str], request: PageRequest) -> list[Page]:
     """Each plan's visits, in the order planned: for those who read plans in full."""
     query = _of_readable_plans(scope, visits)
     return await pages_per_parent(engine, query, visits.c.plan_id, plan_ids, VISITS_IN_ORDER, request)
@@ -398,7 +397,7 @@ def commitments_where(status: str | None, overdue: bool | None, today: dt.date) 
     """The nested-page fetch of commitments with these filters: one per filter, so that one
     DataLoader batches every plan asking for the same filter."""
 
-    async def fetch(engine: AsyncEngine, scope: Scope, plan_ids: Sequence[str], request: PageRequest) -> list[Page]:
+    async def fetch(engine: Reader, scope: Scope, plan_ids: Sequence[str], request: PageRequest) -> list[Page]:
         late = overdue_on(today)
         query = _of_readable_plans(scope, commitments, late.label("overdue"))
         if status is not None:
@@ -410,7 +409,7 @@ def commitments_where(status: str | None, overdue: bool | None, today: dt.date) 
     return fetch
 
 
-async def country_statistics(engine: AsyncEngine, country: str) -> Any:
+async def country_statistics(engine: Reader, country: str) -> Any:
     """A country's advisory services in numbers: plans, the factories they advise, visits and
     commitments by status."""
     in_country = plans.c.country == country

@@ -32,10 +32,11 @@ import sqlalchemy as sa
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -316,7 +317,7 @@ def assessments_query(scope: Scope, wanted: AssessmentFilter) -> tuple[sa.Select
     return query, Order((rows.c.scheduled_at, rows.c.id), descending=True)
 
 
-async def assessments_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+async def assessments_by_id(engine: Reader, scope: Scope, ids: Sequence[str]) -> list[Any]:
     """A batch of assessments (a DataLoader's), None where not readable or not there: the same."""
     query, _ = assessments_query(scope, AssessmentFilter())
     rows = query.selected_columns
@@ -326,7 +327,7 @@ async def assessments_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str
 
 
 async def assessments_of_factories(
-    engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, AssessmentFilter]], request: PageRequest
+    engine: Reader, scope: Scope, keys: Sequence[tuple[str, AssessmentFilter]], request: PageRequest
 ) -> list[Page]:
     """Each factory's assessments as each key's filter says; one query per distinct filter."""
 
@@ -374,7 +375,7 @@ BY_QUESTION = Order((findings.c.question_id,))
 
 
 async def findings_of_assessments(
-    engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, FindingFilter]], request: PageRequest
+    engine: Reader, scope: Scope, keys: Sequence[tuple[str, FindingFilter]], request: PageRequest
 ) -> list[Page]:
     """Each assessment's findings, by question, as each key's filter says; one query per distinct filter."""
     return await _per_filter(
@@ -387,7 +388,7 @@ Nested = tuple[sa.Select[Any], sa.ColumnElement[Any], Order]
 
 
 async def _per_filter(
-    engine: AsyncEngine, keys: Sequence[tuple[str, Any]], request: PageRequest, nested: Callable[[Any], Nested]
+    engine: Reader, keys: Sequence[tuple[str, Any]], request: PageRequest, nested: Callable[[Any], Nested]
 ) -> list[Page]:
     """Pages of a nested list whose DataLoader keys are (parent, filter): one query per distinct filter."""
     by_filter: dict[Any, list[str]] = {}
@@ -421,7 +422,7 @@ def alerts_query(
     return query, Order((z.raised_at, z.assessment_id, z.question_id))
 
 
-async def alert(engine: AsyncEngine, scope: Scope, assessment_id: str, question_id: str) -> Any | None:
+async def alert(engine: Reader, scope: Scope, assessment_id: str, question_id: str) -> Any | None:
     """One zero-tolerance alert while open, if the caller may read it."""
     query, _ = alerts_query(scope, None, (OPEN,), None, dt.datetime.now(dt.UTC))
     z = zero_tolerance_alerts.c

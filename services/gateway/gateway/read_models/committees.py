@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from betterwork_events.contracts import committee as ce
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.directory import factories
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -390,13 +391,13 @@ def readable(scope: Scope) -> sa.Select[Any]:
     return sa.select(committees).where(scope.committee(committees.c.factory_id))
 
 
-async def committees_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+async def committees_by_id(engine: Reader, scope: Scope, ids: Sequence[str]) -> list[Any]:
     async with engine.connect() as conn:
         found = {r.id: r for r in await conn.execute(readable(scope).where(committees.c.id.in_(list(ids))))}
     return [found.get(i) for i in ids]
 
 
-async def active_committees_of(engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str]) -> list[Any]:
+async def active_committees_of(engine: Reader, scope: Scope, factory_ids: Sequence[str]) -> list[Any]:
     """Each factory's active committee, or None (a factory has one at a time)."""
     query = readable(scope).where(committees.c.factory_id.in_(list(factory_ids)), committees.c.dissolved_on.is_(None))
     async with engine.connect() as conn:
@@ -405,13 +406,13 @@ async def active_committees_of(engine: AsyncEngine, scope: Scope, factory_ids: S
 
 
 async def committees_of_factories(
-    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, factory_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Every committee each factory has had, newest first."""
     return await pages_per_parent(engine, readable(scope), committees.c.factory_id, factory_ids, NEWEST_FIRST, request)
 
 
-async def health_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, dt.date]]) -> list[Any]:
+async def health_of(engine: Reader, scope: Scope, keys: Sequence[tuple[str, dt.date]]) -> list[Any]:
     """(committee id, today) -> the committee's health figures and statuses on that day."""
     found: dict[tuple[str, dt.date], Any] = {}
     async with engine.connect() as conn:
@@ -423,7 +424,7 @@ async def health_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str,
     return [found.get(key) for key in keys]
 
 
-async def members_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, dt.date]]) -> list[list[Any]]:
+async def members_of(engine: Reader, scope: Scope, keys: Sequence[tuple[str, dt.date]]) -> list[list[Any]]:
     """(committee id, today) -> the members seated that day (nobody once the committee is dissolved),
     workers' side first, then by member id."""
     found: dict[tuple[str, dt.date], list[Any]] = {key: [] for key in keys}
@@ -447,18 +448,18 @@ async def members_of(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str
     return [found[key] for key in keys]
 
 
-async def elections_of(engine: AsyncEngine, scope: Scope, committee_ids: Sequence[str]) -> list[list[Any]]:
+async def elections_of(engine: Reader, scope: Scope, committee_ids: Sequence[str]) -> list[list[Any]]:
     """Each committee's elections, oldest first."""
     return await _rows_of(engine, scope, elections, committee_ids, elections.c.held_on)
 
 
-async def meeting_dates_of(engine: AsyncEngine, scope: Scope, committee_ids: Sequence[str]) -> list[list[Any]]:
+async def meeting_dates_of(engine: Reader, scope: Scope, committee_ids: Sequence[str]) -> list[list[Any]]:
     """Each committee's meetings (their dates), oldest first: what regularity is judged by."""
     return await _rows_of(engine, scope, meetings, committee_ids, meetings.c.held_on)
 
 
 async def _rows_of(
-    engine: AsyncEngine, scope: Scope, table: sa.Table, committee_ids: Sequence[str], by: sa.Column[Any]
+    engine: Reader, scope: Scope, table: sa.Table, committee_ids: Sequence[str], by: sa.Column[Any]
 ) -> list[list[Any]]:
     query = (
         sa.select(table)
@@ -478,7 +479,7 @@ ITEMS_BY_DUE_DATE = Order((action_items.c.due_on, action_items.c.action_item_id)
 
 
 async def meetings_of_committees(
-    engine: AsyncEngine, scope: Scope, committee_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, committee_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each committee's meetings, newest first, with their minutes."""
     query = (
@@ -499,9 +500,7 @@ def action_items_where(status: str | None, overdue: bool | None, today: dt.date)
     """The nested-page fetch of action items with these filters: one per filter, so that one
     DataLoader batches every committee asking for the same filter."""
 
-    async def fetch(
-        engine: AsyncEngine, scope: Scope, committee_ids: Sequence[str], request: PageRequest
-    ) -> list[Page]:
+    async def fetch(engine: Reader, scope: Scope, committee_ids: Sequence[str], request: PageRequest) -> list[Page]:
         late = overdue_on(today)
         query = (
             sa.select(action_items, late.label("overdue"))
@@ -519,7 +518,7 @@ def action_items_where(status: str | None, overdue: bool | None, today: dt.date)
     return fetch
 
 
-async def country_statistics(engine: AsyncEngine, country: str, today: dt.date) -> Any:
+async def country_statistics(engine: Reader, country: str, today: dt.date) -> Any:
     """A country's committees in numbers on `today`: by factory, and the workers' side by sex."""
     judged = health_at(today).subquery()
     j = judged.c
@@ -536,7 +535,7 @@ async def country_statistics(engine: AsyncEngine, country: str, today: dt.date) 
         return (await conn.execute(query)).one()
 
 
-async def meetings_by_quarter(engine: AsyncEngine, country: str, today: dt.date) -> list[Any]:
+async def meetings_by_quarter(engine: Reader, country: str, today: dt.date) -> list[Any]:
     """Per calendar quarter, from the one the country's first committee was established in to
     `today`'s: the committees sitting in it (established by its end, not dissolved before its
     start), the factories they are of, and the meetings they held in it up to `today`."""

@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.read_models import improvement_plans
 from gateway.read_models.reports import assessment_reports
+from gateway.read_models.snapshot import Reader
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ClusterTotal:
     non_compliant: int
 
 
-async def cluster_totals(engine: AsyncEngine, reports: sa.ColumnElement[bool]) -> list[ClusterTotal]:
+async def cluster_totals(engine: Reader, reports: sa.ColumnElement[bool]) -> list[ClusterTotal]:
     """Per country and cluster, over the latest published report of each factory whose reports
     satisfy `reports`; a factory counts in a cluster if its report assessed a point of it."""
     r = assessment_reports.c
@@ -200,7 +200,7 @@ def _non_compliance_columns(rows: sa.Subquery) -> list[sa.ColumnElement[Any]]:
 
 
 async def non_compliance(
-    engine: AsyncEngine, reports: sa.ColumnElement[bool], period: Period, trend: str | None = None
+    engine: Reader, reports: sa.ColumnElement[bool], period: Period, trend: str | None = None
 ) -> list[NonCompliance]:
     """Over the reports of `period` that satisfy `reports`: the whole, per cluster and per compliance
     point, in one query. With `trend` ("cycle" or "year") instead: the same per cycle or year."""
@@ -257,7 +257,7 @@ class Recurrence:
     recurred: int
 
 
-async def recurrence(engine: AsyncEngine, reports: sa.ColumnElement[bool], period: Period) -> list[Recurrence]:
+async def recurrence(engine: Reader, reports: sa.ColumnElement[bool], period: Period) -> list[Recurrence]:
     """Per cluster and point (and overall), the reports of `period` against each factory's previous one."""
     now, before = report_points(reports), report_points(reports).alias("before")
     n, b = now.c, before.c
@@ -317,7 +317,7 @@ class Remediation:
     median_days: float | None
 
 
-async def remediation(engine: AsyncEngine, reports: sa.ColumnElement[bool], period: Period) -> list[Remediation]:
+async def remediation(engine: Reader, reports: sa.ColumnElement[bool], period: Period) -> list[Remediation]:
     """Per cluster and overall, from the improvement plans of the reports of `period`."""
     rows = report_points(reports)
     c = rows.c

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from betterwork_events.contracts import factory_registry as fr
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads this module's tables
     from gateway.policy import Scope
@@ -180,7 +181,7 @@ def current_factories() -> sa.ColumnElement[bool]:
     return factories.c.merged_into.is_(None)
 
 
-async def factories_by_id(engine: AsyncEngine, ids: Sequence[str], readable: sa.ColumnElement[bool]) -> list[Any]:
+async def factories_by_id(engine: Reader, ids: Sequence[str], readable: sa.ColumnElement[bool]) -> list[Any]:
     """A batch of factories (a DataLoader's), None where not readable or not there. A merged
     record's id finds the factory it was merged into."""
     async with engine.connect() as conn:
@@ -201,7 +202,7 @@ def readable_brands(scope: Scope) -> sa.Select[Any]:
     return sa.select(brands).where(scope.brand(brands.c.id))
 
 
-async def brands_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+async def brands_by_id(engine: Reader, scope: Scope, ids: Sequence[str]) -> list[Any]:
     async with engine.connect() as conn:
         rows = await conn.execute(readable_brands(scope).where(brands.c.id.in_(list(ids))))
         found = {row.id: row for row in rows}
@@ -209,7 +210,7 @@ async def brands_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) ->
 
 
 async def suppliers_of_brands(
-    engine: AsyncEngine, scope: Scope, brand_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, brand_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each brand's linked suppliers that the caller may read, by name (for a brand itself: those
     that consent to share their reports with it, as everywhere)."""

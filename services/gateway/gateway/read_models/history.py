@@ -26,11 +26,12 @@ from betterwork_events.contracts import surveys as se
 from betterwork_events.contracts import training as te
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.directory import factories
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -290,7 +291,7 @@ def _readable(scope: Scope) -> sa.Select[Any]:
     )
 
 
-async def entries_of_event(engine: AsyncEngine, scope: Scope, factory_id: str, event_id: str) -> list[Any]:
+async def entries_of_event(engine: Reader, scope: Scope, factory_id: str, event_id: str) -> list[Any]:
     """What one event put on a factory's timeline, as far as the caller may read it."""
     async with engine.connect() as conn:
         found = await conn.execute(
@@ -300,7 +301,7 @@ async def entries_of_event(engine: AsyncEngine, scope: Scope, factory_id: str, e
 
 
 async def history_of_factories(
-    engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, HistoryFilter]], request: PageRequest
+    engine: Reader, scope: Scope, keys: Sequence[tuple[str, HistoryFilter]], request: PageRequest
 ) -> list[Page]:
     """Each factory's timeline, newest first, as far as the caller may read it: one query per
     distinct filter in the batch."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.read_models.compliance import report_points
+from gateway.read_models.snapshot import Reader
 
 # Why a factory is left out of a figure.
 ONLY_ONE_ASSESSMENT = "only-one-assessment"
@@ -56,9 +56,7 @@ class ChangeByYears:
     left_out: dict[str, list[str]]
 
 
-async def change_by_years(
-    engine: AsyncEngine, reports: sa.ColumnElement[bool], measure: Measure
-) -> list[ChangeByYears]:
+async def change_by_years(engine: Reader, reports: sa.ColumnElement[bool], measure: Measure) -> list[ChangeByYears]:
     """First against latest report, per whole years in the programme, in one query."""
     rows = report_points(reports)
     c = rows.c
@@ -129,7 +127,7 @@ class ComplianceByYears:
 
 
 async def compliance_at_latest(
-    engine: AsyncEngine, reports: sa.ColumnElement[bool], measure: Measure
+    engine: Reader, reports: sa.ColumnElement[bool], measure: Measure
 ) -> list[ComplianceByYears]:
     """Each factory's latest report, per whole years in the programme at it, in one query."""
     rows = report_points(reports)
@@ -138,7 +136,7 @@ async def compliance_at_latest(
 
 
 async def compliance_by_year_of_participation(
-    engine: AsyncEngine, reports: sa.ColumnElement[bool], measure: Measure
+    engine: Reader, reports: sa.ColumnElement[bool], measure: Measure
 ) -> list[ComplianceByYears]:
     """For each whole year in the programme, each factory's latest report of that year, in one query."""
     rows = report_points(reports)
@@ -147,7 +145,7 @@ async def compliance_by_year_of_participation(
 
 
 async def _compliance(
-    engine: AsyncEngine,
+    engine: Reader,
     rows: sa.Subquery,
     years: sa.ColumnElement[int],
     which: sa.ColumnElement[bool],

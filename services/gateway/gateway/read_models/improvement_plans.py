@@ -26,10 +26,11 @@ import sqlalchemy as sa
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.pages import Order, Page, PageRequest, page, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -292,11 +293,11 @@ class PlanList:
     def order(self) -> Order:
         raise NotImplementedError
 
-    async def page(self, engine: AsyncEngine, scope: Scope, request: PageRequest) -> Page:
+    async def page(self, engine: Reader, scope: Scope, request: PageRequest) -> Page:
         return await page(engine, self.query(scope), self.order(), request)
 
     async def __call__(
-        self, engine: AsyncEngine, scope: Scope, factory_ids: Sequence[Hashable], request: PageRequest
+        self, engine: Reader, scope: Scope, factory_ids: Sequence[Hashable], request: PageRequest
     ) -> list[Page]:
         return await pages_per_parent(engine, self.query(scope), f.factory_id, factory_ids, self.order(), request)
 
@@ -323,7 +324,7 @@ class Actions(PlanList):
         return SOONEST_DUE
 
 
-async def _grouped(engine: AsyncEngine, query: sa.Select[Any], key: Any, keys: Sequence[Any]) -> list[list[Any]]:
+async def _grouped(engine: Reader, query: sa.Select[Any], key: Any, keys: Sequence[Any]) -> list[list[Any]]:
     async with engine.connect() as conn:
         rows = list(await conn.execute(query.where(sa.tuple_(*key).in_(list(keys)))))
     grouped: dict[Any, list[Any]] = {k: [] for k in keys}
@@ -332,26 +333,26 @@ async def _grouped(engine: AsyncEngine, query: sa.Select[Any], key: Any, keys: S
     return [grouped[k] for k in keys]
 
 
-async def actions_by_id(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[Any]:
+async def actions_by_id(engine: Reader, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[Any]:
     """A batch of (assessment id, action id): each action, or None if not there or not readable."""
     found = await _grouped(engine, actions(scope, PlanFilter()), (a.assessment_id, a.action_id), keys)
     return [rows[0] if rows else None for rows in found]
 
 
-async def remediations_of_findings(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[Any]:
+async def remediations_of_findings(engine: Reader, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[Any]:
     """A batch of (assessment id, question id): each finding's remediation, or None (a finding that
     was not non-compliant in a published report has none; an unreadable one answers alike)."""
     found = await _grouped(engine, remediations(scope, PlanFilter()), (f.assessment_id, f.question_id), keys)
     return [rows[0] if rows else None for rows in found]
 
 
-async def actions_of_findings(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[list[Any]]:
+async def actions_of_findings(engine: Reader, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[list[Any]]:
     """A batch of (assessment id, question id): each finding's actions, soonest due first."""
     query = actions(scope, PlanFilter()).order_by(*SOONEST_DUE.clauses())
     return await _grouped(engine, query, (a.assessment_id, a.question_id), keys)
 
 
-async def progress_of_actions(engine: AsyncEngine, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[list[Any]]:
+async def progress_of_actions(engine: Reader, scope: Scope, keys: Sequence[tuple[str, str]]) -> list[list[Any]]:
     """A batch of (assessment id, action id): each action's progress reports, oldest first."""
     readable = sa.exists().where(
         a.assessment_id == p.assessment_id,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.read_models.snapshot import Reader
 
 # The most rows one list answers at once, and what it answers when the caller does not say.
 MOST_PER_PAGE = 100
@@ -99,7 +100,7 @@ def _check(key: tuple[Any, ...], order: Order) -> tuple[Any, ...]:
     return key
 
 
-async def page(engine: AsyncEngine, query: sa.Select[Any], order: Order, request: PageRequest) -> Page:
+async def page(engine: Reader, query: sa.Select[Any], order: Order, request: PageRequest) -> Page:
     """One page of a top-level list: the rows after the cursor, one more to know if there is a next page."""
     bounded = query
     if request.after is not None:
@@ -122,7 +123,7 @@ async def page(engine: AsyncEngine, query: sa.Select[Any], order: Order, request
 
 
 async def pages_per_parent(
-    engine: AsyncEngine,
+    engine: Reader,
     query: sa.Select[Any],
     parent: sa.ColumnElement[Hashable],
     parents: Sequence[Hashable],

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from betterwork_events.contracts import assessment as ae
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models import improvement_plans
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -79,14 +80,14 @@ def readable_reports(scope: Scope) -> sa.Select[Any]:
 
 
 async def reports_of_factories(
-    engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, factory_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each factory's published reports, newest first, with the remediation of their findings."""
     query = readable_reports(scope)
     return await pages_per_parent(engine, query, assessment_reports.c.factory_id, factory_ids, NEWEST_FIRST, request)
 
 
-async def report(engine: AsyncEngine, scope: Scope, assessment_id: str) -> Any | None:
+async def report(engine: Reader, scope: Scope, assessment_id: str) -> Any | None:
     """One published report, if the caller may read it."""
     async with engine.connect() as conn:
         found = await conn.execute(readable_reports(scope).where(assessment_reports.c.id == assessment_id))

@@ -33,9 +33,10 @@ import sqlalchemy as sa
 from betterwork_events.contracts import surveys as se
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 questionnaires = sa.Table(
     "survey_questionnaires",
@@ -363,7 +364,7 @@ class Questionnaire:
     questions: tuple[se.Question, ...]
 
 
-async def questionnaire(engine: AsyncEngine, questionnaire_id: str, version: int) -> Questionnaire | None:
+async def questionnaire(engine: Reader, questionnaire_id: str, version: int) -> Questionnaire | None:
     q = questionnaires.c
     query = sa.select(questionnaires).where(q.questionnaire_id == questionnaire_id, q.version == version)
     async with engine.connect() as conn:
@@ -374,7 +375,7 @@ async def questionnaire(engine: AsyncEngine, questionnaire_id: str, version: int
     return Questionnaire(row.questionnaire_id, row.version, row.kind, row.title, questions)
 
 
-async def round_of(engine: AsyncEngine, round_id: str) -> sa.Row[tuple[str, str, str, int]] | None:
+async def round_of(engine: Reader, round_id: str) -> sa.Row[tuple[str, str, str, int]] | None:
     """A round's factory, country and questionnaire: to ask the policy about it before reading it."""
     query = sa.select(r.factory_id, r.country, r.questionnaire_id, r.questionnaire_version).where(r.id == round_id)
     async with engine.connect() as conn:
@@ -393,7 +394,7 @@ def in_reach(
 
 
 async def worker_survey(
-    engine: AsyncEngine, found: Questionnaire, reach: sa.ColumnElement[bool], thresholds: Thresholds
+    engine: Reader, found: Questionnaire, reach: sa.ColumnElement[bool], thresholds: Thresholds
 ) -> tuple[RoundCount, list[QuestionResult]]:
     """Each question of the questionnaire version over the closed rounds in `reach`."""
     of_version = sa.and_(reach, r.questionnaire_id == found.questionnaire_id, r.questionnaire_version == found.version)
@@ -512,7 +513,7 @@ def impact(measure: str, by_factory: dict[str, list[ManagerRound]], open_only: I
     return Impact(measure, tuple(changes), tuple(sorted(left_out)))
 
 
-async def manager_rounds(engine: AsyncEngine, country: str) -> tuple[dict[str, list[ManagerRound]], set[str]]:
+async def manager_rounds(engine: Reader, country: str) -> tuple[dict[str, list[ManagerRound]], set[str]]:
     """The country's closed manager rounds with their figures, by factory; and the factories whose
     manager rounds are all still open."""
     m = manager_figures.c

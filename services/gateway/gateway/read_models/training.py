@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from betterwork_events.contracts import training as te
 from betterwork_events.envelope import Envelope
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.read_models.pages import Order, Page, PageRequest, pages_per_parent
 from gateway.read_models.projection import Projection, advanced, metadata
+from gateway.read_models.snapshot import Reader
 
 if TYPE_CHECKING:  # the policy module reads the directory's tables
     from gateway.policy import Scope
@@ -259,7 +260,7 @@ class SessionFilter:
         return query
 
     async def __call__(
-        self, engine: AsyncEngine, scope: Scope, factory_ids: Sequence[str], request: PageRequest
+        self, engine: Reader, scope: Scope, factory_ids: Sequence[str], request: PageRequest
     ) -> list[Page]:
         """Each factory's sessions (a DataLoader's batch of factories), latest first."""
         query = self.where(
@@ -278,7 +279,7 @@ def readable_sessions(scope: Scope, factory_id: str | None = None) -> sa.Select[
     return sa.select(training_sessions).where(through.exists())
 
 
-async def sessions_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) -> list[Any]:
+async def sessions_by_id(engine: Reader, scope: Scope, ids: Sequence[str]) -> list[Any]:
     """A batch of sessions, None where not readable or not there: the two answer alike."""
     async with engine.connect() as conn:
         rows = await conn.execute(readable_sessions(scope).where(s.id.in_(list(ids))))
@@ -286,7 +287,7 @@ async def sessions_by_id(engine: AsyncEngine, scope: Scope, ids: Sequence[str]) 
     return [found.get(i) for i in ids]
 
 
-async def factories_of_sessions(engine: AsyncEngine, scope: Scope, session_ids: Sequence[str]) -> list[list[Any]]:
+async def factories_of_sessions(engine: Reader, scope: Scope, session_ids: Sequence[str]) -> list[list[Any]]:
     """Each session's factories that the caller may read, with what the delivery counted of each."""
     query = (
         sa.select(session_factories)
@@ -320,14 +321,14 @@ def _visible_participants(scope: Scope) -> sa.Select[Any]:
 
 
 async def participants_of_sessions(
-    engine: AsyncEngine, scope: Scope, session_ids: Sequence[str], request: PageRequest
+    engine: Reader, scope: Scope, session_ids: Sequence[str], request: PageRequest
 ) -> list[Page]:
     """Each session's participants the caller may read (a factory: its own people only)."""
     query = _visible_participants(scope)
     return await pages_per_parent(engine, query, p.session_id, session_ids, BY_PARTICIPANT, request)
 
 
-async def figures_of_sessions(engine: AsyncEngine, scope: Scope, session_ids: Sequence[str]) -> list[Any]:
+async def figures_of_sessions(engine: Reader, scope: Scope, session_ids: Sequence[str]) -> list[Any]:
     """Per session, over the participants the caller may read: who registered (by sex and role),
     days present, test scores and ratings. None for a session with none of them."""
     people = _visible_participants(scope).where(p.session_id.in_(list(session_ids))).subquery()
@@ -362,7 +363,7 @@ async def figures_of_sessions(engine: AsyncEngine, scope: Scope, session_ids: Se
 # --- country aggregates -------------------------------------------------------------------------
 
 
-async def delivered_per_course(engine: AsyncEngine, country: str, year: int) -> list[Any]:
+async def delivered_per_course(engine: Reader, country: str, year: int) -> list[Any]:
     """Per course (and a row with course_code None for all of them), the sessions delivered in the
     country in the year (by their last day) and their totals, with how many factories' people attended."""
     in_year = sa.and_(
