@@ -41,8 +41,8 @@ lint: setup ## ruff and mypy
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy libs/events/betterwork_events services/factory-registry/factory_registry services/assessment/assessment services/committee/committee services/training/training services/gateway/gateway deploy/local/demo.py benchmarks/system.py benchmarks/baselines.py
 
-token: setup ## a development token: make token AUDIENCE=brand ID=BR-0001
-	@$(UV) run --frozen python -m betterwork_events.auth $(AUDIENCE) $(ID)
+token: setup ## a development token: make token AUDIENCE=brand ID=BR-0001 (programme staff: ROLE=assessor, ID=KH for a country team)
+	@$(UV) run --frozen python -m betterwork_events.auth $(AUDIENCE) $(ID) $(if $(ROLE),--role $(ROLE))
 
 docs: setup ## regenerate AsyncAPI, JSON Schemas, OpenAPI and the GraphQL SDL from code
 	@$(UV) run --frozen python -m betterwork_events.docs --out libs/events/docs

@@ -182,7 +182,7 @@ def unsigned(claims: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {part({'alg': 'none', 'typ': 'JWT'})}.{part(body)}."}
 
 
-PROGRAMME_CLAIMS = {"bw_audience": "programme"}
+PROGRAMME_CLAIMS = {"bw_audience": "programme", "bw_role": "administrator"}
 # Tokens that must get 401 everywhere a token is needed.
 BAD_TOKENS: dict[str, dict[str, str]] = {
     "no token": {},
@@ -196,6 +196,8 @@ BAD_TOKENS: dict[str, dict[str, str]] = {
     "no expiry": forged(PROGRAMME_CLAIMS | {"exp": None}),
     "unknown audience": forged({"bw_audience": "admin"}),
     "brand without scope": forged({"bw_audience": "brand"}),
+    "programme staff without a role": forged({"bw_audience": "programme"}),
+    "programme staff with a role of their own making": forged({"bw_audience": "programme", "bw_role": "root"}),
 }
 
 

@@ -34,16 +34,35 @@ class Audience(StrEnum):
 SCOPED = {Audience.BRAND, Audience.GOVERNMENT, Audience.FACTORY}
 
 
+class Role(StrEnum):
+    """What a member of programme staff does: in a token, `bw_role`."""
+
+    ASSESSOR = "assessor"  # assesses factories and records findings; advises; trains
+    QUALITY_REVIEWER = "quality-reviewer"  # reviews and approves what assessors wrote
+    COUNTRY_MANAGER = "country-manager"  # runs a country programme: all of the above, and escalations
+    ADMINISTRATOR = "administrator"  # the global programme: every step, every country
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
     audience: Audience
     scope: str | None = None  # brand id, country (ISO 3166 alpha-2) or factory id
+    role: Role | None = None  # programme staff only
 
     @property
     def actor(self) -> str:
         """How the caller is recorded on the events it causes."""
         return f"{self.audience}:{self.scope}:{self.subject}" if self.scope else f"{self.audience}:{self.subject}"
+
+    def acts_as(self, *roles: Role) -> bool:
+        """Programme staff in one of these roles; an administrator acts as every role."""
+        return self.audience is Audience.PROGRAMME and (self.role is Role.ADMINISTRATOR or self.role in roles)
+
+    def covers(self, country: str) -> bool:
+        """Programme staff whose team works in this country: a country team's own, the global
+        programme's (no scope) every one."""
+        return self.audience is Audience.PROGRAMME and self.scope in (None, country)
 
 
 class InvalidToken(Exception):
@@ -95,7 +114,15 @@ class TokenVerifier:
         scope = claims.get("bw_scope")
         if audience in SCOPED and not scope:
             raise InvalidToken(f"a {audience} token needs bw_scope")
-        return Principal(subject=str(claims["sub"]), audience=audience, scope=scope)
+        role = None
+        if audience is Audience.PROGRAMME:
+            try:
+                role = Role(str(claims.get("bw_role")))
+            except ValueError:
+                raise InvalidToken(
+                    "a programme token needs bw_role, one of " + ", ".join(r.value for r in Role)
+                ) from None
+        return Principal(subject=str(claims["sub"]), audience=audience, scope=scope, role=role)
 
 
 def mint(
@@ -104,8 +131,10 @@ def mint(
     scope: str | None = None,
     subject: str = "dev-user",
     ttl: int = 8 * 3600,
+    role: Role = Role.ADMINISTRATOR,
 ) -> str:
-    """A development token. Production tokens come from the identity provider."""
+    """A development token. Production tokens come from the identity provider. `role` is for
+    programme staff only."""
     if not settings.jwt_secret:
         raise ValueError("minting needs a jwt_secret (development only)")
     now = int(time.time())
@@ -119,6 +148,8 @@ def mint(
     }
     if scope:
         claims["bw_scope"] = scope
+    if audience is Audience.PROGRAMME:
+        claims["bw_role"] = str(role)
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
@@ -187,7 +218,17 @@ def main() -> None:
         description="Mint a development JWT to call the APIs as one audience (signed with BW_JWT_SECRET).",
     )
     parser.add_argument("audience", choices=[a.value for a in Audience])
-    parser.add_argument("scope", nargs="?", help="brand id, country code (e.g. KH) or factory id")
+    parser.add_argument(
+        "scope",
+        nargs="?",
+        help="brand id, country code (e.g. KH; for programme staff, their country team) or factory id",
+    )
+    parser.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.ADMINISTRATOR.value,
+        help="programme staff's role (default: administrator)",
+    )
     parser.add_argument("--subject", default="dev-user", help="the user id (sub claim)")
     parser.add_argument("--hours", type=int, default=8, help="how long the token is valid")
     args = parser.parse_args()
@@ -198,7 +239,7 @@ def main() -> None:
             + {"brand": "brand id", "government": "country code", "factory": "factory id"}[audience]
         )
     settings = CommonSettings(database_url="unused", environment="development")
-    print(mint(settings, audience, args.scope, args.subject, args.hours * 3600))
+    print(mint(settings, audience, args.scope, args.subject, args.hours * 3600, Role(args.role)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ class NotFound(LookupError):
     """The thing the command names does not exist (HTTP 404)."""
 
 
+class Forbidden(PermissionError):
+    """The caller may not do this, whatever the resource's state (HTTP 403)."""
+
+
 class InvalidRequest(ValueError):
     """The request is malformed in a way the schema cannot say (HTTP 422)."""
 

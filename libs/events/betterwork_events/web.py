@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betterwork_events.auth import Principal, TokenVerifier
 from betterwork_events.consumer import ProjectionRunner
-from betterwork_events.errors import IllegalStep, InvalidRequest, NotFound
+from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound
 from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.openapi import document_every_answer
@@ -350,6 +350,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IllegalStep, handler(409))
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
+    app.add_exception_handler(Forbidden, handler(403))
     app.add_exception_handler(InvalidRequest, handler(422))
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DBAPIError, database_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt
 import pytest
-from betterwork_events.auth import Audience, InvalidToken, Principal, TokenVerifier, mint
+from betterwork_events.auth import Audience, InvalidToken, Principal, Role, TokenVerifier, mint
 from betterwork_events.settings import DEVELOPMENT_JWT_SECRET, CommonSettings
 
 SETTINGS = CommonSettings(database_url="unused")
@@ -18,11 +18,38 @@ def test_a_minted_token_names_the_caller_and_its_audience() -> None:
     assert principal.actor == "brand:BR-0042:buyer-ana"
 
 
+def test_programme_staff_carry_their_role_and_country_team() -> None:
+    principal = verifier.verify(mint(SETTINGS, Audience.PROGRAMME, "KH", subject="sokha", role=Role.ASSESSOR))
+
+    assert principal == Principal("sokha", Audience.PROGRAMME, "KH", Role.ASSESSOR)
+    assert principal.acts_as(Role.ASSESSOR, Role.COUNTRY_MANAGER)
+    assert not principal.acts_as(Role.QUALITY_REVIEWER)
+    assert principal.covers("KH") and not principal.covers("VN")
+
+
+def test_the_global_programme_administrator_acts_as_every_role_in_every_country() -> None:
+    principal = verifier.verify(mint(SETTINGS, Audience.PROGRAMME))
+
+    assert principal.role is Role.ADMINISTRATOR
+    assert all(principal.acts_as(role) for role in Role)
+    assert principal.covers("KH") and principal.covers("VN")
+
+
+def test_only_programme_staff_act_in_a_role() -> None:
+    factory = verifier.verify(mint(SETTINGS, Audience.FACTORY, "KH-2026-0042-5"))
+
+    assert factory.role is None
+    assert not factory.acts_as(*Role)
+    assert not factory.covers("KH")
+
+
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
         ({"bw_audience": "auditor"}, "bw_audience"),
         ({"bw_audience": "brand"}, "bw_scope"),
+        ({"bw_role": None}, "bw_role"),
+        ({"bw_role": "superuser"}, "bw_role"),
         ({"aud": "someone-else"}, "(?i)audience"),
         ({"iss": "somewhere-else"}, "issuer"),
         ({"exp": 1}, "expired"),
