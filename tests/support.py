@@ -97,3 +97,16 @@ def graphql_answer(response: httpx.Response) -> dict[str, Any]:
     if extensions:
         answer["extensions"] = extensions
     return answer
+
+
+def if_match(version: int) -> dict[str, str]:
+    """The If-Match header of a change to a resource read at `version` (its ETag)."""
+    return {"If-Match": f'"{version}"'}
+
+
+async def as_read_now(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with If-Match naming the resource at `path` as it reads now: what a client that
+    reads, then changes, sends."""
+    read = await client.get(path, headers=headers)
+    assert read.status_code == 200, read.text
+    return headers | {"If-Match": read.headers["etag"]}

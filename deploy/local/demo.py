@@ -976,7 +976,10 @@ def plan_factory(
             "parent_group": None if owner_country == country.code else f"{rng.choice(country.stems)} Holdings",
             "ownership_country": owner_country,
         },
-        "registration_numbers": [{"authority": country.authority, "number": f"{rng.randint(10**6, 10**7 - 1)}"}],
+        # Unique in the country (the registry refuses a number registered twice): the site's number last.
+        "registration_numbers": [
+            {"authority": country.authority, "number": f"{rng.randint(100, 999)}{number + 1:04d}"}
+        ],
         "contacts": [
             {
                 "name": country.managers.person(rng, manager_female),
@@ -1520,21 +1523,25 @@ async def register_factory(sender: Sender, programme: Plan, factory: FactoryPlan
     body = factory.profile | {"confirmed_new": True}  # the demo's factories are all different sites
     with sender.planned(factory.registry_steps):
         record = await sender.send("registry", "POST", "/factories", staff, body, key=demo_key(programme, factory.key))
-        path = f"/factories/{record['id']}"
+        path, version = f"/factories/{record['id']}", int(record["version"])
+
+        async def change(method: str, step: str, headers: dict[str, str], body: Any = None) -> None:
+            nonlocal version  # each change names the version the one before it answered
+            answer = await sender.send("registry", method, path + step, headers, body, version=version)
+            version = int(answer["version"])
+
         if record["enrollment"] is None:
-            await sender.send("registry", "POST", f"{path}/enrollment/apply", staff)
+            await change("POST", "/enrollment/apply", staff)
         if record["enrollment"] in (None, "applied"):
             enrollment = {"service_package": factory.service_package, "enrolled_on": str(factory.enrolled_on)}
-            await sender.send("registry", "POST", f"{path}/enrollment/enroll", staff, enrollment)
+            await change("POST", "/enrollment/enroll", staff, enrollment)
         for link in factory.links:
             brand_id = brand_ids[link.brand]
             if brand_id not in record["brand_links"]:
-                body = {"brand_id": brand_id, "since": str(link.since)}
-                await sender.send("registry", "POST", f"{path}/brands", staff, body)
+                await change("POST", "/brands", staff, {"brand_id": brand_id, "since": str(link.since)})
             if link.consents and brand_id not in record["consenting_brands"]:
                 # Only the factory's own users may share its reports.
-                own = factory_user(sender, factory, record["id"])
-                await sender.send("registry", "PUT", f"{path}/consents/{brand_id}", own)
+                await change("PUT", f"/consents/{brand_id}", factory_user(sender, factory, record["id"]))
     return str(record["id"])
 
 

@@ -22,7 +22,7 @@ from betterwork_events.envelope import Envelope
 from betterwork_events.settings import CommonSettings
 from fastapi import FastAPI
 
-from tests.support import eventually, graphql_answer
+from tests.support import as_read_now, eventually, graphql_answer, if_match
 
 SERVICES = ("factory-registry", "assessment", "committee", "training")
 _SETTINGS = CommonSettings(database_url="unused")
@@ -55,9 +55,11 @@ class ReadSide:
         created = await self.registry.post("/factories", json=body, headers=PROGRAMME)
         assert created.status_code == 201, created.text
         factory_id = str(created.json()["id"])
-        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME | if_match(1))
         enrol = {"service_package": "core", "enrolled_on": "2025-03-01"}
-        enrolled = await self.registry.post(f"/factories/{factory_id}/enrollment/enroll", json=enrol, headers=PROGRAMME)
+        enrolled = await self.registry.post(
+            f"/factories/{factory_id}/enrollment/enroll", json=enrol, headers=PROGRAMME | if_match(2)
+        )
         assert enrolled.status_code == 200, enrolled.text
         await self.knows(factory_id)  # other read models' factory fields resolve through the directory
         return factory_id
@@ -70,11 +72,13 @@ class ReadSide:
 
     async def supplies(self, factory_id: str, brand_id: str, consents: bool) -> None:
         body = {"brand_id": brand_id, "since": "2025-01-15"}
-        linked = await self.registry.post(f"/factories/{factory_id}/brands", json=body, headers=PROGRAMME)
+        staff = await as_read_now(self.registry, f"/factories/{factory_id}", PROGRAMME)
+        linked = await self.registry.post(f"/factories/{factory_id}/brands", json=body, headers=staff)
         assert linked.status_code == 200, linked.text
         if consents:
             path = f"/factories/{factory_id}/consents/{brand_id}"
-            granted = await self.registry.put(path, headers=bearer(Audience.FACTORY, factory_id))
+            own = bearer(Audience.FACTORY, factory_id) | if_match(linked.json()["version"])
+            granted = await self.registry.put(path, headers=own)
             assert granted.status_code == 200, granted.text
 
     # --- the other services' events, on their topics ---------------------------------------------

@@ -14,7 +14,7 @@ from betterwork_events.envelope import Envelope
 from tests.e2e import test_committee
 from tests.e2e.conftest import PROGRAMME, bearer
 from tests.e2e.test_committee import ESTABLISHED, MEETING, MEKONG, TODAY, Picc
-from tests.support import eventually, read_topic
+from tests.support import eventually, if_match, read_topic
 
 picc = test_committee.picc  # the registry and the committee service, as the committee's own tests run them
 
@@ -199,14 +199,14 @@ async def test_the_plan_keeps_to_the_package_the_factory_bought_unless_the_progr
 
     response = await picc.registry.post("/factories", json=MEKONG | {"confirmed_new": True}, headers=PROGRAMME)
     mekong = response.json()["id"]
-    await picc.registry.post(f"/factories/{mekong}/enrollment/apply", headers=PROGRAMME)
+    await picc.registry.post(f"/factories/{mekong}/enrollment/apply", headers=PROGRAMME | if_match(1))
     await eventually(lambda: picc.knows(mekong, "applied"), what="Mekong's application reaching the committee service")
     applied = await picc.post("/advisory-plans", plan_for(mekong))
     assert applied.status_code == 409 and applied.json()["detail"].endswith(
         "is applied; advisory plans are made for enrolled factories"
     )
     body = {"service_package": "assessment-only", "enrolled_on": str(ESTABLISHED)}
-    await picc.registry.post(f"/factories/{mekong}/enrollment/enroll", json=body, headers=PROGRAMME)
+    await picc.registry.post(f"/factories/{mekong}/enrollment/enroll", json=body, headers=PROGRAMME | if_match(2))
     await eventually(lambda: picc.knows(mekong, "enrolled"), what="Mekong's enrollment reaching the committee service")
     assessment_only = await picc.post("/advisory-plans", plan_for(mekong, visits=1))
     assert assessment_only.status_code == 409 and "the assessment-only package includes 0" in assessment_only.text

@@ -23,7 +23,7 @@ from gateway.app import create_app as create_gateway
 from gateway.settings import Settings as GatewaySettings
 
 from tests.e2e.conftest import PROGRAMME, bearer
-from tests.support import eventually, read_topic, serve
+from tests.support import eventually, if_match, read_topic, serve
 
 TOOL = tool("global-1").for_country("KH")
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -42,10 +42,12 @@ class Services:
     async def enrolled_factory(self, name: str = "Angkor Apparel Co., Ltd.", enroll: bool = True) -> str:
         body = {"name": name, "country": "KH", "address": "National Road 4, Phnom Penh", "confirmed_new": True}
         factory_id = (await self.registry.post("/factories", json=body, headers=PROGRAMME)).json()["id"]
-        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME | if_match(1))
         if enroll:
             enrolled = {"service_package": "core", "enrolled_on": "2026-01-05"}
-            await self.registry.post(f"/factories/{factory_id}/enrollment/enroll", json=enrolled, headers=PROGRAMME)
+            await self.registry.post(
+                f"/factories/{factory_id}/enrollment/enroll", json=enrolled, headers=PROGRAMME | if_match(2)
+            )
         return factory_id
 
     async def schedule(self, factory_id: str) -> httpx.Response:
@@ -301,10 +303,12 @@ async def test_a_brand_reads_published_reports_of_consenting_suppliers_and_never
         )
     ).json()
     await services.registry.post(
-        f"/factories/{factory_id}/brands", json={"brand_id": brand["id"], "since": "2025-01-15"}, headers=PROGRAMME
+        f"/factories/{factory_id}/brands",
+        json={"brand_id": brand["id"], "since": "2025-01-15"},
+        headers=PROGRAMME | if_match(3),
     )
     await services.registry.put(
-        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id)
+        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id) | if_match(4)
     )
     as_brand, as_rival = bearer(Audience.BRAND, brand["id"]), bearer(Audience.BRAND, "BR-0999")
     first = await services.schedule_when_known(factory_id)
@@ -337,7 +341,7 @@ async def test_a_brand_reads_published_reports_of_consenting_suppliers_and_never
 
     # Revoking consent takes effect for everything read after it.
     await services.registry.delete(
-        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id)
+        f"/factories/{factory_id}/consents/{brand['id']}", headers=bearer(Audience.FACTORY, factory_id) | if_match(5)
     )
 
     async def brand_sees_nothing() -> bool:

@@ -58,7 +58,7 @@ from training.settings import Settings as TrainingSettings
 
 from tests import conftest as fixtures
 from tests.e2e.conftest import PROGRAMME, SETTINGS, UNMETERED, bearer
-from tests.support import eventually, graphql_answer, serve
+from tests.support import eventually, graphql_answer, if_match, serve
 
 TODAY = dt.datetime.now(dt.UTC).date()
 KH_TOOL = tool("global-1").for_country("KH")
@@ -268,9 +268,12 @@ async def build(world: World) -> None:
 
     async def enrolled(profile: dict[str, Any]) -> str:
         factory = await ok(registry.post("/factories", json=profile | {"confirmed_new": True}, headers=PROGRAMME), 201)
-        await ok(registry.post(f"/factories/{factory['id']}/enrollment/apply", headers=PROGRAMME))
+        await ok(registry.post(f"/factories/{factory['id']}/enrollment/apply", headers=PROGRAMME | if_match(1)))
         body = {"service_package": "core", "enrolled_on": str(TODAY - dt.timedelta(days=90))}
-        await ok(registry.post(f"/factories/{factory['id']}/enrollment/enroll", json=body, headers=PROGRAMME))
+        enroll = registry.post(
+            f"/factories/{factory['id']}/enrollment/enroll", json=body, headers=PROGRAMME | if_match(2)
+        )
+        await ok(enroll)
         return factory["id"]
 
     world.angkor, world.mekong, world.saigon = [await enrolled(p) for p in (ANGKOR, MEKONG, SAIGON_STITCH)]
@@ -278,24 +281,27 @@ async def build(world: World) -> None:
         await ok(registry.post("/factories", json=ANGKOR_DUPLICATE | {"confirmed_new": True}, headers=PROGRAMME), 201)
     )["id"]
     since = {"since": "2024-02-01"}
-    for factory, brand_id in [
-        (world.angkor, world.northwind),
-        (world.angkor, world.lotus),
-        (world.mekong, world.lotus),
+    for factory, brand_id, version in [
+        (world.angkor, world.northwind, 3),
+        (world.angkor, world.lotus, 4),
+        (world.mekong, world.lotus, 3),
     ]:
-        await ok(registry.post(f"/factories/{factory}/brands", json=since | {"brand_id": brand_id}, headers=PROGRAMME))
+        link = since | {"brand_id": brand_id}
+        await ok(registry.post(f"/factories/{factory}/brands", json=link, headers=PROGRAMME | if_match(version)))
     await ok(
         registry.put(
-            f"/factories/{world.angkor}/consents/{world.northwind}", headers=bearer(Audience.FACTORY, world.angkor)
+            f"/factories/{world.angkor}/consents/{world.northwind}",
+            headers=bearer(Audience.FACTORY, world.angkor) | if_match(5),
         )
     )
     await ok(
         registry.put(
-            f"/factories/{world.mekong}/consents/{world.lotus}", headers=bearer(Audience.FACTORY, world.mekong)
+            f"/factories/{world.mekong}/consents/{world.lotus}",
+            headers=bearer(Audience.FACTORY, world.mekong) | if_match(4),
         )
     )
     merge = {"into": world.angkor, "reason": "the same site in Kambol, registered twice"}
-    await ok(registry.post(f"/factories/{world.duplicate}/merge", json=merge, headers=PROGRAMME))
+    await ok(registry.post(f"/factories/{world.duplicate}/merge", json=merge, headers=PROGRAMME | if_match(1)))
 
     # An assessment of Angkor, published with one non-compliance; two more visits to come.
     for app in ("assessment", "committee", "training"):
@@ -492,6 +498,11 @@ def forbidden(caller: str) -> int:
     return 403
 
 
+def other_brand(caller: str) -> int:
+    """Another brand's record does not exist for a brand; factories and governments never read brands here."""
+    return 404 if caller.startswith("brand") else 403
+
+
 def session_hidden(caller: str) -> int:
     """A training session of other factories does not exist for a factory; others never read here."""
     return 404 if caller in ("factory X", "factory Y", "merged factory") else 403
@@ -537,14 +548,18 @@ REASON = {"reason": "the factory asked for it in writing"}
 REGISTRY = OPERATIONS | {
     ("POST", "/factories"): probes(Probe("POST", "/factories", PROGRAMME_ONLY, TONLE_SAP | {"confirmed_new": True})),
     ("GET", "/factories/{factory_id}"): probes(
-        Probe("GET", "/factories/{angkor}", ANGKOR_ITSELF),
+        # Another factory's record does not exist for a factory's users (404, as a missing one);
+        # brands and governments never read factory records here (403).
+        Probe("GET", "/factories/{angkor}", ANGKOR_ITSELF, denied=hidden),
         # The merged record's id leads to Angkor, and only Angkor's own users (and the programme) follow it.
-        Probe("GET", "/factories/{duplicate}", ANGKOR_ITSELF, allowed=308),
-        Probe("GET", "/factories/{mekong}", frozenset({"programme", "factory Y"})),
+        Probe("GET", "/factories/{duplicate}", ANGKOR_ITSELF, denied=hidden, allowed=308),
+        Probe("GET", "/factories/{mekong}", frozenset({"programme", "factory Y"}), denied=hidden),
     ),
-    ("GET", "/factories/{factory_id}/history"): probes(Probe("GET", "/factories/{angkor}/history", ANGKOR_ITSELF)),
+    ("GET", "/factories/{factory_id}/history"): probes(
+        Probe("GET", "/factories/{angkor}/history", ANGKOR_ITSELF, denied=hidden)
+    ),
     ("PATCH", "/factories/{factory_id}"): probes(
-        Probe("PATCH", "/factories/{angkor}", ANGKOR_ITSELF, {"local_name": "រោងចក្រ អង្គរ"})
+        Probe("PATCH", "/factories/{angkor}", ANGKOR_ITSELF, {"local_name": "រោងចក្រ អង្គរ"}, denied=hidden)
     ),
     ("POST", "/factories/{factory_id}/enrollment/apply"): probes(
         Probe("POST", "/factories/{angkor}/enrollment/apply", PROGRAMME_ONLY)
@@ -570,10 +585,11 @@ REGISTRY = OPERATIONS | {
         Probe("DELETE", "/factories/{angkor}/brands/{northwind}?until={today}", PROGRAMME_ONLY)
     ),
     ("PUT", "/factories/{factory_id}/consents/{brand_id}"): probes(
-        Probe("PUT", "/factories/{angkor}/consents/{lotus}", ANGKOR_ITSELF)
+        # The factory's own decision: programme staff may not grant it for them.
+        Probe("PUT", "/factories/{angkor}/consents/{lotus}", frozenset({"factory X"}), denied=hidden)
     ),
     ("DELETE", "/factories/{factory_id}/consents/{brand_id}"): probes(
-        Probe("DELETE", "/factories/{angkor}/consents/{northwind}", ANGKOR_ITSELF)
+        Probe("DELETE", "/factories/{angkor}/consents/{northwind}", ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/factories/{factory_id}/merge"): probes(
         Probe("POST", "/factories/{mekong}/merge", PROGRAMME_ONLY, {"into": "{angkor}", "reason": "same site"})
@@ -591,9 +607,11 @@ REGISTRY = OPERATIONS | {
             "POST", "/brands", PROGRAMME_ONLY, {"name": "Mallory Sourcing", "kind": "buyer", "partnership": "partner"}
         )
     ),
-    ("GET", "/brands/{brand_id}"): probes(Probe("GET", "/brands/{northwind}", frozenset({"programme", "brand A"}))),
+    ("GET", "/brands/{brand_id}"): probes(
+        Probe("GET", "/brands/{northwind}", frozenset({"programme", "brand A"}), denied=other_brand)
+    ),
     ("GET", "/brands/{brand_id}/report-sharing"): probes(
-        Probe("GET", "/brands/{northwind}/report-sharing", frozenset({"programme", "brand A"}))
+        Probe("GET", "/brands/{northwind}/report-sharing", frozenset({"programme", "brand A"}), denied=other_brand)
     ),
     ("POST", "/brands/{brand_id}/partnership"): probes(
         Probe("POST", "/brands/{northwind}/partnership", PROGRAMME_ONLY, {"partnership": "former-partner"})

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.e2e.conftest import PROGRAMME, bearer
 from tests.e2e.test_assessment import TODAY, Services, question
-from tests.support import eventually, read_topic, serve
+from tests.support import as_read_now, eventually, read_topic, serve
 
 BrandEvents = list[brand_feed.BrandFeedEvent]
 NEVER_FOR_BRANDS = {
@@ -93,11 +93,13 @@ class FeedServices(Services):
 
     async def link(self, factory_id: str, brand_id: str) -> None:
         body = {"brand_id": brand_id, "since": "2025-01-15"}
-        response = await self.registry.post(f"/factories/{factory_id}/brands", json=body, headers=PROGRAMME)
+        staff = await as_read_now(self.registry, f"/factories/{factory_id}", PROGRAMME)
+        response = await self.registry.post(f"/factories/{factory_id}/brands", json=body, headers=staff)
         assert response.status_code == 200, response.text
 
     async def consent(self, factory_id: str, brand_id: str, granted: bool = True) -> None:
-        path, factory = f"/factories/{factory_id}/consents/{brand_id}", bearer(Audience.FACTORY, factory_id)
+        factory = await as_read_now(self.registry, f"/factories/{factory_id}", bearer(Audience.FACTORY, factory_id))
+        path = f"/factories/{factory_id}/consents/{brand_id}"
         response = await (self.registry.put if granted else self.registry.delete)(path, headers=factory)
         assert response.status_code == 200, response.text
 

@@ -25,7 +25,7 @@ from factory_registry.settings import Settings as RegistrySettings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.conftest import PROGRAMME, bearer
-from tests.support import eventually, read_topic, serve
+from tests.support import eventually, if_match, read_topic, serve
 
 ANGKOR = {
     "name": "Angkor Apparel Co., Ltd.",
@@ -107,11 +107,11 @@ class Picc:
         response = await self.registry.post("/factories", json=profile | {"confirmed_new": True}, headers=PROGRAMME)
         assert response.status_code == 201, response.text
         factory_id = response.json()["id"]
-        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+        await self.registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME | if_match(1))
         enrolled = await self.registry.post(
             f"/factories/{factory_id}/enrollment/enroll",
             json={"service_package": "core", "enrolled_on": str(ESTABLISHED)},
-            headers=PROGRAMME,
+            headers=PROGRAMME | if_match(2),
         )
         assert enrolled.status_code == 200, enrolled.text
         await eventually(
@@ -283,7 +283,7 @@ async def test_only_known_enrolled_factories_in_programmes_that_run_committees_g
     assert unknown.status_code == 404 and "no factory KH-2026-9999-1 is known here" in unknown.json()["detail"]
 
     applicant = (await picc.registry.post("/factories", json=MEKONG, headers=PROGRAMME)).json()["id"]
-    await picc.registry.post(f"/factories/{applicant}/enrollment/apply", headers=PROGRAMME)
+    await picc.registry.post(f"/factories/{applicant}/enrollment/apply", headers=PROGRAMME | if_match(1))
     await eventually(lambda: picc.knows(applicant, "applied"), what="the application reaching the committee service")
     refused = await picc.post("/committees", {"factory_id": applicant, "established_on": str(ESTABLISHED)})
     assert (

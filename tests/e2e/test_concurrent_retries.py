@@ -28,7 +28,7 @@ from training.app import create_app as create_training
 from training.settings import Settings as TrainingSettings
 
 from tests.e2e.conftest import CAMBODIAN_FACTORY, PROGRAMME
-from tests.support import eventually, serve
+from tests.support import eventually, if_match, serve
 
 AT_ONCE = 10
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -116,11 +116,11 @@ class Services:
         )
         assert created.status_code == 201, created.text
         factory_id = created.json()["id"]
-        await self.registry.client.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+        await self.registry.client.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME | if_match(1))
         enrolled = await self.registry.client.post(
             f"/factories/{factory_id}/enrollment/enroll",
             json={"service_package": "core", "enrolled_on": str(TODAY - dt.timedelta(days=90))},
-            headers=PROGRAMME,
+            headers=PROGRAMME | if_match(2),
         )
         assert enrolled.status_code == 200, enrolled.text
         for service in (self.assessment, self.committee, self.training):

@@ -101,7 +101,9 @@ async def test_callers_without_a_valid_token_get_401_and_without_the_right_403(s
     assert (await stack.registry.post("/factories", json=CAMBODIAN_FACTORY, headers=brand)).status_code == 403
     own, other = bearer(Audience.FACTORY, factory["id"]), bearer(Audience.FACTORY, "someone-else")
     assert (await stack.registry.get(f"/factories/{factory['id']}", headers=own)).status_code == 200
-    assert (await stack.registry.get(f"/factories/{factory['id']}", headers=other)).status_code == 403
+    # Another factory's record does not exist for a factory's users: answered as a missing one.
+    hidden = await stack.registry.get(f"/factories/{factory['id']}", headers=other)
+    assert hidden.status_code == 404 and hidden.json() == {"detail": f"no factory {factory['id']}"}
     assert (await stack.gateway.post("/graphql", json={"query": "{ factories { nodes { id } } }"})).status_code == 401
 
 

@@ -17,7 +17,7 @@ from betterwork_events.contracts import assessment as ae
 from betterwork_events.settings import CommonSettings
 
 from tests.e2e.read_side import PROGRAMME, ReadSide, bearer
-from tests.support import eventually
+from tests.support import as_read_now, eventually
 
 START = "mutation ($kind: BulkExportKind!) { startBulkExport(kind: $kind) { id kind status rowCount url } }"
 POLL = "query ($id: ID!) { bulkExport(id: $id) { id kind status rowCount url completedAt expiresAt } }"
@@ -196,9 +196,8 @@ async def test_a_brands_export_holds_its_consenting_suppliers_reports_and_is_its
     ]
 
     # Angkor revokes its consent: Northwind's export, already written, no longer gives its reports.
-    revoked = await read_side.registry.delete(
-        f"/factories/{world.angkor}/consents/{world.northwind}", headers=bearer(Audience.FACTORY, world.angkor)
-    )
+    angkor = await as_read_now(read_side.registry, f"/factories/{world.angkor}", bearer(Audience.FACTORY, world.angkor))
+    revoked = await read_side.registry.delete(f"/factories/{world.angkor}/consents/{world.northwind}", headers=angkor)
     assert revoked.status_code in (200, 204), revoked.text
     assert lines_of(await download(read_side, northwind, started["id"])) == []
 

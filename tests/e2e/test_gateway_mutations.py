@@ -166,7 +166,7 @@ async def test_registry_refusals_keep_their_code_and_words(programme: Programme)
     assert featured["id"] in {c["factory_id"] for c in duplicate["extensions"]["problem"]["candidates"]}
 
     missing = await programme.mutate(
-        "updateFactory", {"factoryId": "KH-2026-9999-9", "changes": {"name": "X"}}, PROGRAMME
+        "updateFactory", {"factoryId": "KH-2026-9999-9", "changes": {"name": "X"}, "expectedVersion": 1}, PROGRAMME
     )
     assert refused(missing)[0] == "NOT_FOUND"
 
@@ -177,25 +177,27 @@ async def test_link_a_brand_and_only_the_factory_grants_consent(programme: Progr
         (f, b) for f, record in factories.items() for b in programme.loaded.brands if b not in record["brand_links"]
     )
     own = bearer(Audience.FACTORY, factory_id)
-    consent = {"factoryId": factory_id, "brandId": brand_id}
 
     link = {"factoryId": factory_id, "brandId": brand_id, "since": "2025-01-15"}
+    link["expectedVersion"] = factories[factory_id]["version"]
     assert refused(await programme.mutate("linkBrand", link, own))[0] == "FORBIDDEN"
     linked = outcome(await programme.mutate("linkBrand", link, PROGRAMME), "linkBrand")
     assert linked["id"] == factory_id and linked["consistencyToken"].startswith("factory-registry:")
 
-    for caller in (
-        PROGRAMME,
-        bearer(Audience.BRAND, brand_id),
-        bearer(Audience.FACTORY, next(iter(factories.keys() - {factory_id}))),
-    ):
+    consent = {"factoryId": factory_id, "brandId": brand_id, "expectedVersion": linked["version"]}
+    for caller in (PROGRAMME, bearer(Audience.BRAND, brand_id)):
         code, message = refused(await programme.mutate("grantConsent", consent, caller))
         assert code == "FORBIDDEN" and message == "only the factory's own users may consent to share its reports"
+    # Another factory's users: this factory does not exist for them.
+    other = bearer(Audience.FACTORY, next(iter(factories.keys() - {factory_id})))
+    code, message = refused(await programme.mutate("grantConsent", consent, other))
+    assert code == "NOT_FOUND" and message == f"no factory {factory_id}"
     granted = outcome(await programme.mutate("grantConsent", consent, own), "grantConsent")
     assert granted["version"] == linked["version"] + 1
     record = await programme.get(programme.urls.registry, f"/factories/{factory_id}")
     assert brand_id in record["consenting_brands"]
 
+    consent["expectedVersion"] = granted["version"]
     assert refused(await programme.mutate("revokeConsent", consent, bearer(Audience.BRAND, brand_id)))[0] == "FORBIDDEN"
     outcome(await programme.mutate("revokeConsent", consent, own), "revokeConsent")
     record = await programme.get(programme.urls.registry, f"/factories/{factory_id}")
@@ -393,5 +395,10 @@ async def test_a_service_that_is_down_is_service_unavailable_and_the_others_stil
         down = await programme.mutate("scheduleAssessment", visit, PROGRAMME, gateway=url)
         code, message = refused(down)
         assert code == "SERVICE_UNAVAILABLE" and "the assessment service is unavailable" in message
-        changes = {"factoryId": programme.loaded.featured_factory, "changes": {"local_name": "អង្គរ"}}
+        featured = await programme.get(programme.urls.registry, f"/factories/{programme.loaded.featured_factory}")
+        changes = {
+            "factoryId": featured["id"],
+            "changes": {"local_name": "អង្គរ"},
+            "expectedVersion": featured["version"],
+        }
         outcome(await programme.mutate("updateFactory", changes, PROGRAMME, gateway=url), "updateFactory")

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from tests.e2e.conftest import CAMBODIAN_FACTORY, PROGRAMME
-from tests.support import eventually, serve
+from tests.support import eventually, if_match, serve
 
 # Each projection pauses this long before each event it applies: a read right after a write
 # without its token sees the old name (asserted below, so the lag is real).
@@ -28,8 +28,9 @@ PROJECTION_DELAY = 0.15
 WAIT = 30.0
 RUNS = 30
 
-RENAME = """mutation ($id: String!, $name: String!) {
-  updateFactory(input: {factoryId: $id, changes: {name: $name}}) { id version consistencyToken } }"""
+RENAME = """mutation ($id: String!, $name: String!, $version: Int!) {
+  updateFactory(input: {factoryId: $id, changes: {name: $name}, expectedVersion: $version}) {
+    id version consistencyToken } }"""
 NAME = "query ($id: ID!) { factory(id: $id) { name } }"
 
 
@@ -95,7 +96,7 @@ async def test_a_query_with_the_mutations_token_always_sees_the_write(lagging: L
     stale_without_token = 0
     for run in range(RUNS):
         name = f"Angkor Apparel, line {run}"
-        renamed = await lagging.graphql(RENAME, {"id": factory_id, "name": name})
+        renamed = await lagging.graphql(RENAME, {"id": factory_id, "name": name, "version": run + 1})
         token = renamed["data"]["updateFactory"]["consistencyToken"]
         assert token.startswith("factory-registry:")
         if run % 2:
@@ -109,9 +110,11 @@ async def test_a_query_with_the_mutations_token_always_sees_the_write(lagging: L
 async def test_a_rest_writes_token_works_the_same_in_a_header_or_the_extensions(lagging: Lagging) -> None:
     factory_id = await _registered(lagging)
     tokens: list[str] = []
-    for how in ("header", "extension", "several"):
+    for version, how in enumerate(("header", "extension", "several"), start=1):
         name = f"Angkor Apparel ({how})"
-        patched = await lagging.registry.patch(f"/factories/{factory_id}", json={"name": name}, headers=PROGRAMME)
+        patched = await lagging.registry.patch(
+            f"/factories/{factory_id}", json={"name": name}, headers=PROGRAMME | if_match(version)
+        )
         assert patched.status_code == 200, patched.text
         token = patched.headers["Consistency-Token"]
         tokens.append(token)
@@ -127,7 +130,9 @@ async def test_a_rest_writes_token_works_the_same_in_a_header_or_the_extensions(
 
     # A read answers no token; a refused command neither.
     read = await lagging.registry.get(f"/factories/{factory_id}", headers=PROGRAMME)
-    refused = await lagging.registry.patch(f"/factories/{factory_id}", json={"name": ""}, headers=PROGRAMME)
+    refused = await lagging.registry.patch(
+        f"/factories/{factory_id}", json={"name": ""}, headers=PROGRAMME | if_match(4)
+    )
     assert refused.status_code == 422
     assert "Consistency-Token" not in read.headers and "Consistency-Token" not in refused.headers
 
@@ -154,7 +159,7 @@ async def test_a_write_the_read_models_never_show_is_a_consistency_timeout(laggi
 async def test_one_trace_runs_from_the_mutation_through_the_service_to_the_projection(lagging: Lagging, spans) -> None:
     factory_id = await _registered(lagging)
     spans.clear()
-    renamed = await lagging.graphql(RENAME, {"id": factory_id, "name": "Angkor Apparel"})
+    renamed = await lagging.graphql(RENAME, {"id": factory_id, "name": "Angkor Apparel", "version": 1})
     token = renamed["data"]["updateFactory"]["consistencyToken"]
     assert await lagging.name(factory_id, PROGRAMME | {"Consistency-Token": token}) == "Angkor Apparel"
 

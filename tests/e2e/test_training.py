@@ -24,7 +24,7 @@ from training.app import create_app as create_training
 from training.settings import Settings as TrainingSettings
 
 from tests.e2e.conftest import PROGRAMME, bearer
-from tests.support import eventually, read_topic, serve
+from tests.support import as_read_now, eventually, if_match, read_topic, serve
 
 SAIGON_STITCH = {
     "name": "Saigon Stitch Garment Co., Ltd.",
@@ -72,10 +72,10 @@ async def enrolled_factory(registry: httpx.AsyncClient, profile: dict[str, Any],
     created = await registry.post("/factories", json=profile, headers=PROGRAMME)
     assert created.status_code == 201, created.text
     factory_id = created.json()["id"]
-    await registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME)
+    await registry.post(f"/factories/{factory_id}/enrollment/apply", headers=PROGRAMME | if_match(1))
     if enroll:
         body = {"service_package": "core", "enrolled_on": "2026-01-05"}
-        await registry.post(f"/factories/{factory_id}/enrollment/enroll", json=body, headers=PROGRAMME)
+        await registry.post(f"/factories/{factory_id}/enrollment/enroll", json=body, headers=PROGRAMME | if_match(2))
     return factory_id
 
 
@@ -248,8 +248,9 @@ async def test_sessions_are_only_for_factories_known_here_and_enrolled(stack: Tr
         and "is applied" in not_enrolled.json()["detail"]
     )
 
+    staff = await as_read_now(stack.registry, f"/factories/{stack.dong_nai}", PROGRAMME)
     await stack.registry.post(
-        f"/factories/{stack.dong_nai}/enrollment/suspend", json={"reason": "fees unpaid"}, headers=PROGRAMME
+        f"/factories/{stack.dong_nai}/enrollment/suspend", json={"reason": "fees unpaid"}, headers=staff
     )
     await known_here(stack.training_app, stack.dong_nai, "suspended")
     suspended = await stack.schedule(SST | {"factory_ids": [stack.dong_nai]})

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -175,6 +175,21 @@ def expected_version(if_match: str | None) -> int | None:
     if not (etag := ETAG.fullmatch(if_match.strip())):
         raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"')
     return int(etag.group(2))
+
+
+def required_version(if_match: IfMatch = None) -> int:
+    """FastAPI dependency of a change to an existing aggregate: the version the caller read, which
+    it must name, so that no one's change is overwritten unseen (428 without If-Match)."""
+    version = expected_version(if_match)
+    if version is None:
+        raise HTTPException(428, 'send If-Match with the ETag you read (e.g. "3"), so no change is overwritten unseen')
+    return version
+
+
+ExpectedVersion = Annotated[int, Depends(required_version)]
+IF_MATCH_REQUIRED: dict[int | str, dict[str, object]] = {
+    428: {"model": Problem, "description": "If-Match is missing: this is changed only by who read its latest version"}
+}
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:

@@ -1,16 +1,16 @@
 """REST commands of the factory registry. Routes validate, authorize, call a handler: no more.
 
-Who may do what: programme staff register, enroll, link brands, merge and import; a factory's
-own users update its profile and manage its report-sharing consent; brands and governments do
-not write here.
+Who may do what is decided in policy.py (each route names its rule as a dependency). Every change
+of an existing factory or brand requires If-Match with the ETag the caller read (428 without it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.factory_registry import (
     BrandKind,
     Contact,
@@ -30,17 +30,18 @@ from betterwork_events.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from betterwork_events.errors import InvalidRequest
 from betterwork_events.history import Change
 from betterwork_events.store import EventStore
-from betterwork_events.web import Command, IdempotencyKey, IfMatch, command_context, expected_version
+from betterwork_events.web import IF_MATCH_REQUIRED, Command, ExpectedVersion, IdempotencyKey, command_context
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory_registry import handlers, importer
-from factory_registry.domain import Brand, Factory
+from factory_registry import handlers, importer, policy
+from factory_registry.domain import Brand, Factory, FactoryEvent
 
 router = APIRouter(route_class=TokenFirstRoute)
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+Decision = Callable[[Factory], list[FactoryEvent]]
 
 
 class RegisterFactoryRequest(FactoryProfile):
@@ -163,22 +164,18 @@ def store(request: Request) -> EventStore:
     return request.app.state.store
 
 
-def programme_only(principal: Principal, what: str) -> None:
-    if principal.audience is not Audience.PROGRAMME:
-        raise forbidden(f"only programme staff may {what}")
-
-
-def programme_or_own_factory(principal: Principal, factory_id: str, what: str) -> None:
-    if principal.audience is Audience.PROGRAMME:
-        return
-    if principal.audience is Audience.FACTORY and principal.scope == factory_id:
-        return
-    raise forbidden(f"only programme staff and the factory's own users may {what}")
-
-
 def factory_response(factory: Factory, response: Response) -> FactoryView:
     response.headers["ETag"] = f'"{factory.version}"'
     return FactoryView.of(factory)
+
+
+async def change(
+    request: Request, response: Response, principal: Principal, factory_id: str, version: int, decide: Decision
+) -> FactoryView:
+    context = command_context(principal, request)
+    return factory_response(
+        await handlers.change_factory(store(request), factory_id, version, decide, context), response
+    )
 
 
 # --- factories --------------------------------------------------------------------------------
@@ -197,7 +194,7 @@ DUPLICATES: dict[int | str, dict[str, Any]] = {
 )
 async def register_factory(
     body: RegisterFactoryRequest,
-    principal: CurrentPrincipal,
+    principal: policy.Registrar,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -205,8 +202,9 @@ async def register_factory(
     """Register a factory. It gets a permanent programme id like `KH-2026-0042-5`.
 
     Likely duplicates in the same country answer 409 with the candidates and their scores;
-    send `confirmed_new: true` to register it anyway."""
-    programme_only(principal, "register factories")
+    send `confirmed_new: true` to register it anyway. A registration number already registered
+    in the country answers 409 naming its factory, confirmed or not."""
+    policy.may_register_in(principal, {body.country})
     command = handlers.RegisterFactory(body.profile(), body.confirmed_new, idempotency_key)
     factory = await handlers.register_factory(command, store(request), command_context(principal, request))
     response.headers["Location"] = f"/factories/{factory.id}"
@@ -214,101 +212,78 @@ async def register_factory(
 
 
 @router.get("/factories/{factory_id}", response_model=FactoryView, tags=["factories"])
-async def get_factory(factory_id: str, principal: CurrentPrincipal, request: Request, response: Response) -> Any:
+async def get_factory(factory_id: str, resolved: policy.ReadableFactory, request: Request, response: Response) -> Any:
     """A factory as it is now. A merged record's id redirects (308) to the factory it was merged into."""
-    resolved = await handlers.resolve_factory_id(store(request), factory_id)
-    programme_or_own_factory(principal, resolved, "read a factory's record")
     if resolved != factory_id:
         return RedirectResponse(f"/factories/{resolved}", status_code=status.HTTP_308_PERMANENT_REDIRECT)
     return factory_response(await handlers.load_factory(store(request), factory_id), response)
 
 
 @router.get("/factories/{factory_id}/history", response_model=list[Change], tags=["factories"])
-async def factory_history(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+async def factory_history(factory_id: str, _: policy.ReadableFactory, request: Request) -> list[Change]:
     """Every change to the factory's record, oldest first, with who made it and when."""
-    programme_or_own_factory(principal, factory_id, "read a factory's history")
     return await handlers.factory_history(store(request), factory_id)
 
 
-@router.patch("/factories/{factory_id}", response_model=FactoryView, tags=["factories"])
+@router.patch("/factories/{factory_id}", response_model=FactoryView, tags=["factories"], responses=IF_MATCH_REQUIRED)
 async def update_profile(
     factory_id: str,
     body: UpdateProfileRequest,
-    principal: CurrentPrincipal,
+    principal: policy.ProfileEditor,
+    version: ExpectedVersion,
     request: Request,
     response: Response,
-    if_match: IfMatch = None,
 ) -> FactoryView:
-    """Change the factory's profile (programme staff or the factory's own users)."""
-    programme_or_own_factory(principal, factory_id, "update a factory's profile")
+    """Change the factory's profile (programme staff of its country, or the factory's own users)."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidRequest("name at least one field to change")
-    factory = await handlers.change_factory(
-        store(request),
-        factory_id,
-        expected_version(if_match),
-        lambda f: f.update_profile(changes),
-        command_context(principal, request),
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.update_profile(changes))
 
 
-@router.post("/factories/{factory_id}/enrollment/apply", response_model=FactoryView, tags=["enrollment"])
+@router.post(
+    "/factories/{factory_id}/enrollment/apply",
+    response_model=FactoryView,
+    tags=["enrollment"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def apply_for_enrollment(
-    factory_id: str, principal: CurrentPrincipal, request: Request, response: Response, if_match: IfMatch = None
+    factory_id: str, principal: policy.CountryManager, version: ExpectedVersion, request: Request, response: Response
 ) -> FactoryView:
     """Record that the factory applied to its country programme."""
-    programme_only(principal, "manage enrollment")
-    factory = await handlers.change_factory(
-        store(request),
-        factory_id,
-        expected_version(if_match),
-        lambda f: f.apply_for_enrollment(),
-        command_context(principal, request),
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.apply_for_enrollment())
 
 
-@router.post("/factories/{factory_id}/enrollment/enroll", response_model=FactoryView, tags=["enrollment"])
+@router.post(
+    "/factories/{factory_id}/enrollment/enroll",
+    response_model=FactoryView,
+    tags=["enrollment"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def enroll(
     factory_id: str,
     body: EnrollRequest,
-    principal: CurrentPrincipal,
+    principal: policy.CountryManager,
+    version: ExpectedVersion,
     request: Request,
     response: Response,
-    if_match: IfMatch = None,
 ) -> FactoryView:
     """Enroll an applicant factory with its service package; only enrolled factories are assessed."""
-    programme_only(principal, "manage enrollment")
-    factory = await handlers.change_factory(
-        store(request),
-        factory_id,
-        expected_version(if_match),
-        lambda f: f.enroll(body.service_package, body.enrolled_on),
-        command_context(principal, request),
+    return await change(
+        request, response, principal, factory_id, version, lambda f: f.enroll(body.service_package, body.enrolled_on)
     )
-    return factory_response(factory, response)
 
 
 def _enrollment_step(step: str, summary: str) -> None:
     async def route(
         factory_id: str,
         body: ReasonRequest,
-        principal: CurrentPrincipal,
+        principal: policy.CountryManager,
+        version: ExpectedVersion,
         request: Request,
         response: Response,
-        if_match: IfMatch = None,
     ) -> FactoryView:
-        programme_only(principal, "manage enrollment")
-        factory = await handlers.change_factory(
-            store(request),
-            factory_id,
-            expected_version(if_match),
-            lambda f: getattr(f, step)(body.reason),
-            command_context(principal, request),
-        )
-        return factory_response(factory, response)
+        return await change(request, response, principal, factory_id, version, lambda f: getattr(f, step)(body.reason))
 
     route.__name__ = step
     router.add_api_route(
@@ -318,6 +293,7 @@ def _enrollment_step(step: str, summary: str) -> None:
         response_model=FactoryView,
         tags=["enrollment"],
         summary=summary,
+        responses=IF_MATCH_REQUIRED,
     )
 
 
@@ -327,74 +303,95 @@ _enrollment_step("withdraw", "Record that the factory left the programme, with t
 _enrollment_step("close", "Record that the factory stopped operating, with the reason")
 
 
-@router.post("/factories/{factory_id}/brands", response_model=FactoryView, tags=["suppliers"])
+@router.post(
+    "/factories/{factory_id}/brands", response_model=FactoryView, tags=["suppliers"], responses=IF_MATCH_REQUIRED
+)
 async def link_brand(
-    factory_id: str, body: LinkBrandRequest, principal: CurrentPrincipal, request: Request, response: Response
+    factory_id: str,
+    body: LinkBrandRequest,
+    principal: policy.CountryManager,
+    version: ExpectedVersion,
+    request: Request,
+    response: Response,
 ) -> FactoryView:
     """Record that a brand buys from the factory."""
-    programme_only(principal, "link brands and suppliers")
     brand = await handlers.load_brand(store(request), body.brand_id)
-    factory = await handlers.change_factory(
-        store(request), factory_id, None, lambda f: f.link_brand(brand, body.since), command_context(principal, request)
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.link_brand(brand, body.since))
 
 
-@router.delete("/factories/{factory_id}/brands/{brand_id}", response_model=FactoryView, tags=["suppliers"])
+@router.delete(
+    "/factories/{factory_id}/brands/{brand_id}",
+    response_model=FactoryView,
+    tags=["suppliers"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def unlink_brand(
     factory_id: str,
     brand_id: str,
     until: dt.date,
-    principal: CurrentPrincipal,
+    principal: policy.CountryManager,
+    version: ExpectedVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
     """Record that a brand stopped buying from the factory (on `until`)."""
-    programme_only(principal, "link brands and suppliers")
-    factory = await handlers.change_factory(
-        store(request), factory_id, None, lambda f: f.unlink_brand(brand_id, until), command_context(principal, request)
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.unlink_brand(brand_id, until))
 
 
-@router.put("/factories/{factory_id}/consents/{brand_id}", response_model=FactoryView, tags=["consent"])
+@router.put(
+    "/factories/{factory_id}/consents/{brand_id}",
+    response_model=FactoryView,
+    tags=["consent"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def grant_consent(
-    factory_id: str, brand_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    factory_id: str,
+    brand_id: str,
+    principal: policy.ConsentingFactory,
+    version: ExpectedVersion,
+    request: Request,
+    response: Response,
 ) -> FactoryView:
     """The factory lets the brand read its assessment reports (while the brand is linked as a buyer).
 
     Only the factory's own users grant consent: it is the factory's decision to share. Programme
     staff may revoke one (which only narrows access), never grant it."""
-    if not (principal.audience is Audience.FACTORY and principal.scope == factory_id):
-        raise forbidden("only the factory's own users may consent to share its reports")
     brand = await handlers.load_brand(store(request), brand_id)
-    factory = await handlers.change_factory(
-        store(request), factory_id, None, lambda f: f.grant_consent(brand), command_context(principal, request)
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.grant_consent(brand))
 
 
-@router.delete("/factories/{factory_id}/consents/{brand_id}", response_model=FactoryView, tags=["consent"])
+@router.delete(
+    "/factories/{factory_id}/consents/{brand_id}",
+    response_model=FactoryView,
+    tags=["consent"],
+    responses=IF_MATCH_REQUIRED,
+)
 async def revoke_consent(
-    factory_id: str, brand_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    factory_id: str,
+    brand_id: str,
+    principal: policy.ConsentRevoker,
+    version: ExpectedVersion,
+    request: Request,
+    response: Response,
 ) -> FactoryView:
     """The brand may read nothing more of the factory's assessments, from now on."""
-    programme_or_own_factory(principal, factory_id, "manage report-sharing consent")
-    factory = await handlers.change_factory(
-        store(request), factory_id, None, lambda f: f.revoke_consent(brand_id), command_context(principal, request)
-    )
-    return factory_response(factory, response)
+    return await change(request, response, principal, factory_id, version, lambda f: f.revoke_consent(brand_id))
 
 
-@router.post("/factories/{factory_id}/merge", response_model=FactoryView, tags=["factories"])
+@router.post(
+    "/factories/{factory_id}/merge", response_model=FactoryView, tags=["factories"], responses=IF_MATCH_REQUIRED
+)
 async def merge(
-    factory_id: str, body: MergeRequest, principal: CurrentPrincipal, request: Request, response: Response
+    factory_id: str,
+    body: MergeRequest,
+    principal: policy.CountryManager,
+    version: ExpectedVersion,
+    request: Request,
+    response: Response,
 ) -> FactoryView:
-    """Merge this duplicate record into another; its id then resolves to the survivor for ever."""
-    programme_only(principal, "merge factories")
-    survivor = await handlers.merge_factories(
-        store(request), factory_id, body.into, body.reason, command_context(principal, request)
-    )
+    """Merge this duplicate record (If-Match: its ETag) into another; its id then resolves to the survivor for ever."""
+    context = command_context(principal, request)
+    survivor = await handlers.merge_factories(store(request), factory_id, version, body.into, body.reason, context)
     return factory_response(survivor, response)
 
 
@@ -409,17 +406,16 @@ async def merge(
     + ", ".join(f"`{name}` {hint}".strip() for name, hint in importer.COLUMNS.items())
     + ". The report gives each row's outcome: created, duplicate candidate, or invalid with the reason.",
 )
-async def import_factories(principal: CurrentPrincipal, request: Request, dry_run: bool = False) -> dict[str, Any]:
-    programme_only(principal, "import factories")
+async def import_factories(principal: policy.Registrar, request: Request, dry_run: bool = False) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("text/csv"):
         raise InvalidRequest("send the factory list as text/csv")
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest("the CSV must be UTF-8") from None
-    report = await importer.import_factories(
-        importer.read_csv(text), store(request), command_context(principal, request), dry_run=dry_run
-    )
+    rows = importer.read_csv(text)
+    policy.may_register_in(principal, {row.get("country", "").strip().upper() for row in rows})
+    report = await importer.import_factories(rows, store(request), command_context(principal, request), dry_run=dry_run)
     return report.as_json()
 
 
@@ -429,13 +425,12 @@ async def import_factories(principal: CurrentPrincipal, request: Request, dry_ru
 @router.post("/brands", status_code=status.HTTP_201_CREATED, response_model=BrandView, tags=["brands"])
 async def register_brand(
     body: RegisterBrandRequest,
-    principal: CurrentPrincipal,
+    principal: policy.Administrator,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> BrandView:
     """Register a brand (buyer or retailer) with its partnership status."""
-    programme_only(principal, "register brands")
     command = handlers.RegisterBrand(body.name, body.kind, body.partnership, body.headquarters_country, idempotency_key)
     brand = await handlers.register_brand(command, store(request), command_context(principal, request))
     response.headers["Location"] = f"/brands/{brand.id}"
@@ -443,31 +438,32 @@ async def register_brand(
 
 
 @router.get("/brands/{brand_id}", response_model=BrandView, tags=["brands"])
-async def get_brand(brand_id: str, principal: CurrentPrincipal, request: Request) -> BrandView:
-    if not (principal.audience is Audience.BRAND and principal.scope == brand_id):
-        programme_only(principal, "read other brands")
+async def get_brand(brand_id: str, _: policy.BrandReader, request: Request) -> BrandView:
     return BrandView.of(await handlers.load_brand(store(request), brand_id))
 
 
 @router.get("/brands/{brand_id}/report-sharing", response_model=ReportSharingView, tags=["brands"])
-async def report_sharing(brand_id: str, principal: CurrentPrincipal, request: Request) -> ReportSharingView:
+async def report_sharing(brand_id: str, _: policy.BrandReader, request: Request) -> ReportSharingView:
     """The factories whose reports the brand may read now: its suppliers that consent, as of the last
     committed change. The gateway checks every read of a brand against it, so a revoked consent
     takes effect at once, not when the gateway's read model catches up."""
-    if not (principal.audience is Audience.BRAND and principal.scope == brand_id):
-        programme_only(principal, "read which factories share their reports with other brands")
     factory_ids = await handlers.factories_sharing_reports_with(store(request), brand_id)
     return ReportSharingView(brand_id=brand_id, factory_ids=factory_ids)
 
 
-@router.post("/brands/{brand_id}/partnership", response_model=BrandView, tags=["brands"])
+@router.post("/brands/{brand_id}/partnership", response_model=BrandView, tags=["brands"], responses=IF_MATCH_REQUIRED)
 async def change_partnership(
-    brand_id: str, body: PartnershipRequest, principal: CurrentPrincipal, request: Request
+    brand_id: str,
+    body: PartnershipRequest,
+    principal: policy.Administrator,
+    version: ExpectedVersion,
+    request: Request,
+    response: Response,
 ) -> BrandView:
-    programme_only(principal, "change a brand's partnership")
     brand = await handlers.change_brand_partnership(
-        store(request), brand_id, body.partnership, command_context(principal, request)
+        store(request), brand_id, version, body.partnership, command_context(principal, request)
     )
+    response.headers["ETag"] = f'"{brand.version}"'
     return BrandView.of(brand)
 
 

@@ -23,6 +23,7 @@ from betterwork_events.contracts.factory_registry import (
     FactoryEnrollmentReinstated,
     FactoryEnrollmentSuspended,
     FactoryMerged,
+    FactoryProfile,
     FactoryProfileUpdated,
     FactoryRegistered,
     FactoryWithdrawn,
@@ -71,6 +72,17 @@ supplier_links = sa.Table(
     sa.Column("factory_id", sa.Text, primary_key=True),
     sa.Column("brand_id", sa.Text, primary_key=True),
 )
+# A factory's registration numbers with the country's authorities, as duplicate detection compares them
+# (number_key): the same number in the same country is the same factory whatever its name. Not unique in
+# the database: events from before the rule may hold a number twice, and the directory is rebuilt from them.
+registration_numbers = sa.Table(
+    "factory_registration_numbers",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("number_key", sa.Text, primary_key=True),
+    sa.Column("country", sa.Text),
+    sa.Column("number", sa.Text),
+)
 report_consents = sa.Table(
     "report_consents",
     metadata,
@@ -106,6 +118,7 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                         **_match_keys(profile.name, profile.local_name, profile.country),
                     )
                 )
+                await _record_registration_numbers(conn, factory_id, profile)
             case FactoryProfileUpdated(factory_id=factory_id, profile=profile):
                 await _update(
                     conn,
@@ -116,9 +129,12 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                     sector=profile.sector.value,
                     **_match_keys(profile.name, profile.local_name, profile.country),
                 )
+                await _record_registration_numbers(conn, factory_id, profile)
             case FactoryMerged(factory_id=factory_id, surviving_factory_id=survivor):
                 await _update(conn, factory_id, merged_into=survivor)
-                for table in (supplier_links, report_consents):  # what carries over came with the survivor's event
+                # What carries over came with the survivor's event; a merged record's registration
+                # numbers are not a second factory's to hold.
+                for table in (supplier_links, report_consents, registration_numbers):
                     await conn.execute(table.delete().where(table.c.factory_id == factory_id))
                 # Ids that already pointed at the merged record now point at the survivor.
                 await conn.execute(
@@ -152,6 +168,55 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract]) -> None
                 | FactoryClosed()
             ):
                 await _update(conn, event.factory_id, enrollment=ENROLLMENT_BY_EVENT[type(event)])
+
+
+async def _record_registration_numbers(conn: AsyncConnection, factory_id: str, profile: FactoryProfile) -> None:
+    await conn.execute(registration_numbers.delete().where(registration_numbers.c.factory_id == factory_id))
+    numbers = registration_number_keys(profile)
+    rows = [
+        {"factory_id": factory_id, "number_key": k, "country": profile.country, "number": n} for k, n in numbers.items()
+    ]
+    if rows:
+        await conn.execute(insert(registration_numbers).values(rows))
+
+
+def registration_number_keys(profile: FactoryProfile) -> dict[str, str]:
+    """The profile's registration numbers as duplicate detection compares them (case, spaces and
+    punctuation aside: "KH 0001-2345/b" is "kh00012345b"), each with the number as written."""
+    keys = {"".join(c for c in r.number.casefold() if c.isalnum()): r.number for r in profile.registration_numbers}
+    keys.pop("", None)  # a "number" of punctuation alone names nothing
+    return keys
+
+
+async def holder_of_registration_number(
+    conn: AsyncConnection, profile: FactoryProfile, other_than: str | None = None
+) -> tuple[str, FactoryRecord] | None:
+    """The number of `profile` another live factory of its country holds, and that factory, if any.
+
+    Each number is held (an advisory lock, sorted so two registrations never wait on each other
+    in a circle) until the transaction ends: of two registrations racing with one number, the
+    second looks only once the first has committed, and finds it."""
+    keys = sorted(registration_number_keys(profile))
+    for key in keys:
+        await _hold(conn, f"registration:{profile.country}:{key}")
+    if not keys:
+        return None
+    query = (
+        sa.select(registration_numbers.c.number, factories.c.id, factories.c.name, factories.c.address)
+        .join(factories, factories.c.id == registration_numbers.c.factory_id)
+        .where(
+            registration_numbers.c.country == profile.country,
+            registration_numbers.c.number_key.in_(keys),
+            factories.c.merged_into.is_(None),
+            factories.c.id != other_than if other_than else sa.true(),
+        )
+        .order_by(factories.c.id)
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return row.number, FactoryRecord(factory_id=row.id, country=profile.country, name=row.name, address=row.address)
 
 
 async def _add(conn: AsyncConnection, table: sa.Table, factory_id: str, brand_ids: list[str]) -> None:
@@ -191,7 +256,12 @@ async def _numbering(conn: AsyncConnection, series: str) -> None:
     """Take the series' numbering until the transaction ends. Registrations racing for the next number
     of one series would each lose to a single winner in turn: a burst of them (clients retrying after
     an outage) ran out of attempts and was refused. Taken in turn, each costs one short wait."""
-    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"numbering:{series}"))))
+    await _hold(conn, f"numbering:{series}")
+
+
+async def _hold(conn: AsyncConnection, name: str) -> None:
+    """Wait for, then hold until the transaction ends, the advisory lock of `name`."""
+    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(name))))
 
 
 async def next_factory_number(conn: AsyncConnection, country: str, year: int) -> int:
@@ -214,6 +284,10 @@ async def brand_exists(conn: AsyncConnection, brand_id: str) -> bool:
 
 async def brand_named(conn: AsyncConnection, name: str) -> str | None:
     return (await conn.execute(sa.select(brands.c.id).where(sa.func.lower(brands.c.name) == name.lower()))).scalar()
+
+
+async def country_of(conn: AsyncConnection, factory_id: str) -> str | None:
+    return (await conn.execute(sa.select(factories.c.country).where(factories.c.id == factory_id))).scalar()
 
 
 async def resolve(conn: AsyncConnection, factory_id: str) -> str:
@@ -266,7 +340,8 @@ async def rebuild(store: EventStore, patience: float = 30.0) -> int:
     directory that silently misses appends made meanwhile, it gives up and says so."""
     replayed = 0
     async with store.engine.begin() as conn:
-        await conn.execute(sa.text("TRUNCATE factory_directory, brand_directory, supplier_links, report_consents"))
+        tables = "factory_directory, brand_directory, supplier_links, report_consents, factory_registration_numbers"
+        await conn.execute(sa.text(f"TRUNCATE {tables}"))
         checkpoint = Checkpoint()
         deadline = asyncio.get_running_loop().time() + patience
         while True:

@@ -13,7 +13,12 @@ from typing import cast
 
 from betterwork_events import history
 from betterwork_events.catalogue import EventContract
-from betterwork_events.contracts.factory_registry import BrandKind, FactoryProfile, PartnershipStatus
+from betterwork_events.contracts.factory_registry import (
+    BrandKind,
+    FactoryProfile,
+    FactoryProfileUpdated,
+    PartnershipStatus,
+)
 from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
 from betterwork_events.history import Change
 from betterwork_events.store import Appended, CommandContext, EventStore, StreamNotFound, VersionConflict
@@ -21,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from factory_registry import directory, programme_id
 from factory_registry.domain import Brand, BrandEvent, Factory, FactoryEvent, brand_stream, factory_stream
-from factory_registry.matching import Candidate, likely_duplicates
+from factory_registry.matching import Candidate, FactoryRecord, likely_duplicates
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3a52-3c1e-4d0c-9a43-5f2b3f7f0b11")
 
@@ -33,6 +38,27 @@ class LikelyDuplicates(IllegalStep):
             "check the candidates, and register again with confirmed_new=true if it is a different factory"
         )
         self.candidates = candidates
+
+
+class RegistrationNumberTaken(LikelyDuplicates):
+    """The same registration number in the same country is the same factory, whatever its name:
+    confirmed_new does not override it."""
+
+    def __init__(self, number: str, holder: FactoryRecord) -> None:
+        IllegalStep.__init__(
+            self,
+            f"registration number {number} is already registered to {holder.factory_id} ({holder.name}); "
+            "a factory's registration number cannot be another factory's, so confirmed_new does not override it",
+        )
+        reasons = (f"the same registration number ({number})",)
+        self.candidates = [Candidate(holder.factory_id, holder.name, holder.address, 1.0, reasons)]
+
+
+async def refuse_taken_registration_numbers(
+    conn: AsyncConnection, profile: FactoryProfile, factory_id: str | None = None
+) -> None:
+    if taken := await directory.holder_of_registration_number(conn, profile, other_than=factory_id):
+        raise RegistrationNumberTaken(*taken)
 
 
 def idempotent_event_id(context: CommandContext, command: str, key: str | None) -> uuid.UUID | None:
@@ -99,6 +125,7 @@ async def register_factory(cmd: RegisterFactory, store: EventStore, context: Com
             if getattr(first_profile, "profile", None) != cmd.profile:
                 raise IdempotencyKeyReused(cmd.idempotency_key or "")
             return await load_factory(store, earlier.removeprefix("factory-"))
+        await refuse_taken_registration_numbers(conn, cmd.profile)
         if not cmd.confirmed_new:
             profile = cmd.profile
             existing = await directory.possible_duplicates(conn, profile.country, profile.name, profile.local_name)
@@ -117,26 +144,35 @@ async def register_factory(cmd: RegisterFactory, store: EventStore, context: Com
 async def change_factory(
     store: EventStore,
     factory_id: str,
-    expected_version: int | None,
+    expected_version: int,
     decide: Callable[[Factory], list[FactoryEvent]],
     context: CommandContext,
 ) -> Factory:
-    """Load a factory, let the domain decide, append at the version read (or the one the caller read)."""
+    """Load a factory, check it is at the version the caller read, let the domain decide, append."""
     factory = await load_factory(store, factory_id)
-    if expected_version is not None and expected_version != factory.version:
-        raise VersionConflict(factory_stream(factory_id), expected_version, factory.version)
+    _expect(factory_stream(factory_id), expected_version, factory.version)
     events = decide(factory)
     async with store.engine.begin() as conn:
+        for event in events:
+            if isinstance(event, FactoryProfileUpdated):
+                await refuse_taken_registration_numbers(conn, event.profile, factory_id)
         await append(store, conn, factory_stream(factory_id), events, factory.version, context)
     for event in events:
         factory.apply(event)
     return factory
 
 
+def _expect(stream_id: str, expected_version: int, version: int) -> None:
+    if expected_version != version:
+        raise VersionConflict(stream_id, expected_version, version)
+
+
 async def merge_factories(
-    store: EventStore, duplicate_id: str, surviving_id: str, reason: str, context: CommandContext
+    store: EventStore, duplicate_id: str, expected_version: int, surviving_id: str, reason: str, context: CommandContext
 ) -> Factory:
+    """Merge the duplicate (at the version the caller read) into the survivor (as it is now)."""
     duplicate, survivor = await load_factory(store, duplicate_id), await load_factory(store, surviving_id)
+    _expect(factory_stream(duplicate_id), expected_version, duplicate.version)
     merged, absorbed = duplicate.merge_into(survivor, reason)
     async with store.engine.begin() as conn:  # both streams or neither
         await append(store, conn, factory_stream(duplicate_id), merged, duplicate.version, context)
@@ -197,9 +233,10 @@ async def register_brand(cmd: RegisterBrand, store: EventStore, context: Command
 
 
 async def change_brand_partnership(
-    store: EventStore, brand_id: str, partnership: PartnershipStatus, context: CommandContext
+    store: EventStore, brand_id: str, expected_version: int, partnership: PartnershipStatus, context: CommandContext
 ) -> Brand:
     brand = await load_brand(store, brand_id)
+    _expect(brand_stream(brand_id), expected_version, brand.version)
     events = brand.change_partnership(partnership)
     async with store.engine.begin() as conn:
         await append(store, conn, brand_stream(brand_id), events, brand.version, context)

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from factory_registry import directory, programme_id
 from factory_registry.domain import Factory, factory_stream
-from factory_registry.handlers import append
+from factory_registry.handlers import RegistrationNumberTaken, append, refuse_taken_registration_numbers
 from factory_registry.matching import Candidate, FactoryRecord, likely_duplicates
 
 COLUMNS = {
@@ -192,6 +192,15 @@ async def import_factories(
                 Factory.register("check", profile)
             except (ValueError, IllegalStep) as error:
                 outcome.reason = str(error)
+                continue
+            try:
+                await refuse_taken_registration_numbers(conn, profile)
+            except RegistrationNumberTaken as taken:  # whatever confirmed_new says
+                outcome.outcome, outcome.candidates, outcome.reason = (
+                    "duplicate-candidate",
+                    taken.candidates,
+                    str(taken),
+                )
                 continue
             registered = await directory.possible_duplicates(conn, profile.country, profile.name, profile.local_name)
             # Matching is CPU work growing with the file's rows: off the event loop, or the whole registry waits.

@@ -22,6 +22,8 @@ Info = strawberry.Info[Context, None]
 
 IDEMPOTENCY = "Sending the same key again returns the first outcome and changes nothing"
 EXPECTED_VERSION = "The version you read (as If-Match): CONFLICT if it changed since"
+# The registry requires it on every change of a factory: no change is made over one its sender has not seen.
+READ_VERSION = "The factory's version you read (as If-Match, required): CONFLICT if it changed since"
 
 
 @strawberry.type(description="A command the owning service accepted")
@@ -57,7 +59,7 @@ class RegisterFactoryInput:
 class UpdateFactoryInput:
     factory_id: str
     changes: JSON = strawberry.field(description="The profile fields to change, as the registry's PATCH takes them")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_VERSION)
+    expected_version: int = strawberry.field(description=READ_VERSION)
 
 
 @strawberry.input
@@ -65,12 +67,14 @@ class LinkBrandInput:
     factory_id: str
     brand_id: str
     since: dt.date
+    expected_version: int = strawberry.field(description=READ_VERSION)
 
 
 @strawberry.input
 class ConsentInput:
     factory_id: str
     brand_id: str
+    expected_version: int = strawberry.field(description=READ_VERSION)
 
 
 @strawberry.input
@@ -167,18 +171,18 @@ class Mutation:
     @strawberry.mutation(description="Record that a brand buys from the factory (programme staff)")
     async def link_brand(self, info: Info, input: LinkBrandInput) -> CommandOutcome:
         route = path("/factories/{}/brands", input.factory_id)
-        return await send(
-            info, REGISTRY, "POST", route, body={"brand_id": input.brand_id, "since": input.since.isoformat()}
-        )
+        body = {"brand_id": input.brand_id, "since": input.since.isoformat()}
+        return await send(info, REGISTRY, "POST", route, body=body, expected_version=input.expected_version)
 
     @strawberry.mutation(description="Let a brand read the factory's assessment reports (the factory's own users)")
     async def grant_consent(self, info: Info, input: ConsentInput) -> CommandOutcome:
-        return await send(info, REGISTRY, "PUT", path("/factories/{}/consents/{}", input.factory_id, input.brand_id))
+        route = path("/factories/{}/consents/{}", input.factory_id, input.brand_id)
+        return await send(info, REGISTRY, "PUT", route, expected_version=input.expected_version)
 
     @strawberry.mutation(description="Stop sharing the factory's reports with a brand, from now on")
     async def revoke_consent(self, info: Info, input: ConsentInput) -> CommandOutcome:
         route = path("/factories/{}/consents/{}", input.factory_id, input.brand_id)
-        return await send(info, REGISTRY, "DELETE", route)
+        return await send(info, REGISTRY, "DELETE", route, expected_version=input.expected_version)
 
     @strawberry.mutation(description="Schedule an unannounced assessment of an enrolled factory (programme staff)")
     async def schedule_assessment(self, info: Info, input: ScheduleAssessmentInput) -> CommandOutcome:
