@@ -58,7 +58,7 @@ from training.settings import Settings as TrainingSettings
 
 from tests import conftest as fixtures
 from tests.e2e.conftest import PROGRAMME, SETTINGS, UNMETERED, bearer
-from tests.support import eventually, graphql_answer, if_match, serve
+from tests.support import as_read_now, eventually, graphql_answer, if_match, serve
 
 TODAY = dt.datetime.now(dt.UTC).date()
 KH_TOOL = tool("global-1").for_country("KH")
@@ -2173,10 +2173,15 @@ async def test_a_scheduled_visit_answers_a_factory_exactly_like_one_that_never_e
 
 async def test_a_factory_reaches_nothing_of_another_factory(world: World) -> None:
     mekong = world.callers["factory Y"]
+    # Another factory's record does not exist for a factory's users: answered as a missing one.
+    for path in [
+        f"/factories/{world.angkor}",
+        f"/factories/{world.duplicate}",  # merged ids lead nowhere new
+        f"/factories/{world.angkor}/history",
+    ]:
+        response = await world.registry.get(path, headers=mekong)
+        assert response.status_code == 404 and response.json() == {"detail": f"no factory {path.split('/')[2]}"}
     for response in [
-        await world.registry.get(f"/factories/{world.angkor}", headers=mekong),
-        await world.registry.get(f"/factories/{world.duplicate}", headers=mekong),  # merged ids lead nowhere new
-        await world.registry.get(f"/factories/{world.angkor}/history", headers=mekong),
         await world.committee.get(f"/factories/{world.angkor}/committees", headers=mekong),
         await world.committee.get(f"/committees/{world.committee_of_angkor}/meetings/{world.meeting}", headers=mekong),
     ]:
@@ -2188,7 +2193,7 @@ async def test_a_factory_reaches_nothing_of_another_factory(world: World) -> Non
     assert {s["id"] for s in sessions} == {world.shared_session}  # Mekong is in it too
     # The merged record's own users read nothing of the factory it was merged into.
     merged = world.callers["merged factory"]
-    assert (await world.registry.get(f"/factories/{world.duplicate}", headers=merged)).status_code == 403
+    assert (await world.registry.get(f"/factories/{world.duplicate}", headers=merged)).status_code == 404
     assert (await world.graphql(f'{{ factory(id: "{world.duplicate}") {{ id }} }}', merged)).json()["data"] == {
         "factory": None
     }
@@ -2459,7 +2464,11 @@ async def test_a_nul_character_is_a_422_not_a_500(world: World) -> None:
         assert not any(word in response.text for word in INTERNALS), response.text
     angkor = world.callers["factory X"]
     for response in [
-        await world.registry.patch(f"/factories/{world.angkor}", json={"local_name": "Angkor\u0000"}, headers=angkor),
+        await world.registry.patch(
+            f"/factories/{world.angkor}",
+            json={"local_name": "Angkor\u0000"},
+            headers=await as_read_now(world.registry, f"/factories/{world.angkor}", angkor),
+        ),
         await world.committee.post(
             f"{PICC.format(committee_of_angkor=world.committee_of_angkor)}/meetings",
             json=MEETING | {"minutes": "exit\u0000"},
@@ -2488,9 +2497,8 @@ async def test_graphql_errors_tell_nothing_of_the_database(world: World) -> None
 
 async def test_an_impossible_workforce_is_refused_rather_than_poisoning_the_read_models(world: World) -> None:
     workforce = {"total": 3_000_000_000, "women": 2_000_000_000, "men": 1_000_000_000}
-    response = await world.registry.patch(
-        f"/factories/{world.mekong}", json={"workforce": workforce}, headers=world.callers["factory Y"]
-    )
+    mekong = await as_read_now(world.registry, f"/factories/{world.mekong}", world.callers["factory Y"])
+    response = await world.registry.patch(f"/factories/{world.mekong}", json={"workforce": workforce}, headers=mekong)
     assert response.status_code == 422, response.text
     imported = await world.registry.post(
         "/factories/imports?dry_run=true",
@@ -2666,9 +2674,11 @@ async def test_a_government_cannot_read_one_factorys_workforce_from_an_aggregate
         if i == 0:
             profile["workforce"] = {"total": 3120, "women": 2496, "men": 624}
         created = (await world.registry.post("/factories", json=profile, headers=PROGRAMME)).json()
-        await world.registry.post(f"/factories/{created['id']}/enrollment/apply", headers=PROGRAMME)
+        await world.registry.post(f"/factories/{created['id']}/enrollment/apply", headers=PROGRAMME | if_match(1))
         enrolled = {"service_package": "core", "enrolled_on": "2026-02-01"}
-        await world.registry.post(f"/factories/{created['id']}/enrollment/enroll", json=enrolled, headers=PROGRAMME)
+        await world.registry.post(
+            f"/factories/{created['id']}/enrollment/enroll", json=enrolled, headers=PROGRAMME | if_match(2)
+        )
     summary = '{ countrySummary(country: "JO") { enrolledFactories workers womenShare suppressed } }'
 
     async def all_enrolled() -> bool:
@@ -2685,11 +2695,11 @@ async def supplier_of(world: World, brand_id: str, profile: dict[str, Any], cons
     factory_id = created.json()["id"]
     link = {"brand_id": brand_id, "since": "2025-03-01"}
     assert (
-        await world.registry.post(f"/factories/{factory_id}/brands", json=link, headers=PROGRAMME)
+        await world.registry.post(f"/factories/{factory_id}/brands", json=link, headers=PROGRAMME | if_match(1))
     ).status_code == 200
     if consent:
         granted = await world.registry.put(
-            f"/factories/{factory_id}/consents/{brand_id}", headers=bearer(Audience.FACTORY, factory_id)
+            f"/factories/{factory_id}/consents/{brand_id}", headers=bearer(Audience.FACTORY, factory_id) | if_match(2)
         )
         assert granted.status_code == 200
     return factory_id
@@ -2708,7 +2718,7 @@ async def test_only_the_factory_itself_consents_to_share_its_reports(world: Worl
         {"name": "Svay Rieng Shoes Ltd.", "country": "KH", "address": "Tai Seng SEZ, Bavet"},
         consent=False,
     )
-    granted = await world.registry.put(f"/factories/{svay}/consents/{harbour}", headers=PROGRAMME)
+    granted = await world.registry.put(f"/factories/{svay}/consents/{harbour}", headers=PROGRAMME | if_match(2))
     assert granted.status_code == 403
 
 
@@ -2719,7 +2729,7 @@ async def test_a_merge_does_not_undo_a_factorys_revocation(world: World) -> None
     )
     # Kampot's users take their consent back ...
     revoked = await world.registry.delete(
-        f"/factories/{kampot}/consents/{harbour}", headers=bearer(Audience.FACTORY, kampot)
+        f"/factories/{kampot}/consents/{harbour}", headers=bearer(Audience.FACTORY, kampot) | if_match(3)
     )
     assert revoked.status_code == 200
     # ... but an old duplicate record of Kampot, registered by a field office, still carries one.
@@ -2727,7 +2737,8 @@ async def test_a_merge_does_not_undo_a_factorys_revocation(world: World) -> None
         world, harbour, {"name": "Kampot Knitwear Limited", "country": "KH", "address": "Rd 33, Kampot town"}
     )
     merge = {"into": kampot, "reason": "the same site, registered twice"}
-    assert (await world.registry.post(f"/factories/{old}/merge", json=merge, headers=PROGRAMME)).status_code == 200
+    merged = await world.registry.post(f"/factories/{old}/merge", json=merge, headers=PROGRAMME | if_match(3))
+    assert merged.status_code == 200
     survivor = (await world.registry.get(f"/factories/{kampot}", headers=PROGRAMME)).json()
     assert harbour not in survivor["consenting_brands"]
 
@@ -2735,11 +2746,14 @@ async def test_a_merge_does_not_undo_a_factorys_revocation(world: World) -> None
 async def test_a_merge_does_not_relink_a_brand_the_factory_stopped_supplying(world: World) -> None:
     harbour = await new_brand(world, "Harbour & Pine Wholesale")
     kep = await supplier_of(world, harbour, {"name": "Kep Seaside Apparel", "country": "KH", "address": "NR33A, Kep"})
-    unlinked = await world.registry.delete(f"/factories/{kep}/brands/{harbour}?until={TODAY}", headers=PROGRAMME)
+    unlinked = await world.registry.delete(
+        f"/factories/{kep}/brands/{harbour}?until={TODAY}", headers=PROGRAMME | if_match(3)
+    )
     assert unlinked.status_code == 200
     old = await supplier_of(world, harbour, {"name": "Kep Sea Side Apparel", "country": "KH", "address": "NR 33A Kep"})
     merge = {"into": kep, "reason": "the same site, registered twice"}
-    assert (await world.registry.post(f"/factories/{old}/merge", json=merge, headers=PROGRAMME)).status_code == 200
+    merged = await world.registry.post(f"/factories/{old}/merge", json=merge, headers=PROGRAMME | if_match(3))
+    assert merged.status_code == 200
     survivor = (await world.registry.get(f"/factories/{kep}", headers=PROGRAMME)).json()
     assert harbour not in survivor["brand_links"]
 
@@ -2758,9 +2772,11 @@ async def test_a_government_cannot_learn_one_factorys_workforce_from_two_aggrega
         workforce = {"total": workers, "women": workers * 3 // 4, "men": workers - workers * 3 // 4}
         profile = {"name": name, "country": "VN", "address": address, "workforce": workforce, "confirmed_new": True}
         created = (await world.registry.post("/factories", json=profile, headers=PROGRAMME)).json()
-        await world.registry.post(f"/factories/{created['id']}/enrollment/apply", headers=PROGRAMME)
+        await world.registry.post(f"/factories/{created['id']}/enrollment/apply", headers=PROGRAMME | if_match(1))
         body = {"service_package": "core", "enrolled_on": "2026-02-01"}
-        await world.registry.post(f"/factories/{created['id']}/enrollment/enroll", json=body, headers=PROGRAMME)
+        await world.registry.post(
+            f"/factories/{created['id']}/enrollment/enroll", json=body, headers=PROGRAMME | if_match(2)
+        )
 
     async def summary_of(count: int) -> dict[str, Any]:
         async def counted() -> bool:
@@ -2797,7 +2813,7 @@ async def test_a_brand_reads_nothing_of_a_factory_right_after_it_revokes_consent
 
     await eventually(brand_sees_takeo, what="the gateway learning of the consent")
     revoked = await world.registry.delete(
-        f"/factories/{takeo}/consents/{harbour}", headers=bearer(Audience.FACTORY, takeo)
+        f"/factories/{takeo}/consents/{harbour}", headers=bearer(Audience.FACTORY, takeo) | if_match(3)
     )
     assert revoked.status_code == 200
     assert not await brand_sees_takeo()
@@ -2926,18 +2942,26 @@ def mutations(world: World) -> dict[str, tuple[str, dict[str, Any], frozenset[st
     finding = {"assessmentId": world.published, "questionId": WAGES}
     return {
         "registerFactory": ("RegisterFactoryInput", {"profile": ANGKOR, "confirmedNew": True}, PROGRAMME_ONLY),
-        "updateFactory": ("UpdateFactoryInput", {"factoryId": world.angkor, "changes": {"name": "A"}}, ANGKOR_ITSELF),
+        "updateFactory": (
+            "UpdateFactoryInput",
+            {"factoryId": world.angkor, "changes": {"name": "A"}, "expectedVersion": 1},
+            ANGKOR_ITSELF,
+        ),
         "linkBrand": (
             "LinkBrandInput",
-            {"factoryId": world.saigon, "brandId": world.northwind, "since": "2025-01-01"},
+            {"factoryId": world.saigon, "brandId": world.northwind, "since": "2025-01-01", "expectedVersion": 1},
             PROGRAMME_ONLY,
         ),
         "grantConsent": (
             "ConsentInput",
-            {"factoryId": world.angkor, "brandId": world.lotus},
+            {"factoryId": world.angkor, "brandId": world.lotus, "expectedVersion": 1},
             frozenset({"factory X"}),
         ),
-        "revokeConsent": ("ConsentInput", {"factoryId": world.angkor, "brandId": world.northwind}, ANGKOR_ITSELF),
+        "revokeConsent": (
+            "ConsentInput",
+            {"factoryId": world.angkor, "brandId": world.northwind, "expectedVersion": 1},
+            ANGKOR_ITSELF,
+        ),
         "scheduleAssessment": (
             "ScheduleAssessmentInput",
             {"factoryId": world.angkor, "plannedDate": str(TODAY + dt.timedelta(days=9)), "assessors": ["dara"]},
