@@ -1096,7 +1096,10 @@ REVIEWED_FIELDS = {
         "improvementActions",
         "remediations",
         "history",
+        "aliases",
     },
+    # Whoever reads a factory reads the ids and names it was known by: the registry's public record.
+    "FactoryAlias": {"factoryId", "name"},
     "Workforce": {"total", "women", "men"},
     "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
     "CompliancePointResult": {"compliancePointId", "clusterId", "nonCompliant", "nonCompliantQuestions", "remediation"},
