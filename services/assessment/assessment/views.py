@@ -2,7 +2,7 @@
 
 An answer is built from the model of the caller's audience, never by removing keys from a fuller
 one: a field added to the programme's model reaches programme staff only, and one added to a
-factory's or the public's model is reviewed in tests/e2e/test_assessment_views.py, which walks
+factory's or the public's model is reviewed in services/assessment/tests/test_views.py, which walks
 every route's models against `audiences`.
 """
 
