@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.countries import today_in
 from betterwork_events.errors import NotFound
@@ -189,13 +189,10 @@ async def schedule(
 
 @router.get("/assessments", response_model=list[AssessmentSummary], tags=["assessments"])
 async def list_assessments(
-    principal: policy.Reader, request: Request, factory_id: str | None = None
+    listing: policy.ReadableListing, principal: CurrentPrincipal, request: Request
 ) -> list[AssessmentSummary]:
-    """Programme staff: every assessment. A factory's users: their own published reports."""
-    programme = principal.audience is Audience.PROGRAMME
-    rows = await handlers.list_assessments(
-        store(request), factory_id if programme else principal.scope, published_only=not programme
-    )
+    """Programme staff: every assessment (`factory_id`: of one factory). A factory's users: their own published reports."""
+    rows = await handlers.list_assessments(store(request), listing.factory_id, listing.published_only)
     return [summary_view(row, principal) for row in rows]
 
 
@@ -208,11 +205,10 @@ async def get_assessment(
 
 @router.get("/assessments/{assessment_id}/history", response_model=list[Change], tags=["assessments"])
 async def assessment_history(
-    assessment: policy.ReadableAssessment, principal: CurrentPrincipal, request: Request
+    assessment: policy.ReadableAssessment, disclosure: policy.HistoryDisclosure, request: Request
 ) -> list[Change]:
     """Every change, oldest first, with when and by whom. A factory reads its own published
     assessment's, and of it only the visit, the report and the improvement plan."""
-    disclosure = None if principal.audience is Audience.PROGRAMME else policy.FACTORY_HISTORY
     return await handlers.assessment_history(store(request), assessment.id, disclosure)
 
 

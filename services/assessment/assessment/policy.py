@@ -27,6 +27,7 @@ country's factory, which programme staff may read, is a 403 that says so.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from betterwork_events.auth import Audience, CurrentPrincipal, Principal, Role
@@ -114,6 +115,30 @@ def reader(principal: CurrentPrincipal) -> Principal:
 
 
 Reader = Annotated[Principal, Depends(reader)]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which assessments a list may show the caller."""
+
+    factory_id: str | None  # None: every factory's
+    published_only: bool
+
+
+def listing(principal: Reader, factory_id: str | None = None) -> Listing:
+    """Programme staff: every assessment (of one factory, if asked). A factory: its own published ones."""
+    if principal.audience is Audience.PROGRAMME:
+        return Listing(factory_id, published_only=False)
+    return Listing(principal.scope, published_only=True)
+
+
+def history_disclosure(principal: Reader) -> Disclosure | None:
+    """What the caller reads of a history it may read: programme staff all of it (None)."""
+    return None if principal.audience is Audience.PROGRAMME else FACTORY_HISTORY
+
+
+ReadableListing = Annotated[Listing, Depends(listing)]
+HistoryDisclosure = Annotated[Disclosure | None, Depends(history_disclosure)]
 
 
 async def readable_assessment(assessment_id: str, principal: Reader, request: Request) -> Assessment:
