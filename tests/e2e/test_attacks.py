@@ -714,8 +714,9 @@ ASSESSMENT = OPERATIONS | {
         )
     ),
     ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
-    # Public by design: the latest published report's public issues, and only that.
+    # Public by design: each published cycle's public issues and the factory's response, and only that.
     ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
+    ("GET", "/transparency"): probes(Probe("GET", "/transparency?name=angkor", EVERYONE)),
     # Research surveys: programme staff write; a questionnaire is no secret; a round's counts for the
     # programme and its factory (another factory: 404). No route reads a response.
     ("POST", "/questionnaires/{questionnaire_id}/versions"): probes(
@@ -2099,6 +2100,7 @@ async def everything_readable_by(world: World, caller: str) -> list[httpx.Respon
         await world.assessment.get(f"/assessments/{world.published}", headers=headers),
         await world.assessment.get(f"/transparency/{world.angkor}"),
         await world.assessment.get(f"/transparency/{world.mekong}"),
+        await world.assessment.get("/transparency"),
         await world.graphql(EVERY_FACTORY, headers),
         await world.graphql(EVERY_ASSESSMENT, headers),
         *[
