@@ -268,4 +268,5 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
     app.state.bulk_exporter = exporter
+    app.state.subscriptions_watch = watch
     return app
