@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -352,6 +353,22 @@ async def test_a_subscription_whose_read_model_lags_past_the_events_held_ends_an
             await update_profile(registry, factory_id, ["denim jackets"])
             message = await ended_behind(programme, history)
     assert "is behind (3 events were waiting for read models to apply them); subscribe again" in message, message
+
+
+async def test_a_process_that_cannot_follow_the_topics_refuses_connections_rather_than_miss_events(
+    create_database,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: Kafka unreachable
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{closed.getsockname()[1]}"
+    settings = GatewaySettings(
+        database_url=await create_database("gateway"), kafka_bootstrap=nowhere, run_background_tasks=False
+    )
+    async with serve(create_gateway(settings)) as url:
+        assert await closed_with(url, PROGRAMME) == (
+            1013,
+            "cannot follow new events yet (Kafka unreachable); connect again shortly",
+        )
 
 
 async def test_the_legacy_protocol_and_callers_without_a_valid_token_are_refused(gateway_alone: str) -> None:

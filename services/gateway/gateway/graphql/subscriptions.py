@@ -10,9 +10,9 @@ subscriptions: queries and mutations go over HTTP POST, where their limits apply
 What a subscription delivers is read, when the event comes, through the same read-model
 queries and the same `policy.Scope` as a query would be, so it never shows what a query would
 not: an event is announced only once its projection has committed (notices.py: every API
-process watches the topics and the projections' offsets itself, wherever the projections run), and for a brand
-the registry confirms the factory still shares its reports with it, on every event, so that a
-revocation stops the flow at once, as it stops reads; a brand's subscription to one factory
+process watches the topics and the projections' offsets itself, wherever the projections run),
+and for a brand the registry confirms the factory still shares its reports with it, on every
+event, so that a revocation stops the flow at once, as it stops reads; a brand's subscription to one factory
 completes once the directory has applied the revocation (or the end of the link). The token is checked again on every event:
 once it expires, the subscription ends with an error.
 """
@@ -59,7 +59,7 @@ MOST_TOKENS = 5_000
 READ_MODELS = (reports.projection, assessments.projection, history.projection, directory.projection)
 # How long a connection waits, at its connection_init, for the process to follow the topics (only
 # just after it started, or while Kafka cannot be reached since), before it is told to come back.
-WATCH_WAIT_SECONDS = 10.0
+WATCH_WAIT_SECONDS = 5.0
 
 
 class Refused(Exception):
