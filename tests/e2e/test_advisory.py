@@ -293,12 +293,18 @@ async def test_programme_staff_run_advisory_the_factory_answers_for_itself_and_n
     assert (await picc.post(f"{path}/visits/V-1/confirmation", {})).status_code == 403
     assert (await picc.post(f"{path}/visits/V-1/comments", {"comment": "fine"})).status_code == 403
 
-    # Another factory, a brand and a government read nothing of it; brands and governments cannot
-    # even tell a plan that exists from one that does not.
-    for intruder in (other, brand, government):
+    # Brands and governments read nothing of it, and cannot even tell a plan that exists from one
+    # that does not; to another factory it answers exactly as a plan that does not exist.
+    for intruder in (brand, government):
         for read in (path, f"{path}/visits/V-1", f"{path}/history", f"/factories/{angkor}/advisory-plans"):
             assert (await picc.committee.get(read, headers=intruder)).status_code == 403, read
         assert (await picc.post(f"{path}/visits/V-1/comments", {"comment": "x"}, intruder)).status_code == 403
+    for hidden in (
+        *[await picc.committee.get(read, headers=other) for read in (path, f"{path}/visits/V-1", f"{path}/history")],
+        await picc.post(f"{path}/visits/V-1/comments", {"comment": "x"}, other),
+    ):
+        assert hidden.status_code == 404 and hidden.json() == {"detail": f"no advisory plan {plan_id}"}
+    assert (await picc.committee.get(f"/factories/{angkor}/advisory-plans", headers=other)).status_code == 404
     for outsider in (brand, government):
         missing = await picc.committee.get(f"/advisory-plans/{mekong}-AP7", headers=outsider)
         assert missing.status_code == 403

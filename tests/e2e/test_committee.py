@@ -400,8 +400,8 @@ async def test_only_programme_staff_and_the_factory_itself_touch_its_committee(p
     assert (await picc.post(f"{path}/dissolution", {"dissolved_on": str(TODAY), "reason": "x"}, own)).status_code == 403
     assert (await picc.post(f"{path}/meetings", MEETING, own)).status_code == 201
 
-    # Another factory, a brand and a government neither write nor read it.
-    for intruder in (other, brand, government):
+    # A brand and a government neither write nor read it: refused before anything is looked up.
+    for intruder in (brand, government):
         assert (await picc.post(f"{path}/meetings", MEETING, intruder)).status_code == 403
         assert (
             await picc.post(f"{path}/action-items/AI-1/closure", {"closed_on": str(TODAY), "outcome": "x"}, intruder)
@@ -415,6 +415,21 @@ async def test_only_programme_staff_and_the_factory_itself_touch_its_committee(p
         assert (
             await picc.post("/committees", {"factory_id": mekong, "established_on": str(TODAY)}, intruder)
         ).status_code == 403
+    # To another factory, Angkor's committee does not exist: it answers as a committee that does not.
+    missing = await picc.committee.get(f"/committees/{angkor}-C9", headers=other)
+    assert missing.status_code == 404 and missing.json() == {"detail": f"no committee {angkor}-C9"}
+    for hidden in (
+        await picc.post(f"{path}/meetings", MEETING, other),
+        await picc.post(f"{path}/action-items/AI-1/closure", {"closed_on": str(TODAY), "outcome": "x"}, other),
+        await picc.post(f"{path}/meetings/MT-1/action-items", MEETING["action_items"][0], other),
+        await picc.committee.get(path, headers=other),
+        await picc.committee.get(f"{path}/meetings/MT-1", headers=other),
+    ):
+        assert hidden.status_code == 404 and hidden.json() == {"detail": f"no committee {committee_id}"}
+    assert (await picc.committee.get(f"/factories/{angkor}/committee", headers=other)).status_code == 404
+    assert (
+        await picc.post("/committees", {"factory_id": mekong, "established_on": str(TODAY)}, other)
+    ).status_code == 403
     assert (await picc.committee.get(path)).status_code == 401
     assert (await picc.committee.get(f"{path}/meetings/MT-1", headers=own)).status_code == 200
     assert len((await picc.committee.get(path, headers=PROGRAMME)).json()["meetings"]) == 1

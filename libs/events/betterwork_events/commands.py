@@ -18,6 +18,7 @@ A domain refusal (an exception from the decision) leaves nothing appended and no
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -27,13 +28,22 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
+import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
 
 from betterwork_events.catalogue import EventContract
 from betterwork_events.countries import today_in
 from betterwork_events.envelope import Envelope
-from betterwork_events.errors import IdempotencyKeyReused, NotFound
-from betterwork_events.store import Appended, CommandContext, FirstRequest, StreamNotFound, VersionConflict
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
+from betterwork_events.store import (
+    Appended,
+    Checkpoint,
+    CommandContext,
+    EventStore,
+    FirstRequest,
+    StreamNotFound,
+    VersionConflict,
+)
 
 Clock = Callable[[], dt.datetime]
 IDEMPOTENCY_NAMESPACE = uuid.UUID("9e4c2b1a-7f3d-4c6e-8a5b-1d2e3f4a5b6c")
@@ -116,9 +126,7 @@ class Repository(Generic[A]):
     async def get(self, aggregate_id: str) -> A:
         return self.rebuild(aggregate_id, [e.contract() for e in await self.envelopes(aggregate_id)])
 
-    async def save(
-        self, aggregate: A, events: Sequence[Any], context: CommandContext, transaction: Any
-    ) -> Appended:
+    async def save(self, aggregate: A, events: Sequence[Any], context: CommandContext, transaction: Any) -> Appended:
         """Append at the version the aggregate was read, update the directory, apply the events."""
         appended = await self.store.append(
             self.stream(aggregate.id), events, aggregate.version, context=context, connection=transaction
@@ -248,3 +256,29 @@ class CommandRunner:
             request.fingerprint(asked_of), aggregate_id, appended.stream_id, first_version, appended.version
         )
         await self.store.remember_request(transaction, request.key, first)
+
+
+async def rebuild_directory(store: EventStore, tables: str, record: Record, patience: float = 30.0) -> int:
+    """Empty a service's directory `tables` and replay every event of its store into it (`record`,
+    as kept live); returns how many events were replayed.
+
+    Run it with the service stopped. Events of transactions still open are waited for (other
+    databases on the server hold the horizon too), but not for ever: rather than leave a
+    directory that silently misses appends made meanwhile, it gives up and says so."""
+    replayed = 0
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {tables}"))
+        checkpoint = Checkpoint()
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            batch = await store.read_all(checkpoint, limit=5000)
+            await record(conn, [envelope.contract() for envelope in batch.events])
+            replayed += len(batch.events)
+            checkpoint = batch.checkpoint
+            if batch.events:
+                continue
+            if not batch.held_back:
+                return replayed
+            if asyncio.get_running_loop().time() > deadline:
+                raise IllegalStep("events are being appended while rebuilding; stop the service and run it again")
+            await asyncio.sleep(0.1)

@@ -76,9 +76,7 @@ class World:
         async def establish(transaction: Any, now: dt.datetime) -> tuple[str, list[Any]]:
             picc_id = f"{FACTORY}-C1"
             return picc_id, [
-                CommitteeEstablished(
-                    committee_id=picc_id, factory_id=FACTORY, country="KH", established_on=now.date()
-                )
+                CommitteeEstablished(committee_id=picc_id, factory_id=FACTORY, country="KH", established_on=now.date())
             ]
 
         return (await self.runner.create(self.piccs, request("POST /committees"), establish)).aggregate.id
