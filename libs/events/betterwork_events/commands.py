@@ -34,7 +34,7 @@ from pydantic_core import to_jsonable_python
 from betterwork_events.catalogue import EventContract
 from betterwork_events.countries import today_in
 from betterwork_events.envelope import Envelope
-from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, InvalidRequest, NotFound
 from betterwork_events.store import (
     Appended,
     Checkpoint,
@@ -214,6 +214,8 @@ class CommandRunner:
 
     async def create(self, repository: Repository[A], request: CommandRequest, decide: Creation) -> Outcome[A]:
         """Start a new stream with what the domain decides."""
+        if request.expected_version is not None:
+            raise InvalidRequest("If-Match names a version you read; something still to be created has none")
         async with self.store.claim(request.key) as transaction:
             if earlier := await self._earlier(repository, transaction, request, None):
                 return earlier

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from betterwork_events.commands import CommandRequest, CommandRunner, Repository
 from betterwork_events.contracts.committee import CommitteeDissolved, CommitteeEstablished
-from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, NotFound
+from betterwork_events.errors import IdempotencyKeyReused, IllegalStep, InvalidRequest, NotFound
 from betterwork_events.memory import InMemoryEventStore
 from betterwork_events.store import CommandContext, VersionConflict
 
@@ -224,5 +224,7 @@ async def test_two_creations_of_one_stream_make_one_and_the_other_conflicts(worl
 
     with pytest.raises(VersionConflict):
         await world.established()
+    with pytest.raises(InvalidRequest, match="If-Match"):
+        await world.runner.create(world.piccs, request("POST /committees", expected_version=1), _never)
 
     assert len(world.store.envelopes) == 1
