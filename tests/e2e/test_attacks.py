@@ -484,7 +484,8 @@ FACTORIES = frozenset({"programme", "factory X", "factory Y", "merged factory"})
 
 
 def hidden(caller: str) -> int:
-    """An assessment a factory may not see does not exist for it; brands and governments never read here."""
+    """An assessment, committee or advisory plan a factory may not see does not exist for it; brands
+    and governments never read here."""
     return 404 if caller in ("factory X", "factory Y", "merged factory") else 403
 
 
@@ -766,12 +767,16 @@ COMMITTEE = OPERATIONS | {
     ("POST", "/committees"): probes(
         Probe("POST", "/committees", PROGRAMME_ONLY, {"factory_id": "{mekong}", "established_on": "{today}"})
     ),
-    ("GET", "/committees/{committee_id}"): probes(Probe("GET", PICC, ANGKOR_ITSELF)),
-    ("GET", "/committees/{committee_id}/health"): probes(Probe("GET", f"{PICC}/health", ANGKOR_ITSELF)),
-    ("GET", "/committees/{committee_id}/history"): probes(Probe("GET", f"{PICC}/history", ANGKOR_ITSELF)),
-    ("GET", "/factories/{factory_id}/committee"): probes(Probe("GET", "/factories/{angkor}/committee", ANGKOR_ITSELF)),
+    ("GET", "/committees/{committee_id}"): probes(Probe("GET", PICC, ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/committees/{committee_id}/health"): probes(Probe("GET", f"{PICC}/health", ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/committees/{committee_id}/history"): probes(
+        Probe("GET", f"{PICC}/history", ANGKOR_ITSELF, denied=hidden)
+    ),
+    ("GET", "/factories/{factory_id}/committee"): probes(
+        Probe("GET", "/factories/{angkor}/committee", ANGKOR_ITSELF, denied=hidden)
+    ),
     ("GET", "/factories/{factory_id}/committees"): probes(
-        Probe("GET", "/factories/{angkor}/committees", ANGKOR_ITSELF)
+        Probe("GET", "/factories/{angkor}/committees", ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/dissolution"): probes(
         Probe("POST", f"{PICC}/dissolution", PROGRAMME_ONLY, {"dissolved_on": "{today}", "reason": "factory closed"})
@@ -793,15 +798,19 @@ COMMITTEE = OPERATIONS | {
             "POST", f"{PICC}/members/M-1/replacement", PROGRAMME_ONLY, {"replaced_on": "{today}", "reason": "resigned"}
         )
     ),
-    ("POST", "/committees/{committee_id}/meetings"): probes(Probe("POST", f"{PICC}/meetings", ANGKOR_ITSELF, MEETING)),
+    ("POST", "/committees/{committee_id}/meetings"): probes(
+        Probe("POST", f"{PICC}/meetings", ANGKOR_ITSELF, MEETING, denied=hidden)
+    ),
     ("GET", "/committees/{committee_id}/meetings/{meeting_id}"): probes(
-        Probe("GET", f"{PICC}/meetings/{{meeting}}", ANGKOR_ITSELF)
+        Probe("GET", f"{PICC}/meetings/{{meeting}}", ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/meetings/{meeting_id}/action-items"): probes(
-        Probe("POST", f"{PICC}/meetings/{{meeting}}/action-items", ANGKOR_ITSELF, ACTION_ITEM)
+        Probe("POST", f"{PICC}/meetings/{{meeting}}/action-items", ANGKOR_ITSELF, ACTION_ITEM, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/action-items/{action_item_id}/start"): probes(
-        Probe("POST", f"{PICC}/action-items/{{action_item}}/start", ANGKOR_ITSELF, {"note": "rolls moved"})
+        Probe(
+            "POST", f"{PICC}/action-items/{{action_item}}/start", ANGKOR_ITSELF, {"note": "rolls moved"}, denied=hidden
+        )
     ),
     ("POST", "/committees/{committee_id}/action-items/{action_item_id}/closure"): probes(
         Probe(
@@ -809,6 +818,7 @@ COMMITTEE = OPERATIONS | {
             f"{PICC}/action-items/{{action_item}}/closure",
             ANGKOR_ITSELF,
             {"closed_on": "{today}", "outcome": "exit clear"},
+            denied=hidden,
         )
     ),
 }
@@ -823,10 +833,12 @@ COMMITTEE |= {
     ("POST", "/advisory-plans"): probes(
         Probe("POST", "/advisory-plans", PROGRAMME_ONLY, ADVISORY_PLAN | {"factory_id": "{mekong}"})
     ),
-    ("GET", "/advisory-plans/{plan_id}"): probes(Probe("GET", ADVISORY, ANGKOR_ITSELF)),
-    ("GET", "/advisory-plans/{plan_id}/history"): probes(Probe("GET", f"{ADVISORY}/history", ANGKOR_ITSELF)),
+    ("GET", "/advisory-plans/{plan_id}"): probes(Probe("GET", ADVISORY, ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/advisory-plans/{plan_id}/history"): probes(
+        Probe("GET", f"{ADVISORY}/history", ANGKOR_ITSELF, denied=hidden)
+    ),
     ("GET", "/factories/{factory_id}/advisory-plans"): probes(
-        Probe("GET", "/factories/{angkor}/advisory-plans", ANGKOR_ITSELF)
+        Probe("GET", "/factories/{angkor}/advisory-plans", ANGKOR_ITSELF, denied=hidden)
     ),
     ("PUT", "/advisory-plans/{plan_id}/advisor"): probes(
         Probe(
@@ -846,7 +858,7 @@ COMMITTEE |= {
         Probe("POST", f"{ADVISORY}/visits", PROGRAMME_ONLY, {"planned_for": "{today}"})
     ),
     ("GET", "/advisory-plans/{plan_id}/visits/{visit_id}"): probes(
-        Probe("GET", HELD, ANGKOR_ITSELF), Probe("GET", TO_COME, ANGKOR_ITSELF)
+        Probe("GET", HELD, ANGKOR_ITSELF, denied=hidden), Probe("GET", TO_COME, ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/record"): probes(
         Probe("POST", f"{TO_COME}/record", PROGRAMME_ONLY, VISIT_HELD | {"held_on": "{today}"})
@@ -858,10 +870,10 @@ COMMITTEE |= {
         Probe("POST", f"{TO_COME}/missed", PROGRAMME_ONLY, {"missed_on": "{today}", "reason": "gate closed"})
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/confirmation"): probes(
-        Probe("POST", f"{HELD}/confirmation", ANGKOR_ONLY, {"comment": "agreed"})
+        Probe("POST", f"{HELD}/confirmation", ANGKOR_ONLY, {"comment": "agreed"}, denied=hidden)
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/comments"): probes(
-        Probe("POST", f"{HELD}/comments", ANGKOR_ONLY, {"comment": "the arrears are paid"})
+        Probe("POST", f"{HELD}/comments", ANGKOR_ONLY, {"comment": "the arrears are paid"}, denied=hidden)
     ),
 }
 

@@ -305,12 +305,13 @@ async def test_record_a_committee_meeting_and_an_action_item(programme: Programm
         "decisions": ["Clear the exit by Friday"],
         "idempotencyKey": str(uuid.uuid4()),
     }
-    for caller in (
-        BRAND,
-        GOVERNMENT,
-        bearer(Audience.FACTORY, next(f for f in programme.loaded.factories if f != committee["factory_id"])),
-    ):
+    for caller in (BRAND, GOVERNMENT):
         assert refused(await programme.mutate("recordCommitteeMeeting", meeting, caller))[0] == "FORBIDDEN"
+    # To another factory the committee does not exist: it answers as one that does not.
+    other_factory = bearer(
+        Audience.FACTORY, next(f for f in programme.loaded.factories if f != committee["factory_id"])
+    )
+    assert refused(await programme.mutate("recordCommitteeMeeting", meeting, other_factory))[0] == "NOT_FOUND"
     own = bearer(Audience.FACTORY, committee["factory_id"])
     recorded = outcome(await programme.mutate("recordCommitteeMeeting", meeting, own), "recordCommitteeMeeting")
     assert recorded["version"] == committee["version"] + 1 and recorded["consistencyToken"].startswith("committee:")

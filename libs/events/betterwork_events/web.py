@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from betterwork_events.auth import Principal, TokenVerifier
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenVerifier
+from betterwork_events.commands import CommandRequest
 from betterwork_events.consumer import ProjectionRunner
 from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound
 from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
@@ -347,7 +348,7 @@ def add_error_handlers(app: FastAPI) -> None:
         return respond
 
     app.add_exception_handler(VersionConflict, handler(409))
-    app.add_exception_handler(IllegalStep, handler(409))
+    app.add_exception_handler(IllegalStep, handler(409))  # IdempotencyKeyReused among them
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(Forbidden, handler(403))
@@ -423,6 +424,24 @@ async def database_error(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": "text may not contain the NUL character (\\u0000)"}, status_code=422)
     log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def command_request(
+    principal: CurrentPrincipal, request: Request, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+) -> CommandRequest:
+    """FastAPI dependency: the command a request sends, for the command runner (commands.py). Its name
+    is the route's, so an Idempotency-Key reused on another route is a different request."""
+    route = request.scope.get("route")
+    return CommandRequest(
+        name=f"{request.method} {getattr(route, 'path', request.url.path)}",
+        context=command_context(principal, request),
+        expected_version=expected_version(if_match),
+        idempotency_key=idempotency_key,
+        path=dict(request.path_params),
+    )
+
+
+IncomingCommand = Annotated[CommandRequest, Depends(command_request)]
 
 
 def command_context(principal: Principal, request: Request) -> CommandContext:
