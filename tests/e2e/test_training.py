@@ -65,7 +65,12 @@ class TrainingStack:
 
     async def register(self, session_id: str, participant_id: str, factory_id: str, sex: str, **extra: Any) -> Any:
         body = {"participant_id": participant_id, "factory_id": factory_id, "role": "supervisor", "sex": sex} | extra
-        return await self.training.post(f"/sessions/{session_id}/participants", json=body, headers=PROGRAMME)
+        return await post(self, f"/sessions/{session_id}/participants", body)
+
+    async def read_at(self, path: str) -> dict[str, str]:
+        """If-Match with the session's ETag as programme staff read it now, for a change at `path`."""
+        read = await self.training.get("/".join(path.split("/")[:3]), headers=PROGRAMME)
+        return {"If-Match": read.headers["etag"]} if read.status_code == 200 else {}
 
 
 async def enrolled_factory(registry: httpx.AsyncClient, profile: dict[str, Any], enroll: bool = True) -> str:
@@ -129,11 +134,13 @@ async def with_five_supervisors(stack: TrainingStack) -> str:
 
 
 async def put(stack: TrainingStack, path: str, body: dict[str, Any], headers: dict[str, str] = PROGRAMME) -> Any:
-    return await stack.training.put(path, json=body, headers=headers)
+    """A change of a session, at its latest version unless `headers` names one."""
+    return await stack.training.put(path, json=body, headers=await stack.read_at(path) | headers)
 
 
 async def post(stack: TrainingStack, path: str, body: dict[str, Any] | None = None, headers=PROGRAMME) -> Any:
-    return await stack.training.post(path, json=body, headers=headers)
+    """A change of a session, at its latest version unless `headers` names one."""
+    return await stack.training.post(path, json=body, headers=await stack.read_at(path) | headers)
 
 
 async def delivered(stack: TrainingStack) -> str:
@@ -368,8 +375,9 @@ async def test_a_retried_request_with_the_same_idempotency_key_changes_nothing(s
         "sex": "female",
     }
     path = f"/sessions/{session_id}/participants"
-    once = await stack.training.post(path, json=participant, headers=PROGRAMME | key)
-    again = await stack.training.post(path, json=participant, headers=PROGRAMME | key)
+    read = PROGRAMME | key | {"If-Match": first.headers["etag"]}
+    once = await stack.training.post(path, json=participant, headers=read)
+    again = await stack.training.post(path, json=participant, headers=read)
 
     assert once.status_code == again.status_code == 201 and again.json()["version"] == 2
     listed = await stack.training.get("/sessions", headers=PROGRAMME)
