@@ -347,10 +347,10 @@ class SessionChange:
 
 
 def session_change(
-    session_id: ChangeableSession,  # first: who may change it is decided before If-Match is asked for
-    principal: Trainer,
+    principal: Trainer,  # first: programme staff who train, or 403 before anything else is read
+    version: ReadVersion,  # then the If-Match they must send (428 without it, 422 malformed)
+    session_id: ChangeableSession,  # then the lookup: their country team's session, or 403
     asked: NewCommand,
-    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> SessionChange:
