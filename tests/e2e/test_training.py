@@ -156,6 +156,23 @@ async def delivered(stack: TrainingStack) -> str:
     return session_id
 
 
+def every_change(stack: TrainingStack, session_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    base = f"/sessions/{session_id}"
+    return [
+        (
+            "POST",
+            f"{base}/participants",
+            {"participant_id": "SS-S-009", "factory_id": stack.saigon_stitch, "role": "supervisor", "sex": "female"},
+        ),
+        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}),
+        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 60}),
+        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 4}),
+        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "the trainer is needed in Hanoi"}),
+        ("POST", f"{base}/deliver", None),
+        ("POST", f"{base}/cancel", {"reason": "typhoon warning"}),
+    ]
+
+
 # --- the whole course of a session ------------------------------------------------------------
 
 
@@ -397,20 +414,7 @@ async def test_only_programme_staff_write_and_nobody_else_reads_but_the_sessions
         "brand": bearer(Audience.BRAND, "BR-0001"),
         "government": bearer(Audience.GOVERNMENT, "VN"),
     }
-    writes = [
-        ("POST", "/sessions", SST | {"factory_ids": [stack.saigon_stitch]}),
-        (
-            "POST",
-            f"{base}/participants",
-            {"participant_id": "SS-S-9", "factory_id": stack.saigon_stitch, "role": "supervisor", "sex": "female"},
-        ),
-        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}),
-        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 100}),
-        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 5}),
-        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "x"}),
-        ("POST", f"{base}/deliver", None),
-        ("POST", f"{base}/cancel", {"reason": "x"}),
-    ]
+    writes = [("POST", "/sessions", SST | {"factory_ids": [stack.saigon_stitch]}), *every_change(stack, session_id)]
     for who, headers in outsiders.items():
         for method, path, body in writes:
             response = await stack.training.request(method, path, json=body, headers=headers)
@@ -461,23 +465,6 @@ async def test_the_session_directory_is_rebuilt_from_the_events(stack: TrainingS
 
 def staff(role: Role, country: str | None = None, subject: str = "trainer-lan") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(SETTINGS, Audience.PROGRAMME, country, subject=subject, role=role)}"}
-
-
-def every_change(stack: TrainingStack, session_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-    base = f"/sessions/{session_id}"
-    return [
-        (
-            "POST",
-            f"{base}/participants",
-            {"participant_id": "SS-S-009", "factory_id": stack.saigon_stitch, "role": "supervisor", "sex": "female"},
-        ),
-        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}),
-        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 60}),
-        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 4}),
-        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "the trainer is needed in Hanoi"}),
-        ("POST", f"{base}/deliver", None),
-        ("POST", f"{base}/cancel", {"reason": "typhoon warning"}),
-    ]
 
 
 async def test_trainers_manage_only_their_country_teams_sessions(stack: TrainingStack) -> None:
