@@ -24,7 +24,6 @@ from betterwork_events.contracts.training import (
     TestPhase,
 )
 from betterwork_events.history import Change
-from betterwork_events.store import EventStore
 from betterwork_events.web import Command, Day, IdempotencyKey, Problem, ReadVersion, command_context
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
@@ -33,7 +32,7 @@ from training import handlers, policy
 from training.courses import CATALOGUE_VERSION, COURSES, Course, course_named
 from training.domain import Participant, Status, TrainingSession
 from training.handlers import Asked
-from training.policy import ChangeableSession, ReadableSession, Reader, Trainer
+from training.policy import ChangeableSession, ReadableSession, Reader, Trainer, store
 
 router = APIRouter(route_class=TokenFirstRoute)
 
@@ -302,10 +301,6 @@ class SessionSummary(BaseModel):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def store(request: Request) -> EventStore:
-    return request.app.state.store
 
 
 def clock(request: Request) -> handlers.Clock:
