@@ -371,14 +371,18 @@ async def build(world: World) -> None:
         training.post("/sessions", json=SST | {"factory_ids": [world.angkor, world.mekong]}, headers=PROGRAMME), 201
     )
     world.shared_session = shared["id"]
-    for participant, factory, sex in [
-        ("AA-S-001", world.angkor, "female"),
-        ("MF-S-101", world.mekong, "female"),
-        ("MF-S-102", world.mekong, "male"),
-        ("MF-S-103", world.mekong, "female"),
-    ]:
+    for version, (participant, factory, sex) in enumerate(
+        [
+            ("AA-S-001", world.angkor, "female"),
+            ("MF-S-101", world.mekong, "female"),
+            ("MF-S-102", world.mekong, "male"),
+            ("MF-S-103", world.mekong, "female"),
+        ],
+        start=1,
+    ):
         body = {"participant_id": participant, "factory_id": factory, "role": "supervisor", "sex": sex}
-        await ok(training.post(f"/sessions/{world.shared_session}/participants", json=body, headers=PROGRAMME), 201)
+        at = PROGRAMME | {"If-Match": f'"{version}"'}
+        await ok(training.post(f"/sessions/{world.shared_session}/participants", json=body, headers=at), 201)
     world.mekong_session = (
         await ok(training.post("/sessions", json=SST | {"factory_ids": [world.mekong]}, headers=PROGRAMME), 201)
     )["id"]
@@ -887,6 +891,12 @@ TRAINING = OPERATIONS | {
     ("GET", "/sessions/{session_id}"): probes(
         Probe("GET", SHARED, BOTH_FACTORIES, denied=session_hidden),
         Probe("GET", "/sessions/{mekong_session}", frozenset({"programme", "factory Y"}), denied=session_hidden),
+    ),
+    ("GET", "/sessions/{session_id}/history"): probes(
+        Probe("GET", f"{SHARED}/history", BOTH_FACTORIES, denied=session_hidden),
+        Probe(
+            "GET", "/sessions/{mekong_session}/history", frozenset({"programme", "factory Y"}), denied=session_hidden
+        ),
     ),
     ("POST", "/sessions/{session_id}/reschedule"): probes(
         Probe("POST", f"{SHARED}/reschedule", PROGRAMME_ONLY, {"days": ["2027-01-12"], "reason": "public holiday"})

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from betterwork_events.auth import CurrentPrincipal, Principal, TokenVerifier
 from betterwork_events.commands import CommandRequest
 from betterwork_events.consumer import ProjectionRunner
-from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound
+from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound, PreconditionRequired
 from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.openapi import document_every_answer
@@ -176,6 +176,20 @@ def expected_version(if_match: str | None) -> int | None:
     if not (etag := ETAG.fullmatch(if_match.strip())):
         raise InvalidRequest('If-Match must be the ETag you read, e.g. "3"')
     return int(etag.group(2))
+
+
+def read_version(if_match: IfMatch = None) -> int:
+    """FastAPI dependency of a change of an existing resource: the version its caller read (If-Match),
+    required (428 without it) so that nobody overwrites a change they have not seen."""
+    version = expected_version(if_match)
+    if version is None:
+        raise PreconditionRequired(
+            'send If-Match with the ETag you read (e.g. "3"), so that no change is overwritten unseen'
+        )
+    return version
+
+
+ReadVersion = Annotated[int, Depends(read_version)]
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:
@@ -353,6 +367,7 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(Forbidden, handler(403))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(PreconditionRequired, handler(428))
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(asyncpg.PostgresError, database_error)  # the store's appends use asyncpg directly
