@@ -3,12 +3,14 @@ served by uvicorn like the services are:
 
   bare_insert   a FastAPI route doing one INSERT of the request's JSON, nothing else: no token, no
                 event store, no relay. What a command costs at the least on this server.
-  factory_page  a FastAPI route answering the programme's factory page (50 factories, their newest
-                assessments, their findings) as JSON from the gateway's own read-model tables, in
-                three plain queries: what the GraphQL query of the same page could cost at the least.
+  portal_pages  FastAPI routes answering, as JSON from the gateway's own read-model tables in plain
+                queries, what the GraphQL queries of the same pages could cost at the least:
+                /factory-page, the programme's factory page (50 factories, their newest assessments,
+                their findings); /brand-dashboard?brand=…, a brand's consenting suppliers'
+                non-compliance by country and cluster beside each country's.
 
     uvicorn --factory benchmarks.baselines:bare_insert      (BW_DATABASE_URL: any empty database)
-    uvicorn --factory benchmarks.baselines:factory_page     (BW_DATABASE_URL: a gateway database)
+    uvicorn --factory benchmarks.baselines:portal_pages     (BW_DATABASE_URL: a gateway database)
 """
 
 from __future__ import annotations
@@ -58,7 +60,35 @@ def bare_insert() -> FastAPI:
     return app
 
 
-def factory_page() -> FastAPI:
+# Per country and cluster, over each factory's latest published report: the brand's consenting
+# suppliers' figures and their countries' (what gateway/read_models/compliance.cluster_totals
+# computes twice for the GraphQL dashboard).
+BRAND_DASHBOARD = """
+WITH suppliers AS (
+    SELECT l.factory_id FROM supplier_links l
+    JOIN report_sharing_consents c ON c.factory_id = l.factory_id AND c.brand_id = l.brand_id
+    WHERE l.brand_id = :brand
+), latest AS (
+    SELECT DISTINCT ON (factory_id) factory_id, country, clusters FROM assessment_reports
+    ORDER BY factory_id, published_on DESC, id DESC
+), cells AS (
+    SELECT l.country, l.factory_id, l.factory_id IN (SELECT factory_id FROM suppliers) AS own,
+           e.value ->> 'cluster_id' AS cluster_id,
+           (e.value ->> 'compliance_points_assessed')::int AS assessed,
+           (e.value ->> 'compliance_points_non_compliant')::int AS non_compliant
+    FROM latest l, jsonb_array_elements(l.clusters::jsonb) e
+    WHERE l.country IN (SELECT country FROM latest WHERE factory_id IN (SELECT factory_id FROM suppliers))
+)
+SELECT country, cluster_id,
+       count(DISTINCT factory_id) FILTER (WHERE own) AS own_factories,
+       sum(assessed) FILTER (WHERE own) AS own_assessed, sum(non_compliant) FILTER (WHERE own) AS own_nc,
+       count(DISTINCT factory_id) AS factories, sum(assessed) AS assessed, sum(non_compliant) AS nc
+FROM cells WHERE assessed > 0 GROUP BY country, cluster_id
+HAVING count(*) FILTER (WHERE own) > 0 ORDER BY country, cluster_id
+"""
+
+
+def portal_pages() -> FastAPI:
     engine = _engine()
 
     @contextlib.asynccontextmanager
@@ -115,5 +145,21 @@ def factory_page() -> FastAPI:
             for f in factories
         ]
         return JSONResponse({"data": {"factories": {"nodes": nodes}}})
+
+    @app.get("/brand-dashboard")
+    async def dashboard(brand: str) -> JSONResponse:
+        async with engine.connect() as conn:
+            cells = (await conn.execute(sa.text(BRAND_DASHBOARD), {"brand": brand})).all()
+        by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in cells:
+            by_country[c.country].append(
+                {
+                    "clusterId": c.cluster_id,
+                    "suppliers": {"nonComplianceRate": c.own_nc / c.own_assessed, "factories": c.own_factories},
+                    "country": {"nonComplianceRate": c.nc / c.assessed, "factories": c.factories, "suppressed": False},
+                }
+            )
+        countries = [{"country": country, "clusters": clusters} for country, clusters in by_country.items()]
+        return JSONResponse({"data": {"brandDashboard": {"countries": countries}}})
 
     return app

@@ -53,21 +53,32 @@ CreateDatabase = Callable[[str], Awaitable[str]]
 
 @pytest.fixture(scope="session")
 async def create_database(infrastructure: None) -> AsyncIterator[CreateDatabase]:
-    """Make a fresh database migrated like `service`'s; returns its SQLAlchemy URL."""
+    """Make a fresh database migrated like `service`'s; returns its SQLAlchemy URL.
+
+    Each service's migrations run once a session, into a template database that every test's
+    database is then a copy of: copying takes a tenth of the time migrating took, and tests make
+    hundreds of databases."""
     from betterwork_events.migrations import upgrade
 
     created: list[str] = []
+    templates: dict[str, str] = {}
     admin = await asyncpg.connect(host="127.0.0.1", port=PG_PORT, user="postgres", database="postgres")
 
     async def create(service: str) -> str:
-        name = f"t_{RUN}_{next(_counter)}_{service.replace('-', '_')}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        suffix = service.replace("-", "_")
+        if service not in templates:
+            template = f"t_{RUN}_template_{suffix}"
+            await admin.execute(f'CREATE DATABASE "{template}"')
+            created.append(template)
+            await asyncio.to_thread(upgrade, MIGRATIONS[service], pg_url(template))
+            templates[service] = template
+        name = f"t_{RUN}_{next(_counter)}_{suffix}"
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates[service]}"')
         created.append(name)
-        await asyncio.to_thread(upgrade, MIGRATIONS[service], pg_url(name))
         return pg_url(name)
 
     yield create
-    for name in created:
+    for name in reversed(created):
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
 

@@ -1831,30 +1831,32 @@ async def run_session(
     with sender.planned(plan.steps):
         session = await sender.send("training", "POST", "/sessions", staff, body, key=key, learning=True)
         path = f"/sessions/{session['id']}"
+
+        async def change(method: str, where: str, body: Any = None, key: str | None = None) -> dict[str, Any]:
+            """A change at the version the session was last read (If-Match)."""
+            return await sender.send("training", method, where, staff, body, key=key, version=session["_etag"])
+
         registered = {p["participant_id"] for p in session["participants"]}
         for p in plan.participants:
             if p.id not in registered:
                 body = {"participant_id": p.id, "factory_id": factory_ids[p.factory], "role": p.role, "sex": p.sex}
-                session = await sender.send(
-                    "training", "POST", f"{path}/participants", staff, body, key=f"{key}-{p.id}"
-                )
+                session = await change("POST", f"{path}/participants", body, key=f"{key}-{p.id}")
         for day, present in plan.present.items():
             if str(day) not in session["attendance"]:
-                session = await sender.send("training", "PUT", f"{path}/attendance/{day}", staff, {"present": present})
+                session = await change("PUT", f"{path}/attendance/{day}", {"present": present})
         people = {p["participant_id"]: p for p in session["participants"]}
         for pid, (pre, post) in plan.scores.items():
             for phase, score in (("pre", pre), ("post", post)):
                 if score is not None and people[pid][f"{phase}_test"] is None:
-                    where = f"{path}/participants/{pid}/scores/{phase}"
-                    await sender.send("training", "PUT", where, staff, {"score": score})
+                    session = await change("PUT", f"{path}/participants/{pid}/scores/{phase}", {"score": score})
         for pid, (rating, comment) in plan.feedback.items():
             if people[pid]["feedback"] is None:
                 body = {"rating": rating, "comment": comment}
-                await sender.send("training", "PUT", f"{path}/participants/{pid}/feedback", staff, body)
+                session = await change("PUT", f"{path}/participants/{pid}/feedback", body)
         if session["status"] == "scheduled" and plan.fate == "delivered":
-            await sender.send("training", "POST", f"{path}/deliver", staff)
+            session = await change("POST", f"{path}/deliver")
         elif session["status"] == "scheduled" and plan.fate == "cancelled":
-            await sender.send("training", "POST", f"{path}/cancel", staff, {"reason": plan.cancellation})
+            session = await change("POST", f"{path}/cancel", {"reason": plan.cancellation})
     loaded.sessions.append(str(session["id"]))
 
 

@@ -137,13 +137,15 @@ class ReadSide:
 
         await self.until(query, PROGRAMME, known, "the factories in the gateway's directory")
 
-    async def until(self, query: str, headers: dict[str, str], check: Any, what: str) -> dict[str, Any]:
+    async def until(
+        self, query: str, headers: dict[str, str], check: Any, what: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Query until `check(data)` holds (the projections catching up); returns the data."""
         answer: dict[str, Any] = {}
 
         async def holds() -> bool:
             nonlocal answer
-            answer = await self.graphql(query, headers)
+            answer = await self.graphql(query, headers, variables)
             return bool(answer.get("data") and check(answer["data"]))
 
         await eventually(holds, what=what)

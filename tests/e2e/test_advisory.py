@@ -8,12 +8,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from betterwork_events.auth import Audience
+from betterwork_events.auth import Audience, Role
 from betterwork_events.envelope import Envelope
 
 from tests.e2e import test_committee
 from tests.e2e.conftest import PROGRAMME, bearer
-from tests.e2e.test_committee import ESTABLISHED, MEETING, MEKONG, TODAY, Picc
+from tests.e2e.test_committee import ESTABLISHED, MEETING, MEKONG, TODAY, Picc, staff
 from tests.support import eventually, if_match, read_topic
 
 picc = test_committee.picc  # the registry and the committee service, as the committee's own tests run them
@@ -293,12 +293,18 @@ async def test_programme_staff_run_advisory_the_factory_answers_for_itself_and_n
     assert (await picc.post(f"{path}/visits/V-1/confirmation", {})).status_code == 403
     assert (await picc.post(f"{path}/visits/V-1/comments", {"comment": "fine"})).status_code == 403
 
-    # Another factory, a brand and a government read nothing of it; brands and governments cannot
-    # even tell a plan that exists from one that does not.
-    for intruder in (other, brand, government):
+    # Brands and governments read nothing of it, and cannot even tell a plan that exists from one
+    # that does not; to another factory it answers exactly as a plan that does not exist.
+    for intruder in (brand, government):
         for read in (path, f"{path}/visits/V-1", f"{path}/history", f"/factories/{angkor}/advisory-plans"):
             assert (await picc.committee.get(read, headers=intruder)).status_code == 403, read
         assert (await picc.post(f"{path}/visits/V-1/comments", {"comment": "x"}, intruder)).status_code == 403
+    for hidden in (
+        *[await picc.committee.get(read, headers=other) for read in (path, f"{path}/visits/V-1", f"{path}/history")],
+        await picc.post(f"{path}/visits/V-1/comments", {"comment": "x"}, other),
+    ):
+        assert hidden.status_code == 404 and hidden.json() == {"detail": f"no advisory plan {plan_id}"}
+    assert (await picc.committee.get(f"/factories/{angkor}/advisory-plans", headers=other)).status_code == 404
     for outsider in (brand, government):
         missing = await picc.committee.get(f"/advisory-plans/{mekong}-AP7", headers=outsider)
         assert missing.status_code == 403
@@ -379,3 +385,34 @@ async def test_the_advisory_events_reach_kafka_keyed_by_factory(picc: Picc) -> N
         "osh.fire-and-emergency-preparedness"
     )
     assert records[-1][1].actor == f"factory:{factory_id}:dev-user"
+
+
+async def test_country_managers_sign_off_plans_and_assessors_run_the_visits_in_their_own_country(
+    picc: Picc,
+) -> None:
+    angkor = await picc.enrolled_factory()
+    assessor, manager = staff(Role.ASSESSOR), staff(Role.COUNTRY_MANAGER)
+    vietnam_manager = staff(Role.COUNTRY_MANAGER, "VN")
+
+    # Agreeing a plan is a sign-off: not an assessor's, and not another country team's.
+    assert (await picc.post("/advisory-plans", plan_for(angkor), assessor)).status_code == 403
+    assert (await picc.post("/advisory-plans", plan_for(angkor), vietnam_manager)).status_code == 403
+    agreed_plan = await picc.post("/advisory-plans", plan_for(angkor), manager)
+    assert agreed_plan.status_code == 201, agreed_plan.text
+    path = f"/advisory-plans/{agreed_plan.json()['id']}"
+    advisor = {"advisor": "Heng Vanna", "assigned_on": str(TODAY), "reason": "Pich Sopheap moved to Siem Reap"}
+    assert (await picc.committee.put(f"{path}/advisor", json=advisor, headers=assessor)).status_code == 403
+    revised = {"visits": 3, "reason": "budget", "extra_visits_approval": APPROVAL}
+    assert (await picc.committee.put(f"{path}/visits-promised", json=revised, headers=assessor)).status_code == 403
+
+    # The assessor runs the visits; a quality reviewer and another country's team do not.
+    visit = {"planned_for": str(FIRST_VISIT), "planned_on": str(ESTABLISHED)}
+    for attacker in (staff(Role.QUALITY_REVIEWER), vietnam_manager):
+        assert (await picc.post(f"{path}/visits", visit, attacker)).status_code == 403
+    planned_visit = await picc.post(f"{path}/visits", visit, assessor)
+    assert planned_visit.status_code == 201, planned_visit.text
+    assert (await picc.post(f"{path}/visits/V-1/record", held(FIRST_VISIT), vietnam_manager)).status_code == 403
+    assert (await picc.post(f"{path}/visits/V-1/record", held(FIRST_VISIT), assessor)).status_code == 200
+    assert (await picc.committee.get(path, headers=vietnam_manager)).status_code == 403
+    plan = (await picc.committee.get(path, headers=staff(Role.QUALITY_REVIEWER))).json()
+    assert plan["advisor"] == "Pich Sopheap" and [v["status"] for v in plan["visits"]] == ["held"]

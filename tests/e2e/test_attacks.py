@@ -377,14 +377,18 @@ async def build(world: World) -> None:
         training.post("/sessions", json=SST | {"factory_ids": [world.angkor, world.mekong]}, headers=PROGRAMME), 201
     )
     world.shared_session = shared["id"]
-    for participant, factory, sex in [
-        ("AA-S-001", world.angkor, "female"),
-        ("MF-S-101", world.mekong, "female"),
-        ("MF-S-102", world.mekong, "male"),
-        ("MF-S-103", world.mekong, "female"),
-    ]:
+    for version, (participant, factory, sex) in enumerate(
+        [
+            ("AA-S-001", world.angkor, "female"),
+            ("MF-S-101", world.mekong, "female"),
+            ("MF-S-102", world.mekong, "male"),
+            ("MF-S-103", world.mekong, "female"),
+        ],
+        start=1,
+    ):
         body = {"participant_id": participant, "factory_id": factory, "role": "supervisor", "sex": sex}
-        await ok(training.post(f"/sessions/{world.shared_session}/participants", json=body, headers=PROGRAMME), 201)
+        at = PROGRAMME | {"If-Match": f'"{version}"'}
+        await ok(training.post(f"/sessions/{world.shared_session}/participants", json=body, headers=at), 201)
     world.mekong_session = (
         await ok(training.post("/sessions", json=SST | {"factory_ids": [world.mekong]}, headers=PROGRAMME), 201)
     )["id"]
@@ -490,7 +494,8 @@ FACTORIES = frozenset({"programme", "factory X", "factory Y", "merged factory"})
 
 
 def hidden(caller: str) -> int:
-    """An assessment a factory may not see does not exist for it; brands and governments never read here."""
+    """An assessment, committee or advisory plan a factory may not see does not exist for it; brands
+    and governments never read here."""
     return 404 if caller in ("factory X", "factory Y", "merged factory") else 403
 
 
@@ -732,8 +737,9 @@ ASSESSMENT = OPERATIONS | {
         )
     ),
     ("GET", "/tools/{version}"): probes(Probe("GET", "/tools/KH-global-1", SIGNED_IN)),
-    # Public by design: the latest published report's public issues, and only that.
+    # Public by design: each published cycle's public issues and the factory's response, and only that.
     ("GET", "/transparency/{factory_id}"): probes(Probe("GET", "/transparency/{angkor}", EVERYONE)),
+    ("GET", "/transparency"): probes(Probe("GET", "/transparency?name=angkor", EVERYONE)),
     # Research surveys: programme staff write; a questionnaire is no secret; a round's counts for the
     # programme and its factory (another factory: 404). No route reads a response.
     ("POST", "/questionnaires/{questionnaire_id}/versions"): probes(
@@ -783,12 +789,16 @@ COMMITTEE = OPERATIONS | {
     ("POST", "/committees"): probes(
         Probe("POST", "/committees", PROGRAMME_ONLY, {"factory_id": "{mekong}", "established_on": "{today}"})
     ),
-    ("GET", "/committees/{committee_id}"): probes(Probe("GET", PICC, ANGKOR_ITSELF)),
-    ("GET", "/committees/{committee_id}/health"): probes(Probe("GET", f"{PICC}/health", ANGKOR_ITSELF)),
-    ("GET", "/committees/{committee_id}/history"): probes(Probe("GET", f"{PICC}/history", ANGKOR_ITSELF)),
-    ("GET", "/factories/{factory_id}/committee"): probes(Probe("GET", "/factories/{angkor}/committee", ANGKOR_ITSELF)),
+    ("GET", "/committees/{committee_id}"): probes(Probe("GET", PICC, ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/committees/{committee_id}/health"): probes(Probe("GET", f"{PICC}/health", ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/committees/{committee_id}/history"): probes(
+        Probe("GET", f"{PICC}/history", ANGKOR_ITSELF, denied=hidden)
+    ),
+    ("GET", "/factories/{factory_id}/committee"): probes(
+        Probe("GET", "/factories/{angkor}/committee", ANGKOR_ITSELF, denied=hidden)
+    ),
     ("GET", "/factories/{factory_id}/committees"): probes(
-        Probe("GET", "/factories/{angkor}/committees", ANGKOR_ITSELF)
+        Probe("GET", "/factories/{angkor}/committees", ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/dissolution"): probes(
         Probe("POST", f"{PICC}/dissolution", PROGRAMME_ONLY, {"dissolved_on": "{today}", "reason": "factory closed"})
@@ -810,15 +820,19 @@ COMMITTEE = OPERATIONS | {
             "POST", f"{PICC}/members/M-1/replacement", PROGRAMME_ONLY, {"replaced_on": "{today}", "reason": "resigned"}
         )
     ),
-    ("POST", "/committees/{committee_id}/meetings"): probes(Probe("POST", f"{PICC}/meetings", ANGKOR_ITSELF, MEETING)),
+    ("POST", "/committees/{committee_id}/meetings"): probes(
+        Probe("POST", f"{PICC}/meetings", ANGKOR_ITSELF, MEETING, denied=hidden)
+    ),
     ("GET", "/committees/{committee_id}/meetings/{meeting_id}"): probes(
-        Probe("GET", f"{PICC}/meetings/{{meeting}}", ANGKOR_ITSELF)
+        Probe("GET", f"{PICC}/meetings/{{meeting}}", ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/meetings/{meeting_id}/action-items"): probes(
-        Probe("POST", f"{PICC}/meetings/{{meeting}}/action-items", ANGKOR_ITSELF, ACTION_ITEM)
+        Probe("POST", f"{PICC}/meetings/{{meeting}}/action-items", ANGKOR_ITSELF, ACTION_ITEM, denied=hidden)
     ),
     ("POST", "/committees/{committee_id}/action-items/{action_item_id}/start"): probes(
-        Probe("POST", f"{PICC}/action-items/{{action_item}}/start", ANGKOR_ITSELF, {"note": "rolls moved"})
+        Probe(
+            "POST", f"{PICC}/action-items/{{action_item}}/start", ANGKOR_ITSELF, {"note": "rolls moved"}, denied=hidden
+        )
     ),
     ("POST", "/committees/{committee_id}/action-items/{action_item_id}/closure"): probes(
         Probe(
@@ -826,6 +840,7 @@ COMMITTEE = OPERATIONS | {
             f"{PICC}/action-items/{{action_item}}/closure",
             ANGKOR_ITSELF,
             {"closed_on": "{today}", "outcome": "exit clear"},
+            denied=hidden,
         )
     ),
 }
@@ -840,10 +855,12 @@ COMMITTEE |= {
     ("POST", "/advisory-plans"): probes(
         Probe("POST", "/advisory-plans", PROGRAMME_ONLY, ADVISORY_PLAN | {"factory_id": "{mekong}"})
     ),
-    ("GET", "/advisory-plans/{plan_id}"): probes(Probe("GET", ADVISORY, ANGKOR_ITSELF)),
-    ("GET", "/advisory-plans/{plan_id}/history"): probes(Probe("GET", f"{ADVISORY}/history", ANGKOR_ITSELF)),
+    ("GET", "/advisory-plans/{plan_id}"): probes(Probe("GET", ADVISORY, ANGKOR_ITSELF, denied=hidden)),
+    ("GET", "/advisory-plans/{plan_id}/history"): probes(
+        Probe("GET", f"{ADVISORY}/history", ANGKOR_ITSELF, denied=hidden)
+    ),
     ("GET", "/factories/{factory_id}/advisory-plans"): probes(
-        Probe("GET", "/factories/{angkor}/advisory-plans", ANGKOR_ITSELF)
+        Probe("GET", "/factories/{angkor}/advisory-plans", ANGKOR_ITSELF, denied=hidden)
     ),
     ("PUT", "/advisory-plans/{plan_id}/advisor"): probes(
         Probe(
@@ -863,7 +880,7 @@ COMMITTEE |= {
         Probe("POST", f"{ADVISORY}/visits", PROGRAMME_ONLY, {"planned_for": "{today}"})
     ),
     ("GET", "/advisory-plans/{plan_id}/visits/{visit_id}"): probes(
-        Probe("GET", HELD, ANGKOR_ITSELF), Probe("GET", TO_COME, ANGKOR_ITSELF)
+        Probe("GET", HELD, ANGKOR_ITSELF, denied=hidden), Probe("GET", TO_COME, ANGKOR_ITSELF, denied=hidden)
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/record"): probes(
         Probe("POST", f"{TO_COME}/record", PROGRAMME_ONLY, VISIT_HELD | {"held_on": "{today}"})
@@ -875,10 +892,10 @@ COMMITTEE |= {
         Probe("POST", f"{TO_COME}/missed", PROGRAMME_ONLY, {"missed_on": "{today}", "reason": "gate closed"})
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/confirmation"): probes(
-        Probe("POST", f"{HELD}/confirmation", ANGKOR_ONLY, {"comment": "agreed"})
+        Probe("POST", f"{HELD}/confirmation", ANGKOR_ONLY, {"comment": "agreed"}, denied=hidden)
     ),
     ("POST", "/advisory-plans/{plan_id}/visits/{visit_id}/comments"): probes(
-        Probe("POST", f"{HELD}/comments", ANGKOR_ONLY, {"comment": "the arrears are paid"})
+        Probe("POST", f"{HELD}/comments", ANGKOR_ONLY, {"comment": "the arrears are paid"}, denied=hidden)
     ),
 }
 
@@ -892,6 +909,12 @@ TRAINING = OPERATIONS | {
     ("GET", "/sessions/{session_id}"): probes(
         Probe("GET", SHARED, BOTH_FACTORIES, denied=session_hidden),
         Probe("GET", "/sessions/{mekong_session}", frozenset({"programme", "factory Y"}), denied=session_hidden),
+    ),
+    ("GET", "/sessions/{session_id}/history"): probes(
+        Probe("GET", f"{SHARED}/history", BOTH_FACTORIES, denied=session_hidden),
+        Probe(
+            "GET", "/sessions/{mekong_session}/history", frozenset({"programme", "factory Y"}), denied=session_hidden
+        ),
     ),
     ("POST", "/sessions/{session_id}/reschedule"): probes(
         Probe("POST", f"{SHARED}/reschedule", PROGRAMME_ONLY, {"days": ["2027-01-12"], "reason": "public holiday"})
@@ -1114,7 +1137,10 @@ REVIEWED_FIELDS = {
         "improvementActions",
         "remediations",
         "history",
+        "aliases",
     },
+    # Whoever reads a factory reads the ids and names it was known by: the registry's public record.
+    "FactoryAlias": {"factoryId", "name"},
     "Workforce": {"total", "women", "men"},
     "AssessmentReport": {"id", "publishedOn", "toolVersion", "compliancePoints", "clusters", "recurringQuestions"},
     "CompliancePointResult": {"compliancePointId", "clusterId", "nonCompliant", "nonCompliantQuestions", "remediation"},
@@ -2114,6 +2140,7 @@ async def everything_readable_by(world: World, caller: str) -> list[httpx.Respon
         await world.assessment.get(f"/assessments/{world.published}", headers=headers),
         await world.assessment.get(f"/transparency/{world.angkor}"),
         await world.assessment.get(f"/transparency/{world.mekong}"),
+        await world.assessment.get("/transparency"),
         await world.graphql(EVERY_FACTORY, headers),
         await world.graphql(EVERY_ASSESSMENT, headers),
         *[

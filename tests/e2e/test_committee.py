@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from betterwork_events.auth import Audience
+from betterwork_events.auth import Audience, Role, mint
 from betterwork_events.countries import COUNTRY_PROGRAMMES
 from betterwork_events.envelope import Envelope
 from betterwork_events.errors import NotFound
@@ -24,7 +24,7 @@ from factory_registry.app import create_app as create_registry
 from factory_registry.settings import Settings as RegistrySettings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.e2e.conftest import PROGRAMME, bearer
+from tests.e2e.conftest import PROGRAMME, SETTINGS, bearer
 from tests.support import eventually, if_match, read_topic, serve
 
 ANGKOR = {
@@ -400,8 +400,8 @@ async def test_only_programme_staff_and_the_factory_itself_touch_its_committee(p
     assert (await picc.post(f"{path}/dissolution", {"dissolved_on": str(TODAY), "reason": "x"}, own)).status_code == 403
     assert (await picc.post(f"{path}/meetings", MEETING, own)).status_code == 201
 
-    # Another factory, a brand and a government neither write nor read it.
-    for intruder in (other, brand, government):
+    # A brand and a government neither write nor read it: refused before anything is looked up.
+    for intruder in (brand, government):
         assert (await picc.post(f"{path}/meetings", MEETING, intruder)).status_code == 403
         assert (
             await picc.post(f"{path}/action-items/AI-1/closure", {"closed_on": str(TODAY), "outcome": "x"}, intruder)
@@ -415,6 +415,21 @@ async def test_only_programme_staff_and_the_factory_itself_touch_its_committee(p
         assert (
             await picc.post("/committees", {"factory_id": mekong, "established_on": str(TODAY)}, intruder)
         ).status_code == 403
+    # To another factory, Angkor's committee does not exist: it answers as a committee that does not.
+    missing = await picc.committee.get(f"/committees/{angkor}-C9", headers=other)
+    assert missing.status_code == 404 and missing.json() == {"detail": f"no committee {angkor}-C9"}
+    for hidden in (
+        await picc.post(f"{path}/meetings", MEETING, other),
+        await picc.post(f"{path}/action-items/AI-1/closure", {"closed_on": str(TODAY), "outcome": "x"}, other),
+        await picc.post(f"{path}/meetings/MT-1/action-items", MEETING["action_items"][0], other),
+        await picc.committee.get(path, headers=other),
+        await picc.committee.get(f"{path}/meetings/MT-1", headers=other),
+    ):
+        assert hidden.status_code == 404 and hidden.json() == {"detail": f"no committee {committee_id}"}
+    assert (await picc.committee.get(f"/factories/{angkor}/committee", headers=other)).status_code == 404
+    assert (
+        await picc.post("/committees", {"factory_id": mekong, "established_on": str(TODAY)}, other)
+    ).status_code == 403
     assert (await picc.committee.get(path)).status_code == 401
     assert (await picc.committee.get(f"{path}/meetings/MT-1", headers=own)).status_code == 200
     assert len((await picc.committee.get(path, headers=PROGRAMME)).json()["meetings"]) == 1
@@ -479,3 +494,75 @@ async def test_the_committees_events_reach_kafka_keyed_by_factory(picc: Picc) ->
         "compliance-point:OSH-emergency-exits",
     )
     assert records[-1][1].actor == f"factory:{factory_id}:dev-user"
+
+
+def staff(role: Role, country: str | None = "KH", subject: str = "staff") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(SETTINGS, Audience.PROGRAMME, country, subject, role=role)}"}
+
+
+async def test_within_the_programme_country_managers_manage_committees_and_assessors_support_meetings(
+    picc: Picc,
+) -> None:
+    factory_id = await picc.enrolled_factory()
+    assessor, reviewer = staff(Role.ASSESSOR, subject="assessor-sokha"), staff(Role.QUALITY_REVIEWER)
+    manager = staff(Role.COUNTRY_MANAGER, subject="manager-dara")
+
+    # An assessor or a quality reviewer sets up nothing: refused before the factory is looked up.
+    for attacker in (assessor, reviewer):
+        body = {"factory_id": factory_id, "established_on": str(ESTABLISHED)}
+        assert (await picc.post("/committees", body, attacker)).status_code == 403
+        assert (await picc.post("/committees", body | {"factory_id": "KH-2026-9999-1"}, attacker)).status_code == 403
+    established = await picc.post(
+        "/committees", {"factory_id": factory_id, "established_on": str(ESTABLISHED)}, manager
+    )
+    assert established.status_code == 201, established.text
+    path = f"/committees/{established.json()['id']}"
+    assert (await picc.post(f"{path}/elections", ELECTION, manager)).status_code == 201
+    for attacker in (assessor, reviewer):
+        assert (await picc.post(f"{path}/elections", ELECTION, attacker)).status_code == 403
+        appointment = {"person": DARA, "term_starts_on": str(ELECTION_DAY)}
+        assert (await picc.post(f"{path}/members", appointment, attacker)).status_code == 403
+        assert (
+            await picc.post(f"{path}/members/M-1/departure", {"left_on": str(TODAY), "reason": "x"}, attacker)
+        ).status_code == 403
+        assert (
+            await picc.post(f"{path}/dissolution", {"dissolved_on": str(TODAY), "reason": "x"}, attacker)
+        ).status_code == 403
+    for manager_seat in (DARA, KANHA):
+        appointment = {"person": manager_seat, "term_starts_on": str(ELECTION_DAY)}
+        assert (await picc.post(f"{path}/members", appointment, manager)).status_code == 201
+
+    # The assessor supports the committee's meetings; the quality reviewer only reads.
+    meeting = await picc.post(f"{path}/meetings", MEETING, assessor)
+    assert meeting.status_code == 201, meeting.text
+    closure = {"closed_on": str(TODAY), "outcome": "exit cleared"}
+    assert (await picc.post(f"{path}/action-items/AI-1/closure", closure, reviewer)).status_code == 403
+    assert (await picc.post(f"{path}/meetings", MEETING, reviewer)).status_code == 403
+    assert (await picc.committee.get(path, headers=reviewer)).status_code == 200
+    assert (await picc.post(f"{path}/action-items/AI-1/closure", closure, assessor)).status_code == 200
+    history = (await picc.committee.get(f"{path}/history", headers=reviewer)).json()
+    assert history[0]["actor"] == "programme:KH:manager-dara" and history[-1]["actor"] == "programme:KH:assessor-sokha"
+
+
+async def test_a_country_team_touches_no_other_countrys_committees(picc: Picc) -> None:
+    factory_id = await picc.enrolled_factory()
+    committee_id = await picc.staffed(factory_id)
+    path = f"/committees/{committee_id}"
+    vietnam = staff(Role.COUNTRY_MANAGER, "VN")
+
+    assert (
+        await picc.post("/committees", {"factory_id": factory_id, "established_on": str(TODAY)}, vietnam)
+    ).status_code == 403
+    for attack in (
+        picc.post(f"{path}/dissolution", {"dissolved_on": str(TODAY), "reason": "x"}, vietnam),
+        picc.post(f"{path}/meetings", MEETING, vietnam),
+        picc.committee.get(path, headers=vietnam),
+        picc.committee.get(f"{path}/history", headers=vietnam),
+        picc.committee.get(f"/factories/{factory_id}/committees", headers=vietnam),
+    ):
+        refused = await attack
+        assert refused.status_code == 403 and "VN country team" in refused.json()["detail"], refused.text
+    assert (await picc.committee.get(path, headers=staff(Role.QUALITY_REVIEWER, "KH"))).status_code == 200
+    assert (await picc.committee.get(path, headers=staff(Role.QUALITY_REVIEWER, None))).status_code == 200
+    committee = (await picc.committee.get(path, headers=PROGRAMME)).json()
+    assert committee["meetings"] == [] and committee["dissolved_on"] is None

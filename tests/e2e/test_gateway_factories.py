@@ -7,6 +7,7 @@ from typing import Any
 from betterwork_events.auth import Audience
 
 from tests.e2e.read_side import PROGRAMME, ReadSide, bearer
+from tests.support import as_read_now
 
 PAGE = """query ($first: Int, $after: String, $country: String) {
   factories(first: $first, after: $after, country: $country) {
@@ -132,3 +133,45 @@ async def test_a_query_that_grows_exponentially_through_fragments_is_refused_bef
     # The gateway still answers at once, and a query of a sensible size is not refused.
     ordinary = await read_side.graphql(fragments_spreading_tenfold(2), PROGRAMME)
     assert "errors" not in ordinary
+
+
+ALIASES = """query ($id: ID!) { factory(id: $id) { factoryId name aliases { factoryId name } } }"""
+
+
+async def test_a_factory_is_known_by_its_former_names_and_the_records_merged_into_it(read_side: ReadSide) -> None:
+    angkor = await read_side.factory("Angkor Apparel")
+    twice = await read_side.factory("Angkor Aparel Co")  # the same site, registered again
+    unrelated = await read_side.factory("Bayon Garments")
+    current = await read_side.registry.get(f"/factories/{angkor}", headers=PROGRAMME)
+    renamed = await read_side.registry.patch(
+        f"/factories/{angkor}",
+        json={"name": "Angkor Apparel Manufacturing"},
+        headers=PROGRAMME | {"If-Match": current.headers["etag"]},
+    )
+    assert renamed.status_code == 200, renamed.text
+    merge = {"into": angkor, "reason": "the same site in Kambol, registered twice"}
+    staff = await as_read_now(read_side.registry, f"/factories/{twice}", PROGRAMME)
+    merged = await read_side.registry.post(f"/factories/{twice}/merge", json=merge, headers=staff)
+    assert merged.status_code == 200, merged.text
+
+    expected = [
+        {"factoryId": angkor, "name": "Angkor Apparel"},
+        {"factoryId": twice, "name": "Angkor Aparel Co"},
+    ]
+    data = await read_side.until(
+        ALIASES,
+        PROGRAMME,
+        lambda d: len(d["factory"]["aliases"]) == 2,
+        "the rename and the merge projected",
+        {"id": angkor},
+    )
+    assert data["factory"] == {"factoryId": angkor, "name": "Angkor Apparel Manufacturing", "aliases": expected}
+    # The merged record's id finds the factory it was merged into, aliases and all.
+    via_old_id = await read_side.graphql(ALIASES, PROGRAMME, {"id": twice})
+    assert via_old_id["data"]["factory"]["aliases"] == expected
+    # The factory's own users read their aliases; another factory and a brand without consent do not.
+    own = await read_side.graphql(ALIASES, bearer(Audience.FACTORY, angkor), {"id": angkor})
+    assert own["data"]["factory"]["aliases"] == expected
+    for stranger in (bearer(Audience.FACTORY, unrelated), bearer(Audience.BRAND, "BR-0001")):
+        assert (await read_side.graphql(ALIASES, stranger, {"id": angkor}))["data"]["factory"] is None
+    assert (await read_side.graphql(ALIASES, PROGRAMME, {"id": unrelated}))["data"]["factory"]["aliases"] == []

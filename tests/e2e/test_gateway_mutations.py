@@ -307,12 +307,13 @@ async def test_record_a_committee_meeting_and_an_action_item(programme: Programm
         "decisions": ["Clear the exit by Friday"],
         "idempotencyKey": str(uuid.uuid4()),
     }
-    for caller in (
-        BRAND,
-        GOVERNMENT,
-        bearer(Audience.FACTORY, next(f for f in programme.loaded.factories if f != committee["factory_id"])),
-    ):
+    for caller in (BRAND, GOVERNMENT):
         assert refused(await programme.mutate("recordCommitteeMeeting", meeting, caller))[0] == "FORBIDDEN"
+    # To another factory the committee does not exist: it answers as one that does not.
+    other_factory = bearer(
+        Audience.FACTORY, next(f for f in programme.loaded.factories if f != committee["factory_id"])
+    )
+    assert refused(await programme.mutate("recordCommitteeMeeting", meeting, other_factory))[0] == "NOT_FOUND"
     own = bearer(Audience.FACTORY, committee["factory_id"])
     recorded = outcome(await programme.mutate("recordCommitteeMeeting", meeting, own), "recordCommitteeMeeting")
     assert recorded["version"] == committee["version"] + 1 and recorded["consistencyToken"].startswith("committee:")
@@ -356,14 +357,16 @@ async def test_record_training_attendance(programme: Programme) -> None:
     )
     assert created.status_code == 201, created.text
     session_id = created.json()["id"]
-    for number in ("SV-001", "SV-002"):
+    for version, number in enumerate(("SV-001", "SV-002"), start=1):
         participant = {"participant_id": number, "factory_id": factory_id, "role": "supervisor", "sex": "female"}
         registered = await programme.http.post(
-            f"{programme.urls.training}/sessions/{session_id}/participants", json=participant, headers=PROGRAMME
+            f"{programme.urls.training}/sessions/{session_id}/participants",
+            json=participant,
+            headers=PROGRAMME | {"If-Match": f'"{version}"'},
         )
         assert registered.status_code == 201, registered.text
 
-    attendance = {"sessionId": session_id, "day": days[0], "present": ["SV-001"]}
+    attendance = {"sessionId": session_id, "day": days[0], "present": ["SV-001"], "expectedVersion": 3}
     for caller in (BRAND, GOVERNMENT, bearer(Audience.FACTORY, factory_id)):
         assert refused(await programme.mutate("recordTrainingAttendance", attendance, caller))[0] == "FORBIDDEN"
     recorded = outcome(
@@ -373,7 +376,9 @@ async def test_record_training_attendance(programme: Programme) -> None:
     after = await programme.get(programme.urls.training, f"/sessions/{session_id}")
     assert after["attendance"] == {days[0]: ["SV-001"]}
 
-    to_come = await programme.mutate("recordTrainingAttendance", attendance | {"day": days[1]}, PROGRAMME)
+    to_come = await programme.mutate(
+        "recordTrainingAttendance", attendance | {"day": days[1], "expectedVersion": 4}, PROGRAMME
+    )
     code, message = refused(to_come)
     assert code == "CONFLICT" and "still to come" in message
     stale = await programme.mutate("recordTrainingAttendance", attendance | {"expectedVersion": 1}, PROGRAMME)

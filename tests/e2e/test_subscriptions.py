@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,14 @@ from factory_registry.app import create_app as create_registry
 from factory_registry.settings import Settings as RegistrySettings
 from gateway.app import create_app as create_gateway
 from gateway.graphql import subscriptions
+from gateway.notices import Watch
 from gateway.settings import Settings as GatewaySettings
 from websockets.asyncio.client import ClientConnection
 
-from tests.e2e.conftest import PROGRAMME, bearer
+from tests.e2e.conftest import CAMBODIAN_FACTORY, PROGRAMME, bearer
 from tests.e2e.test_assessment import question
 from tests.e2e.test_brand_feeds import NEVER_FOR_BRANDS, FeedServices, feeds  # noqa: F401  (the fixture)
-from tests.support import eventually, serve
+from tests.support import as_read_now, eventually, serve
 
 PROTOCOL = "graphql-transport-ws"
 REPORTS = "subscription ($factory: ID) { assessmentReportPublished(factoryId: $factory) { factoryId report { id publishedOn clusters { clusterId compliancePointsNonCompliant } } } }"
@@ -274,6 +276,100 @@ async def gateway_alone(create_database, kafka: str, topic_prefix: str) -> Async
     )
     async with serve(create_gateway(settings)) as url:
         yield url
+
+
+@contextlib.asynccontextmanager
+async def never_applied(
+    create_database: Any, kafka: str, topic_prefix: str, **settings: Any
+) -> AsyncIterator[tuple[str, Watch, httpx.AsyncClient]]:
+    """A gateway API whose projections run nowhere (no background tasks, no worker), beside the
+    registry: its subscriptions' events never become readable."""
+    common = {"kafka_bootstrap": kafka, "topic_prefix": topic_prefix}
+    registry = create_registry(RegistrySettings(database_url=await create_database("factory-registry"), **common))
+    async with serve(registry) as registry_url, httpx.AsyncClient(base_url=registry_url) as registry_client:
+        gateway = create_gateway(
+            GatewaySettings(
+                database_url=await create_database("gateway"),
+                registry_url=registry_url,
+                run_background_tasks=False,
+                **common,
+                **settings,
+            )
+        )
+        async with serve(gateway) as gateway_url:
+            yield gateway_url, gateway.state.subscriptions_watch, registry_client
+
+
+async def registered(registry: httpx.AsyncClient) -> str:
+    response = await registry.post("/factories", json=CAMBODIAN_FACTORY, headers=PROGRAMME)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def update_profile(registry: httpx.AsyncClient, factory_id: str, products: list[str]) -> None:
+    staff = await as_read_now(registry, f"/factories/{factory_id}", PROGRAMME)
+    response = await registry.patch(f"/factories/{factory_id}", json={"products": products}, headers=staff)
+    assert response.status_code == 200, response.text
+
+
+async def ended_behind(subscriber: Subscriber, subscription: str) -> str:
+    """The FELL_BEHIND error a subscription ends with (nothing told before it): its message."""
+    told, then = await subscriber.message(), await subscriber.message()
+    assert told["id"] == subscription and told["type"] == "next", told
+    [error] = told["payload"]["errors"]
+    assert error["extensions"]["code"] == "FELL_BEHIND", error
+    assert then == {"id": subscription, "type": "complete"}
+    return str(error["message"])
+
+
+async def test_a_subscription_whose_read_model_never_applies_an_event_ends_after_the_wait_and_says_so(
+    create_database, kafka: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with never_applied(create_database, kafka, topic_prefix, subscription_wait_seconds=1) as (url, _, registry):
+        factory_id = await registered(registry)
+        async with subscriber(url, PROGRAMME) as programme:
+            history = await programme.subscribe(HISTORY, {"factory": factory_id})
+            await asyncio.sleep(0.5)  # the subscription listening before the event comes
+            await update_profile(registry, factory_id, ["denim jeans"])
+            message = await ended_behind(programme, history)
+    assert "factory-history is behind (an event waited more than 1 s for it); subscribe again" in message, message
+    [logged] = [
+        r.getMessage() for r in caplog.records if r.name == "gateway.notices" and "factory-history" in r.getMessage()
+    ]
+    assert logged.startswith(f"subscriptions: {topic_prefix}gateway.factory-history has not applied "), logged
+    assert "the subscriptions to factory-history in this process end with FELL_BEHIND" in logged, logged
+
+
+async def test_a_subscription_whose_read_model_lags_past_the_events_held_ends_and_says_so(
+    create_database, kafka: str, topic_prefix: str
+) -> None:
+    async with never_applied(create_database, kafka, topic_prefix) as (url, watch, registry):
+        watch.most_waiting = 3  # (10,000 by default) what the process holds, of every read model
+        factory_id = await registered(registry)
+        async with subscriber(url, PROGRAMME) as programme:
+            history = await programme.subscribe(HISTORY, {"factory": factory_id})
+            await asyncio.sleep(0.5)
+            # Each update waits for two read models, the history and the directory.
+            await update_profile(registry, factory_id, ["denim jeans"])
+            await update_profile(registry, factory_id, ["denim jackets"])
+            message = await ended_behind(programme, history)
+    assert "is behind (3 events were waiting for read models to apply them); subscribe again" in message, message
+
+
+async def test_a_process_that_cannot_follow_the_topics_refuses_connections_rather_than_miss_events(
+    create_database,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: Kafka unreachable
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{closed.getsockname()[1]}"
+    settings = GatewaySettings(
+        database_url=await create_database("gateway"), kafka_bootstrap=nowhere, run_background_tasks=False
+    )
+    async with serve(create_gateway(settings)) as url:
+        assert await closed_with(url, PROGRAMME) == (
+            1013,
+            "cannot follow new events yet (Kafka unreachable); connect again shortly",
+        )
 
 
 async def test_the_legacy_protocol_and_callers_without_a_valid_token_are_refused(gateway_alone: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from betterwork_events.auth import Audience
+from betterwork_events.auth import Audience, Role, mint
 from betterwork_events.envelope import Envelope
 from betterwork_events.errors import NotFound
 from betterwork_events.factories import known_factory
@@ -23,7 +23,7 @@ from training import directory
 from training.app import create_app as create_training
 from training.settings import Settings as TrainingSettings
 
-from tests.e2e.conftest import PROGRAMME, bearer
+from tests.e2e.conftest import PROGRAMME, SETTINGS, bearer
 from tests.support import as_read_now, eventually, if_match, read_topic, serve
 
 SAIGON_STITCH = {
@@ -65,7 +65,12 @@ class TrainingStack:
 
     async def register(self, session_id: str, participant_id: str, factory_id: str, sex: str, **extra: Any) -> Any:
         body = {"participant_id": participant_id, "factory_id": factory_id, "role": "supervisor", "sex": sex} | extra
-        return await self.training.post(f"/sessions/{session_id}/participants", json=body, headers=PROGRAMME)
+        return await post(self, f"/sessions/{session_id}/participants", body)
+
+    async def read_at(self, path: str) -> dict[str, str]:
+        """If-Match with the session's ETag as programme staff read it now, for a change at `path`."""
+        read = await self.training.get("/".join(path.split("/")[:3]), headers=PROGRAMME)
+        return {"If-Match": read.headers["etag"] if read.status_code == 200 else '"1"'}  # no such session: any
 
 
 async def enrolled_factory(registry: httpx.AsyncClient, profile: dict[str, Any], enroll: bool = True) -> str:
@@ -129,11 +134,13 @@ async def with_five_supervisors(stack: TrainingStack) -> str:
 
 
 async def put(stack: TrainingStack, path: str, body: dict[str, Any], headers: dict[str, str] = PROGRAMME) -> Any:
-    return await stack.training.put(path, json=body, headers=headers)
+    """A change of a session, at its latest version unless `headers` names one."""
+    return await stack.training.put(path, json=body, headers=await stack.read_at(path) | headers)
 
 
 async def post(stack: TrainingStack, path: str, body: dict[str, Any] | None = None, headers=PROGRAMME) -> Any:
-    return await stack.training.post(path, json=body, headers=headers)
+    """A change of a session, at its latest version unless `headers` names one."""
+    return await stack.training.post(path, json=body, headers=await stack.read_at(path) | headers)
 
 
 async def delivered(stack: TrainingStack) -> str:
@@ -147,6 +154,23 @@ async def delivered(stack: TrainingStack) -> str:
     response = await post(stack, f"{base}/deliver")
     assert response.status_code == 200, response.text
     return session_id
+
+
+def every_change(stack: TrainingStack, session_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    base = f"/sessions/{session_id}"
+    return [
+        (
+            "POST",
+            f"{base}/participants",
+            {"participant_id": "SS-S-009", "factory_id": stack.saigon_stitch, "role": "supervisor", "sex": "female"},
+        ),
+        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}),
+        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 60}),
+        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 4}),
+        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "the trainer is needed in Hanoi"}),
+        ("POST", f"{base}/deliver", None),
+        ("POST", f"{base}/cancel", {"reason": "typhoon warning"}),
+    ]
 
 
 # --- the whole course of a session ------------------------------------------------------------
@@ -369,8 +393,9 @@ async def test_a_retried_request_with_the_same_idempotency_key_changes_nothing(s
         "sex": "female",
     }
     path = f"/sessions/{session_id}/participants"
-    once = await stack.training.post(path, json=participant, headers=PROGRAMME | key)
-    again = await stack.training.post(path, json=participant, headers=PROGRAMME | key)
+    read = PROGRAMME | key | {"If-Match": first.headers["etag"]}
+    once = await stack.training.post(path, json=participant, headers=read)
+    again = await stack.training.post(path, json=participant, headers=read)
 
     assert once.status_code == again.status_code == 201 and again.json()["version"] == 2
     listed = await stack.training.get("/sessions", headers=PROGRAMME)
@@ -390,20 +415,7 @@ async def test_only_programme_staff_write_and_nobody_else_reads_but_the_sessions
         "brand": bearer(Audience.BRAND, "BR-0001"),
         "government": bearer(Audience.GOVERNMENT, "VN"),
     }
-    writes = [
-        ("POST", "/sessions", SST | {"factory_ids": [stack.saigon_stitch]}),
-        (
-            "POST",
-            f"{base}/participants",
-            {"participant_id": "SS-S-9", "factory_id": stack.saigon_stitch, "role": "supervisor", "sex": "female"},
-        ),
-        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}),
-        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 100}),
-        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 5}),
-        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "x"}),
-        ("POST", f"{base}/deliver", None),
-        ("POST", f"{base}/cancel", {"reason": "x"}),
-    ]
+    writes = [("POST", "/sessions", SST | {"factory_ids": [stack.saigon_stitch]}), *every_change(stack, session_id)]
     for who, headers in outsiders.items():
         for method, path, body in writes:
             response = await stack.training.request(method, path, json=body, headers=headers)
@@ -447,3 +459,147 @@ async def test_the_session_directory_is_rebuilt_from_the_events(stack: TrainingS
     assert await directory.rebuild(stack.training_app.state.store) == 2
 
     assert (await stack.training.get("/sessions", headers=PROGRAMME)).json() == before
+
+
+# --- roles and country teams ------------------------------------------------------------------
+
+
+def staff(role: Role, country: str | None = None, subject: str = "trainer-lan") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(SETTINGS, Audience.PROGRAMME, country, subject=subject, role=role)}"}
+
+
+async def test_trainers_manage_only_their_country_teams_sessions(stack: TrainingStack) -> None:
+    session_id = await with_five_supervisors(stack)
+    before = (await stack.training.get(f"/sessions/{session_id}", headers=PROGRAMME)).json()
+    kh_assessor = staff(Role.ASSESSOR, "KH")
+    reviewer = staff(Role.QUALITY_REVIEWER)
+
+    other_country = await stack.schedule(SST | {"factory_ids": [stack.dong_nai]}, kh_assessor)
+    not_a_trainer = await stack.schedule(SST | {"factory_ids": [stack.dong_nai]}, reviewer)
+    assert other_country.status_code == 403 and "in VN: only its country team" in other_country.json()["detail"]
+    assert not_a_trainer.status_code == 403 and "you are a quality-reviewer" in not_a_trainer.json()["detail"]
+    for method, path, body in every_change(stack, session_id):
+        for who, headers, reason in [
+            ("a Cambodian assessor", kh_assessor, "in VN: only its country team may manage it; yours is KH's"),
+            ("a quality reviewer", reviewer, "you are a quality-reviewer"),
+        ]:
+            response = await stack.training.request(method, path, json=body, headers=headers | {"If-Match": '"6"'})
+            assert response.status_code == 403 and reason in response.json()["detail"], f"{who} {method} {path}"
+    # Programme staff of any role and country read every session.
+    for headers in (kh_assessor, reviewer):
+        assert (await stack.training.get(f"/sessions/{session_id}", headers=headers)).json() == before
+
+    for headers in (staff(Role.ASSESSOR, "VN"), staff(Role.COUNTRY_MANAGER, "VN"), staff(Role.ASSESSOR)):
+        scheduled = await stack.schedule(SST | {"factory_ids": [stack.dong_nai]}, headers)
+        assert scheduled.status_code == 201, scheduled.text
+        body = {"participant_id": "DN-S-101", "factory_id": stack.dong_nai, "role": "supervisor", "sex": "female"}
+        path = f"/sessions/{scheduled.json()['id']}/participants"
+        registered = await stack.training.post(path, json=body, headers=headers | {"If-Match": '"1"'})
+        assert registered.status_code == 201 and registered.json()["version"] == 2, registered.text
+    assert (await stack.training.get(f"/sessions/{session_id}", headers=PROGRAMME)).json() == before
+
+
+# --- If-Match and Idempotency-Key -------------------------------------------------------------
+
+
+async def test_every_change_of_a_session_needs_if_match(stack: TrainingStack) -> None:
+    session_id = await with_five_supervisors(stack)
+
+    for method, path, body in every_change(stack, session_id):
+        response = await stack.training.request(method, path, json=body, headers=PROGRAMME)
+        assert response.status_code == 428, f"{method} {path}: {response.status_code}"
+        assert "If-Match" in response.json()["detail"]
+
+    untouched = (await stack.training.get(f"/sessions/{session_id}", headers=PROGRAMME)).json()
+    assert untouched["version"] == 6 and untouched["status"] == "scheduled"
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_409_on_every_command(stack: TrainingStack) -> None:
+    session_id = (await stack.schedule(SST | {"factory_ids": [stack.saigon_stitch]})).json()["id"]
+    base = f"/sessions/{session_id}"
+    participant = {"participant_id": "SS-S-001", "factory_id": stack.saigon_stitch, "role": "supervisor"}
+    commands = [  # (method, path, the request, another request)
+        ("POST", f"{base}/participants", participant | {"sex": "female"}, participant | {"sex": "male"}),
+        ("PUT", f"{base}/attendance/{TUESDAY}", {"present": ["SS-S-001"]}, {"present": []}),
+        ("PUT", f"{base}/participants/SS-S-001/scores/pre", {"score": 40}, {"score": 50}),
+        ("PUT", f"{base}/participants/SS-S-001/feedback", {"rating": 4}, {"rating": 2}),
+        ("POST", f"{base}/reschedule", {"days": [TUESDAY], "reason": "Hanoi"}, {"days": [TUESDAY], "reason": "ill"}),
+    ]
+    for method, path, asked, other in commands:
+        key = {"Idempotency-Key": str(uuid.uuid4())} | await stack.read_at(path)
+        first = await stack.training.request(method, path, json=asked, headers=PROGRAMME | key)
+        retry = await stack.training.request(method, path, json=asked, headers=PROGRAMME | key)
+        reused = await stack.training.request(method, path, json=other, headers=PROGRAMME | key)
+
+        assert first.status_code in (200, 201), f"{method} {path}: {first.text}"
+        assert (retry.status_code, retry.json()) == (first.status_code, first.json()), f"{method} {path}"
+        assert reused.status_code == 409, f"{method} {path}: {reused.status_code}"
+        assert "was already used for a different request" in reused.json()["detail"]
+
+    deliver = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": '"6"'}
+    delivered = await stack.training.post(f"{base}/deliver", headers=PROGRAMME | deliver)
+    again = await stack.training.post(f"{base}/deliver", headers=PROGRAMME | deliver)
+    assert delivered.status_code == again.status_code == 200 and again.json()["version"] == 7
+
+    other = (await stack.schedule(SST | {"factory_ids": [stack.dong_nai]})).json()["id"]
+    cancel = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": '"1"'}
+    cancelled = await post(stack, f"/sessions/{other}/cancel", {"reason": "venue closed"}, PROGRAMME | cancel)
+    retried = await post(stack, f"/sessions/{other}/cancel", {"reason": "venue closed"}, PROGRAMME | cancel)
+    reused = await post(stack, f"/sessions/{other}/cancel", {"reason": "trainer ill"}, PROGRAMME | cancel)
+    assert cancelled.status_code == retried.status_code == 200 and retried.json()["version"] == 2
+    assert reused.status_code == 409 and "Idempotency-Key" in reused.json()["detail"]
+
+
+# --- what a hidden session answers --------------------------------------------------------------
+
+
+async def test_a_session_of_other_factories_answers_exactly_as_a_missing_one(stack: TrainingStack) -> None:
+    session_id = await with_five_supervisors(stack)
+    stranger = bearer(Audience.FACTORY, await enrolled_factory(stack.registry, HAI_PHONG))
+
+    for suffix in ("", "/history"):
+        hidden = await stack.training.get(f"/sessions/{session_id}{suffix}", headers=stranger)
+        missing = await stack.training.get(f"/sessions/TS-NOSUCHTHING{suffix}", headers=stranger)
+        assert (hidden.status_code, hidden.json()) == (404, {"detail": f"no training session {session_id}"})
+        assert (missing.status_code, missing.json()) == (404, {"detail": "no training session TS-NOSUCHTHING"})
+        # Brands and governments never read sessions here: 403 whether it exists or not.
+        for outsider in (bearer(Audience.BRAND, "BR-0001"), bearer(Audience.GOVERNMENT, "VN")):
+            for path in (f"/sessions/{session_id}{suffix}", f"/sessions/TS-NOSUCHTHING{suffix}"):
+                assert (await stack.training.get(path, headers=outsider)).status_code == 403
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+async def test_a_sessions_history_says_what_changed_when_and_by_whom_to_those_who_read_it(
+    stack: TrainingStack,
+) -> None:
+    session_id = await delivered(stack)
+    path = f"/sessions/{session_id}/history"
+
+    record = (await stack.training.get(path, headers=PROGRAMME)).json()
+    assert [c["type"].split(".")[-2] for c in record] == [
+        "session-scheduled",
+        *["participant-registered"] * 5,
+        "attendance-recorded",
+        "attendance-recorded",
+        "delivered",
+    ]
+    assert [c["version"] for c in record] == list(range(1, 10))
+    assert {c["actor"] for c in record} == {"programme:assessor-sokha"}
+    assert record[1]["data"]["participant_id"] == "SS-S-001" and record[-1]["data"]["registered"] == 5
+    assert (await stack.training.get(path, headers=staff(Role.QUALITY_REVIEWER, "KH"))).json() == record
+
+    # Dong Nai reads the session's own changes and its own two people, none of Saigon Stitch's.
+    dong_nai = await stack.training.get(path, headers=bearer(Audience.FACTORY, stack.dong_nai))
+    seen = dong_nai.json()
+    assert dong_nai.status_code == 200 and "SS-S-" not in dong_nai.text
+    assert [c["data"].get("participant_id") for c in seen if "participant-registered" in c["type"]] == [
+        "DN-S-101",
+        "DN-S-102",
+    ]
+    assert [c["version"] for c in seen] == list(range(1, len(seen) + 1))  # no gap says how many others had
+    assert {c["actor"] for c in seen} == {"programme"}
+    attendance = [c["data"] for c in seen if "attendance-recorded" in c["type"]]
+    assert attendance == [{"day": TUESDAY}, {"day": WEDNESDAY}]
+    assert seen[-1]["data"] == {"course_code": "SST", "first_day": TUESDAY, "last_day": WEDNESDAY, "hours": 16}

@@ -17,6 +17,10 @@ class InvalidRequest(ValueError):
     """The request is malformed in a way the schema cannot say (HTTP 422)."""
 
 
+class PreconditionRequired(Exception):
+    """A change of an existing resource came without If-Match: which version it was read at (HTTP 428)."""
+
+
 class IdempotencyKeyReused(IllegalStep):
     """The caller sent an Idempotency-Key it already used, with a different request (HTTP 409)."""
 

@@ -144,15 +144,18 @@ async def _update(conn: AsyncConnection, event: Envelope, factory_id: str, **val
     )
 
 
+def unknown_factory(factory_id: str) -> NotFound:
+    """What a service answers of a factory it has not heard of (and of one out of the caller's reach)."""
+    return NotFound(f"no factory {factory_id} is known here (yet: the registry's events may still be on their way)")
+
+
 async def known_factory(engine: AsyncEngine, factory_id: str) -> KnownFactory:
     """The factory as this service knows it (following merges); NotFound if it never heard of it."""
     async with engine.connect() as conn:
         for _ in range(10):  # merges can chain; each hop is one lookup
             row = (await conn.execute(sa.select(known_factories).where(known_factories.c.id == factory_id))).first()
             if row is None:
-                raise NotFound(
-                    f"no factory {factory_id} is known here (yet: the registry's events may still be on their way)"
-                )
+                raise unknown_factory(factory_id)
             if row.merged_into is None:
                 package = fr.ServicePackage(row.service_package) if row.service_package else None
                 return KnownFactory(

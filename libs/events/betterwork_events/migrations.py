@@ -128,6 +128,23 @@ def create_consumer_offsets(op: Operations) -> None:
     )
 
 
+def create_command_requests(op: Operations) -> None:
+    """What each command sent with an Idempotency-Key did, for its retries (see commands.py)."""
+    op.execute(
+        """
+        CREATE TABLE command_requests (
+            key            uuid PRIMARY KEY,
+            fingerprint    text NOT NULL,
+            aggregate_id   text NOT NULL,
+            stream_id      text NOT NULL,
+            first_version  integer NOT NULL,
+            last_version   integer NOT NULL,
+            recorded_at    timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+
+
 def package_config(migrations_dir: Path, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))

@@ -68,6 +68,17 @@ class Appended:
     position: int = 0  # the global position of the last of these events
 
 
+@dataclass(frozen=True)
+class FirstRequest:
+    """What a command with an Idempotency-Key did, kept to answer its retries (see commands.py)."""
+
+    fingerprint: str  # of what was asked: a retry must ask the same
+    aggregate_id: str
+    stream_id: str
+    first_version: int  # the versions its events took
+    last_version: int
+
+
 @dataclass(frozen=True, order=True)
 class Checkpoint:
     """A place in the global order: (transaction id, position), both increasing."""
@@ -109,6 +120,13 @@ _LOAD = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version"
 _STREAM_OF = "SELECT stream_id FROM events WHERE event_id = $1"
 _APPENDED_BEFORE = (
     "SELECT stream_id, max(version), max(position) FROM events WHERE event_id = any($1::uuid[]) GROUP BY stream_id"
+)
+_FIRST_REQUEST = sa.text(
+    "SELECT fingerprint, aggregate_id, stream_id, first_version, last_version FROM command_requests WHERE key = :key"
+)
+_REMEMBER_REQUEST = sa.text(
+    "INSERT INTO command_requests (key, fingerprint, aggregate_id, stream_id, first_version, last_version) "
+    "VALUES (:key, :fingerprint, :aggregate_id, :stream_id, :first_version, :last_version)"
 )
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
 # Two-key form: its own lock space, apart from the relay's and the migrations' one-key locks.
@@ -267,6 +285,15 @@ class EventStore:
         if error.constraint_name == "events_stream_version_key":
             raise VersionConflict(stream_id, expected_version, await conn.fetchval(_VERSION, stream_id)) from None
         raise error
+
+    async def first_request(self, connection: AsyncConnection, key: UUID) -> FirstRequest | None:
+        """What the command first sent with this key did, if it was sent before (in `claim`'s transaction)."""
+        row = (await connection.execute(_FIRST_REQUEST, {"key": key})).first()
+        return FirstRequest(*row) if row is not None else None
+
+    async def remember_request(self, connection: AsyncConnection, key: UUID, first: FirstRequest) -> None:
+        """Keep what a command did under its key, in the transaction of its append."""
+        await connection.execute(_REMEMBER_REQUEST, {"key": key, **vars(first)})
 
     async def stream_of(self, event_id: UUID) -> str | None:
         """The stream an event was appended to, if it was (to recognise a retried command early)."""

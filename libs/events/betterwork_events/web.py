@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,9 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from betterwork_events.auth import Principal, TokenVerifier
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenVerifier
+from betterwork_events.commands import CommandRequest
 from betterwork_events.consumer import ProjectionRunner
-from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound
+from betterwork_events.errors import Forbidden, IllegalStep, InvalidRequest, NotFound, PreconditionRequired
 from betterwork_events.factories import REFERENCE_CONSUMER, FactoryReference
 from betterwork_events.kafka import events_topic
 from betterwork_events.openapi import document_every_answer
@@ -177,19 +178,18 @@ def expected_version(if_match: str | None) -> int | None:
     return int(etag.group(2))
 
 
-def required_version(if_match: IfMatch = None) -> int:
-    """FastAPI dependency of a change to an existing aggregate: the version the caller read, which
-    it must name, so that no one's change is overwritten unseen (428 without If-Match)."""
+def read_version(if_match: IfMatch = None) -> int:
+    """FastAPI dependency of a change of an existing resource: the version its caller read (If-Match),
+    required (428 without it) so that nobody overwrites a change they have not seen."""
     version = expected_version(if_match)
     if version is None:
-        raise HTTPException(428, 'send If-Match with the ETag you read (e.g. "3"), so no change is overwritten unseen')
+        raise PreconditionRequired(
+            'send If-Match with the ETag you read (e.g. "3"), so that no change is overwritten unseen'
+        )
     return version
 
 
-ExpectedVersion = Annotated[int, Depends(required_version)]
-IF_MATCH_REQUIRED: dict[int | str, dict[str, object]] = {
-    428: {"model": Problem, "description": "If-Match is missing: this is changed only by who read its latest version"}
-}
+ReadVersion = Annotated[int, Depends(read_version)]
 
 
 def create_engine(settings: CommonSettings) -> AsyncEngine:
@@ -362,11 +362,12 @@ def add_error_handlers(app: FastAPI) -> None:
         return respond
 
     app.add_exception_handler(VersionConflict, handler(409))
-    app.add_exception_handler(IllegalStep, handler(409))
+    app.add_exception_handler(IllegalStep, handler(409))  # IdempotencyKeyReused among them
     app.add_exception_handler(StreamNotFound, handler(404))
     app.add_exception_handler(NotFound, handler(404))
     app.add_exception_handler(Forbidden, handler(403))
     app.add_exception_handler(InvalidRequest, handler(422))
+    app.add_exception_handler(PreconditionRequired, handler(428))
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(asyncpg.PostgresError, database_error)  # the store's appends use asyncpg directly
@@ -438,6 +439,24 @@ async def database_error(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": "text may not contain the NUL character (\\u0000)"}, status_code=422)
     log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def command_request(
+    principal: CurrentPrincipal, request: Request, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+) -> CommandRequest:
+    """FastAPI dependency: the command a request sends, for the command runner (commands.py). Its name
+    is the route's, so an Idempotency-Key reused on another route is a different request."""
+    route = request.scope.get("route")
+    return CommandRequest(
+        name=f"{request.method} {getattr(route, 'path', request.url.path)}",
+        context=command_context(principal, request),
+        expected_version=expected_version(if_match),
+        idempotency_key=idempotency_key,
+        path=dict(request.path_params),
+    )
+
+
+IncomingCommand = Annotated[CommandRequest, Depends(command_request)]
 
 
 def command_context(principal: Principal, request: Request) -> CommandContext:

@@ -1,32 +1,44 @@
 """REST commands of the assessment service. Routes validate, authorize, call a handler: no more.
 
-Programme staff schedule, assess, review and verify. A factory's users see their own published
-reports and work their improvement plan; nothing else. An assessment that is not published yet
-does not exist for them (404, never 403): its planned date must not leak, not even by a hint.
+Who may do what is decided in policy.py (the dependencies the routes take); what each audience
+reads, in views.py. The public transparency record needs no sign-in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
+from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
 from betterwork_events.contracts.assessment import Attachment, Result
 from betterwork_events.countries import today_in
 from betterwork_events.errors import NotFound
 from betterwork_events.history import Change
-from betterwork_events.store import EventStore
 from betterwork_events.web import Command, IfMatch, Problem, command_context, expected_version
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from pydantic import Field
 
 from assessment import handlers, policy
-from assessment.domain import Assessment, NewFinding, Status
+from assessment.domain import Assessment, AssessmentEvent, NewFinding
+from assessment.policy import store
 from assessment.tool import tool
-from assessment.zero_tolerance import CaseStatus, ZeroToleranceCase
+from assessment.views import (
+    AssessmentSummary,
+    AssessmentView,
+    ToolView,
+    TransparencyList,
+    TransparencyRecord,
+    ZeroToleranceCaseView,
+    assessment_view,
+    summary_view,
+)
+from assessment.zero_tolerance import ZeroToleranceCase, ZeroToleranceEvent
 
 router = APIRouter(route_class=TokenFirstRoute)
+
+MOST_PER_PAGE = 100  # factories in one page of the public list
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 
@@ -95,116 +107,7 @@ class EscalationRequest(Command):
     escalated_on: dt.date
 
 
-class ZeroToleranceCaseView(BaseModel):
-    """Programme staff only: the protocol's record of one zero-tolerance issue."""
-
-    assessment_id: str
-    question_id: str
-    factory_id: str
-    raised_at: dt.datetime
-    status: CaseStatus
-    overdue: bool = Field(description="Unacknowledged for longer than the protocol allows (24 hours)")
-    acknowledged_by: str | None
-    acknowledged_at: dt.datetime | None
-    escalated_by: str | None
-    escalated_to: str | None
-    action_taken: str | None
-    escalated_on: dt.date | None
-    version: int
-
-    @classmethod
-    def of(cls, case: ZeroToleranceCase) -> ZeroToleranceCaseView:
-        fields = {name: getattr(case, name) for name in cls.model_fields if name != "overdue"}
-        return cls(**fields, overdue=case.overdue(dt.datetime.now(dt.UTC)))
-
-
-class FindingView(BaseModel):
-    question_id: str
-    compliance_point_id: str
-    result: Result
-    evidence: str
-    attachments: list[Attachment]
-    remediation: str
-    rejection: str | None
-
-
-class ActionView(BaseModel):
-    id: str
-    question_id: str
-    what: str
-    who: str
-    due_on: dt.date
-    done: bool
-    overdue: bool
-    progress: list[str]
-
-
-class AssessmentView(BaseModel):
-    id: str
-    factory_id: str
-    country: str
-    tool_version: str
-    status: Status
-    planned_date: dt.date | None = Field(description="Only programme staff see it")
-    assessors: list[str]
-    started_on: dt.date | None
-    published_on: dt.date | None
-    findings: list[FindingView]
-    review_comments: list[str]
-    improvement_actions: list[ActionView]
-    public_response: str | None
-    version: int
-
-    @classmethod
-    def of(cls, a: Assessment, principal: Principal, today: dt.date) -> AssessmentView:
-        programme = principal.audience is Audience.PROGRAMME
-        return cls(
-            id=a.id,
-            factory_id=a.factory_id,
-            country=a.country,
-            tool_version=a.tool_version,
-            status=a.status,
-            planned_date=a.planned_date if programme else None,
-            assessors=list(a.assessors) if programme else [],
-            started_on=a.started_on,
-            published_on=a.published_on,
-            findings=[FindingView(**f.__dict__) for f in a.findings.values()],
-            review_comments=a.review_comments if programme else [],
-            improvement_actions=[ActionView(**{**x.__dict__, "overdue": x.overdue(today)}) for x in a.actions.values()],
-            public_response=a.public_response,
-            version=a.version,
-        )
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def store(request: Request) -> EventStore:
-    return request.app.state.store
-
-
-def programme_only(principal: Principal, what: str) -> None:
-    if principal.audience is not Audience.PROGRAMME:
-        raise forbidden(f"only programme staff may {what}")
-
-
-async def readable(request: Request, principal: Principal, assessment_id: str) -> Assessment:
-    """The assessment if the caller may see it; to a factory that may not, it does not exist.
-
-    Brands and governments are refused (403) before anything is looked up, so whether the
-    assessment exists is not theirs to learn either."""
-    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
-        raise forbidden("brands and governments read published reports through the gateway, not here")
-    assessment = await handlers.load_assessment(store(request), assessment_id)
-    if principal.audience is Audience.PROGRAMME:
-        return assessment
-    if (
-        principal.audience is Audience.FACTORY
-        and principal.scope == assessment.factory_id
-        and assessment.status is Status.PUBLISHED
-    ):
-        return assessment
-    raise NotFound(f"no assessment {assessment_id}")
 
 
 def version_of(if_match: str | None, required: bool = False) -> int | None:
@@ -219,34 +122,38 @@ def version_of(if_match: str | None, required: bool = False) -> int | None:
 
 def respond(assessment: Assessment, principal: Principal, response: Response) -> AssessmentView:
     response.headers["ETag"] = f'"{assessment.version}"'
-    return AssessmentView.of(assessment, principal, today_in(assessment.country))
+    return assessment_view(assessment, principal, today_in(assessment.country))
 
 
-async def programme_step(
+async def step(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Principal,
     response: Response,
-    assessment_id: str,
-    if_match: str | None,
-    what: str,
-    decide: Any,
+    assessment: Assessment,
+    expected: int | None,
+    decide: Callable[[Assessment], list[AssessmentEvent]],
 ) -> AssessmentView:
-    programme_only(principal, what)
-    assessment = await handlers.change_assessment(
-        store(request), assessment_id, version_of(if_match), decide, command_context(principal, request)
+    """A step on an assessment the policy gave the caller (`assessment`, as loaded to authorize)."""
+    changed = await handlers.change_assessment(
+        store(request), assessment.id, expected, decide, command_context(principal, request), assessment
     )
-    return respond(assessment, principal, response)
+    return respond(changed, principal, response)
 
 
-async def improvement_step(
-    request: Request, principal: CurrentPrincipal, response: Response, assessment_id: str, decide: Any
-) -> AssessmentView:
-    """Steps of the improvement plan: the factory's own users, or programme staff."""
-    read = await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
-    assessment = await handlers.change_assessment(
-        store(request), assessment_id, None, decide, command_context(principal, request), read
+async def zero_tolerance_step(
+    request: Request,
+    principal: Principal,
+    response: Response,
+    assessment: Assessment,
+    question_id: str,
+    expected: int | None,
+    decide: Callable[[ZeroToleranceCase], list[ZeroToleranceEvent]],
+) -> ZeroToleranceCaseView:
+    case = await handlers.change_zero_tolerance_case(
+        store(request), assessment.id, question_id, expected, decide, command_context(principal, request)
     )
-    return respond(assessment, principal, response)
+    response.headers["ETag"] = f'"{case.version}"'
+    return ZeroToleranceCaseView.of(case)
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -261,16 +168,16 @@ async def improvement_step(
 )
 async def schedule(
     body: ScheduleRequest,
-    principal: CurrentPrincipal,
+    principal: policy.Scheduler,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> AssessmentView:
-    """Schedule an unannounced assessment of an enrolled factory."""
-    programme_only(principal, "schedule assessments")
+    """Schedule an unannounced assessment of an enrolled factory (assessors of its country team)."""
+    factory = await policy.team_factory(principal, request, body.factory_id, "schedule its assessments")
     assessment = await handlers.schedule_assessment(
         store(request),
-        body.factory_id,
+        factory,
         body.planned_date,
         tuple(body.assessors),
         command_context(principal, request),
@@ -280,51 +187,47 @@ async def schedule(
     return respond(assessment, principal, response)
 
 
-@router.get("/assessments", tags=["assessments"])
+@router.get("/assessments", response_model=list[AssessmentSummary], tags=["assessments"])
 async def list_assessments(
-    principal: CurrentPrincipal, request: Request, factory_id: str | None = None
-) -> list[dict[str, Any]]:
-    """Programme staff: every assessment. A factory's users: their own published reports."""
-    if principal.audience is Audience.FACTORY:
-        rows = await handlers.list_assessments(store(request), principal.scope, published_only=True)
-        return [{k: v for k, v in row.items() if k != "planned_date"} for row in rows]
-    programme_only(principal, "list assessments")
-    return await handlers.list_assessments(store(request), factory_id, published_only=False)
+    listing: policy.ReadableListing, principal: CurrentPrincipal, request: Request
+) -> list[AssessmentSummary]:
+    """Programme staff: every assessment (`factory_id`: of one factory). A factory's users: their own published reports."""
+    rows = await handlers.list_assessments(store(request), listing.factory_id, listing.published_only)
+    return [summary_view(row, principal) for row in rows]
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentView, tags=["assessments"])
 async def get_assessment(
-    assessment_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    assessment: policy.ReadableAssessment, principal: CurrentPrincipal, response: Response
 ) -> AssessmentView:
-    return respond(await readable(request, principal, assessment_id), principal, response)
+    return respond(assessment, principal, response)
 
 
 @router.get("/assessments/{assessment_id}/history", response_model=list[Change], tags=["assessments"])
-async def assessment_history(assessment_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+async def assessment_history(
+    assessment: policy.ReadableAssessment, disclosure: policy.HistoryDisclosure, request: Request
+) -> list[Change]:
     """Every change, oldest first, with when and by whom. A factory reads its own published
     assessment's, and of it only the visit, the report and the improvement plan."""
-    await readable(request, principal, assessment_id)  # brands and governments: 403; other factories: 404
-    disclosure = None if principal.audience is Audience.PROGRAMME else policy.FACTORY_HISTORY
-    return await handlers.assessment_history(store(request), assessment_id, disclosure)
+    return await handlers.assessment_history(store(request), assessment.id, disclosure)
 
 
 @router.post("/assessments/{assessment_id}/cancel", response_model=AssessmentView, tags=["assessments"])
 async def cancel(
-    assessment_id: str,
+    assessment: policy.ToCancel,
     body: ReasonRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentView:
-    return await programme_step(
-        request, principal, response, assessment_id, if_match, "cancel assessments", lambda a: a.cancel(body.reason)
-    )
+    """Call the visit off (the country manager)."""
+    return await step(request, principal, response, assessment, version_of(if_match), lambda a: a.cancel(body.reason))
 
 
 @router.post("/assessments/{assessment_id}/start", response_model=AssessmentView, tags=["assessments"])
 async def start(
-    assessment_id: str,
+    assessment: policy.ToAssess,
     body: StartRequest,
     principal: CurrentPrincipal,
     request: Request,
@@ -332,13 +235,12 @@ async def start(
     if_match: IfMatch = None,
 ) -> AssessmentView:
     """The assessors arrived at the factory."""
-    return await programme_step(
+    return await step(
         request,
         principal,
         response,
-        assessment_id,
-        if_match,
-        "assess",
+        assessment,
+        version_of(if_match),
         lambda a: a.start(body.started_on, today_in(a.country)),
     )
 
@@ -355,7 +257,7 @@ IF_MATCH_REQUIRED: dict[int | str, dict[str, Any]] = {
     responses=IF_MATCH_REQUIRED,
 )
 async def record_finding(
-    assessment_id: str,
+    assessment: policy.ToAssess,
     question_id: str,
     body: FindingRequest,
     principal: CurrentPrincipal,
@@ -364,18 +266,15 @@ async def record_finding(
     if_match: IfMatch = None,
 ) -> AssessmentView:
     """Record or amend the finding for one question (If-Match required: two assessors never overwrite each other)."""
-    programme_only(principal, "record findings")
-    expected = version_of(if_match, required=True)
-    assessment = await handlers.change_assessment(
-        store(request),
-        assessment_id,
-        expected,
-        lambda a: a.record_finding(
-            handlers.tool_of(a), question_id, body.result, body.evidence, tuple(body.attachments)
-        ),
-        command_context(principal, request),
+    finding = NewFinding(question_id, body.result, body.evidence, tuple(body.attachments))
+    return await step(
+        request,
+        principal,
+        response,
+        assessment,
+        version_of(if_match, required=True),
+        lambda a: a.record_findings(handlers.tool_of(a), [finding]),
     )
-    return respond(assessment, principal, response)
 
 
 @router.post(
@@ -385,7 +284,7 @@ async def record_finding(
     responses=IF_MATCH_REQUIRED,
 )
 async def record_findings(
-    assessment_id: str,
+    assessment: policy.ToAssess,
     body: FindingsRequest,
     principal: CurrentPrincipal,
     request: Request,
@@ -394,63 +293,67 @@ async def record_findings(
 ) -> AssessmentView:
     """Record or amend the findings of several questions at once, all or none (If-Match required):
     what a tablet sends when it syncs a section, in one round trip instead of one per question."""
-    programme_only(principal, "record findings")
-    expected = version_of(if_match, required=True)
     findings = [f.new() for f in body.findings]
-    assessment = await handlers.change_assessment(
-        store(request),
-        assessment_id,
-        expected,
+    return await step(
+        request,
+        principal,
+        response,
+        assessment,
+        version_of(if_match, required=True),
         lambda a: a.record_findings(handlers.tool_of(a), findings),
-        command_context(principal, request),
     )
-    return respond(assessment, principal, response)
 
 
 @router.post("/assessments/{assessment_id}/submit", response_model=AssessmentView, tags=["review"])
 async def submit(
-    assessment_id: str, principal: CurrentPrincipal, request: Request, response: Response, if_match: IfMatch = None
+    assessment: policy.ToAssess,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssessmentView:
     """Send the assessment to quality review; every question needs a finding."""
-    return await programme_step(
-        request, principal, response, assessment_id, if_match, "submit", lambda a: a.submit(handlers.tool_of(a))
+    return await step(
+        request, principal, response, assessment, version_of(if_match), lambda a: a.submit(handlers.tool_of(a))
     )
 
 
 @router.post("/assessments/{assessment_id}/return", response_model=AssessmentView, tags=["review"])
 async def return_for_changes(
-    assessment_id: str,
+    assessment: policy.ToReview,
     body: CommentsRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentView:
-    return await programme_step(
-        request, principal, response, assessment_id, if_match, "review", lambda a: a.return_for_changes(body.comments)
+    return await step(
+        request, principal, response, assessment, version_of(if_match), lambda a: a.return_for_changes(body.comments)
     )
 
 
 @router.post("/assessments/{assessment_id}/approve", response_model=AssessmentView, tags=["review"])
 async def approve(
-    assessment_id: str, principal: CurrentPrincipal, request: Request, response: Response, if_match: IfMatch = None
+    assessment: policy.ToReview,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssessmentView:
-    """Approve after quality review; the reviewer must not be one of the assessors."""
-    return await programme_step(
-        request, principal, response, assessment_id, if_match, "review", lambda a: a.approve(principal.subject)
+    """Approve after quality review: never by one of the assessors, nor by whoever recorded a finding."""
+    return await step(
+        request, principal, response, assessment, version_of(if_match), lambda a: a.approve(principal.subject)
     )
 
 
 @router.post("/assessments/{assessment_id}/publish", response_model=AssessmentView, tags=["review"])
 async def publish(
-    assessment_id: str, body: PublishRequest, principal: CurrentPrincipal, request: Request, response: Response
+    assessment: policy.ToReview, body: PublishRequest, principal: CurrentPrincipal, request: Request, response: Response
 ) -> AssessmentView:
     """Publish the report: emits AssessmentCompleted with its non-compliance summary."""
-    programme_only(principal, "publish reports")
-    assessment = await handlers.publish_assessment(
-        store(request), assessment_id, body.published_on, command_context(principal, request)
-    )
-    return respond(assessment, principal, response)
+    context = command_context(principal, request)
+    published = await handlers.publish_assessment(store(request), assessment, body.published_on, context)
+    return respond(published, principal, response)
 
 
 @router.post(
@@ -459,7 +362,7 @@ async def publish(
     tags=["improvement plan"],
 )
 async def add_action(
-    assessment_id: str,
+    assessment: policy.ImprovableAssessment,
     question_id: str,
     body: ActionRequest,
     principal: CurrentPrincipal,
@@ -468,11 +371,12 @@ async def add_action(
 ) -> AssessmentView:
     """Plan an improvement action for a non-compliant finding."""
     action_id = uuid.uuid4().hex[:12]
-    return await improvement_step(
+    return await step(
         request,
         principal,
         response,
-        assessment_id,
+        assessment,
+        None,
         lambda a: a.add_improvement_action(action_id, question_id, body.what, body.who, body.due_on),
     )
 
@@ -483,15 +387,15 @@ async def add_action(
     tags=["improvement plan"],
 )
 async def report_progress(
-    assessment_id: str,
+    assessment: policy.ImprovableAssessment,
     action_id: str,
     body: ProgressRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
 ) -> AssessmentView:
-    return await improvement_step(
-        request, principal, response, assessment_id, lambda a: a.report_progress(action_id, body.note, body.done)
+    return await step(
+        request, principal, response, assessment, None, lambda a: a.report_progress(action_id, body.note, body.done)
     )
 
 
@@ -501,7 +405,7 @@ async def report_progress(
     tags=["improvement plan"],
 )
 async def mark_remediated(
-    assessment_id: str,
+    assessment: policy.ImprovableAssessment,
     question_id: str,
     body: NoteRequest,
     principal: CurrentPrincipal,
@@ -509,8 +413,8 @@ async def mark_remediated(
     response: Response,
 ) -> AssessmentView:
     """The factory says the non-compliance is put right; programme staff then verify or reject."""
-    return await improvement_step(
-        request, principal, response, assessment_id, lambda a: a.mark_remediated(question_id, body.note)
+    return await step(
+        request, principal, response, assessment, None, lambda a: a.mark_remediated(question_id, body.note)
     )
 
 
@@ -520,16 +424,10 @@ async def mark_remediated(
     tags=["improvement plan"],
 )
 async def verify(
-    assessment_id: str, question_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    assessment: policy.ToVerify, question_id: str, principal: CurrentPrincipal, request: Request, response: Response
 ) -> AssessmentView:
-    return await programme_step(
-        request,
-        principal,
-        response,
-        assessment_id,
-        None,
-        "verify remediation",
-        lambda a: a.verify_remediation(question_id, principal.subject),
+    return await step(
+        request, principal, response, assessment, None, lambda a: a.verify_remediation(question_id, principal.subject)
     )
 
 
@@ -539,32 +437,28 @@ async def verify(
     tags=["improvement plan"],
 )
 async def reject(
-    assessment_id: str,
+    assessment: policy.ToVerify,
     question_id: str,
     body: ReasonRequest,
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
 ) -> AssessmentView:
-    return await programme_step(
-        request,
-        principal,
-        response,
-        assessment_id,
-        None,
-        "verify remediation",
-        lambda a: a.reject_remediation(question_id, body.reason),
+    return await step(
+        request, principal, response, assessment, None, lambda a: a.reject_remediation(question_id, body.reason)
     )
 
 
 @router.post("/assessments/{assessment_id}/public-response", response_model=AssessmentView, tags=["public reporting"])
 async def respond_publicly(
-    assessment_id: str, body: ResponseRequest, principal: CurrentPrincipal, request: Request, response: Response
+    assessment: policy.ImprovableAssessment,
+    body: ResponseRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
 ) -> AssessmentView:
-    """The factory's response, shown beside its public transparency record."""
-    return await improvement_step(
-        request, principal, response, assessment_id, lambda a: a.respond_publicly(body.response)
-    )
+    """The factory's response, shown beside this cycle in its public transparency record."""
+    return await step(request, principal, response, assessment, None, lambda a: a.respond_publicly(body.response))
 
 
 @router.get(
@@ -573,10 +467,9 @@ async def respond_publicly(
     tags=["zero tolerance"],
 )
 async def zero_tolerance_cases(
-    assessment_id: str, principal: CurrentPrincipal, request: Request
+    assessment_id: str, principal: policy.DeskReader, request: Request
 ) -> list[ZeroToleranceCaseView]:
     """Programme staff: each zero-tolerance issue the assessment raised and where its protocol stands."""
-    programme_only(principal, "read zero-tolerance cases")
     return [ZeroToleranceCaseView.of(c) for c in await handlers.zero_tolerance_cases(store(request), assessment_id)]
 
 
@@ -586,20 +479,22 @@ async def zero_tolerance_cases(
     tags=["zero tolerance"],
 )
 async def acknowledge_zero_tolerance(
-    assessment_id: str, question_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    assessment: policy.ToEscalate,
+    question_id: str,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
 ) -> ZeroToleranceCaseView:
-    """A country programme manager takes charge of the issue (once: a second acknowledgement is a 409)."""
-    programme_only(principal, "acknowledge zero-tolerance issues")
-    case = await handlers.change_zero_tolerance_case(
-        store(request),
-        assessment_id,
+    """The country manager takes charge of the issue (once: a second acknowledgement is a 409)."""
+    return await zero_tolerance_step(
+        request,
+        principal,
+        response,
+        assessment,
         question_id,
         None,
         lambda c: c.acknowledge(principal.subject, dt.datetime.now(dt.UTC)),
-        command_context(principal, request),
     )
-    response.headers["ETag"] = f'"{case.version}"'
-    return ZeroToleranceCaseView.of(case)
 
 
 @router.post(
@@ -609,7 +504,7 @@ async def acknowledge_zero_tolerance(
     responses=IF_MATCH_REQUIRED,
 )
 async def escalate_zero_tolerance(
-    assessment_id: str,
+    assessment: policy.ToEscalate,
     question_id: str,
     body: EscalationRequest,
     principal: CurrentPrincipal,
@@ -617,39 +512,48 @@ async def escalate_zero_tolerance(
     response: Response,
     if_match: IfMatch = None,
 ) -> ZeroToleranceCaseView:
-    """Record who the acknowledged issue went to, when, and what was done (If-Match required)."""
-    programme_only(principal, "escalate zero-tolerance issues")
-    case = await handlers.change_zero_tolerance_case(
-        store(request),
-        assessment_id,
+    """Record who the acknowledged issue went to, when, and what was done (the country manager; If-Match required)."""
+    return await zero_tolerance_step(
+        request,
+        principal,
+        response,
+        assessment,
         question_id,
         version_of(if_match, required=True),
         lambda c: c.escalate(
             principal.subject, body.escalated_to, body.action_taken, body.escalated_on, today_in(c.country)
         ),
-        command_context(principal, request),
     )
-    response.headers["ETag"] = f'"{case.version}"'
-    return ZeroToleranceCaseView.of(case)
 
 
-@router.get("/tools/{version}", tags=["assessment tool"])
-async def get_tool(version: str, principal: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/tools/{version}", response_model=ToolView, tags=["assessment tool"])
+async def get_tool(version: str, principal: CurrentPrincipal) -> ToolView:
     """An assessment tool version: clusters, compliance points and questions with legal references."""
     try:
-        found = tool(version)
+        return ToolView.of(tool(version))
     except KeyError:
         raise NotFound(f"no assessment tool {version}") from None
-    return {
-        "version": found.version,
-        "clusters": [c.__dict__ for c in found.clusters],
-        "compliance_points": [p.__dict__ for p in found.compliance_points],
-        "questions": [q.__dict__ for q in found.questions],
-    }
 
 
-@router.get("/transparency/{factory_id}", tags=["public reporting"])
-async def transparency(factory_id: str, request: Request) -> dict[str, object]:
-    """The factory's public transparency record (no sign-in: it is public by design), replaced by
-    each newly published report."""
+# The public transparency record: no sign-in, it is public by design.
+
+
+@router.get("/transparency", response_model=TransparencyList, tags=["public reporting"])
+async def transparency_list(
+    request: Request,
+    name: Annotated[
+        str | None, Query(max_length=200, description="Part of the factory's name; any case or accents")
+    ] = None,
+    country: Annotated[str | None, Query(pattern="^[A-Z]{2}$", examples=["KH"])] = None,
+    limit: Annotated[int, Query(ge=1, le=MOST_PER_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1000, description="The next_cursor of the page before")] = None,
+) -> TransparencyList:
+    """The factories with a public transparency record, by name, a page at a time."""
+    return await handlers.transparency_list(store(request), name, country, cursor, limit)
+
+
+@router.get("/transparency/{factory_id}", response_model=TransparencyRecord, tags=["public reporting"])
+async def transparency(factory_id: str, request: Request) -> TransparencyRecord:
+    """The factory's public transparency record: every published cycle's public issues, each with
+    the factory's response, newest first (the latest also at the top)."""
     return await handlers.transparency_record(store(request), factory_id)

@@ -4,10 +4,12 @@ transaction: for listing, and to find a factory's previous published report."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from betterwork_events.catalogue import EventContract
 from betterwork_events.contracts import assessment as ev
+from betterwork_events.factories import known_factories
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +22,7 @@ assessments = sa.Table(
     sa.Column("status", sa.Text),
     sa.Column("planned_date", sa.Date),
     sa.Column("published_on", sa.Date),
+    sa.Column("public_report_on", sa.Date),  # the day its public transparency record was published, if it was
     sa.Column("version", sa.Integer),
 )
 
@@ -51,6 +54,9 @@ async def record(conn: AsyncConnection, events: Sequence[EventContract], version
                 )
             case ev.AssessmentCompleted():
                 changes |= {"status": "published", "published_on": event.published_on}
+                changed = event.assessment_id
+            case ev.PublicReportPublished():
+                changes["public_report_on"] = event.published_on
                 changed = event.assessment_id
             case (
                 ev.AssessmentCancelled()
@@ -101,3 +107,58 @@ async def open_for(conn: AsyncConnection, factory_id: str) -> str | None:
         assessments.c.factory_id == factory_id, assessments.c.status.not_in(("published", "cancelled"))
     )
     return (await conn.execute(query.limit(1))).scalar()
+
+
+# --- the public transparency record: published cycles with a public report, and nothing else ------
+
+PUBLIC = assessments.c.public_report_on.is_not(None)
+
+
+def _folded(text: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """Without case or diacritics ("Sài Gòn" finds "SAI GON"): the unaccent extension (migration 0007)."""
+    return sa.func.lower(sa.func.unaccent(text))
+
+
+async def public_factories(
+    conn: AsyncConnection, name: str | None, country: str | None, after: tuple[str, str] | None, limit: int
+) -> list[dict[str, object]]:
+    """Factories with a public record, by name then id; `name` a substring of theirs; the page after
+    `after` (the name and id that ended the page before)."""
+    f = known_factories
+    query = (
+        sa.select(
+            f.c.id.label("factory_id"),
+            f.c.name,
+            f.c.country,
+            sa.func.max(assessments.c.published_on).label("latest_published_on"),
+            sa.func.count().label("cycles"),
+        )
+        .join(assessments, assessments.c.factory_id == f.c.id)
+        .where(PUBLIC)
+        .group_by(f.c.id)
+        .order_by(f.c.name, f.c.id)
+        .limit(limit)
+    )
+    if name:
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(_folded(f.c.name).like(_folded(sa.literal(pattern)), escape="\\"))
+    if country:
+        query = query.where(f.c.country == country)
+    if after:
+        query = query.where(sa.tuple_(f.c.name, f.c.id) > sa.tuple_(*after))
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def public_factory(conn: AsyncConnection, factory_id: str) -> tuple[sa.Row[Any, Any] | None, list[str]]:
+    """The factory's name and country, and its public cycles' assessments, newest first."""
+    factory = (
+        await conn.execute(
+            sa.select(known_factories.c.name, known_factories.c.country).where(known_factories.c.id == factory_id)
+        )
+    ).first()
+    cycles = await conn.execute(
+        sa.select(assessments.c.id)
+        .where(assessments.c.factory_id == factory_id, PUBLIC)
+        .order_by(assessments.c.published_on.desc(), assessments.c.id.desc())
+    )
+    return factory, list(cycles.scalars())

@@ -127,6 +127,8 @@ class Assessment:
     actions: dict[str, ImprovementAction] = field(default_factory=dict)
     public_issues: tuple[str, ...] = ()
     public_response: str | None = None
+    # Who recorded findings, as the events name them (`Principal.actor`): the four eyes of review.
+    recorded_by: set[str] = field(default_factory=set)
     version: int = 0
 
     # --- the visit ---------------------------------------------------------------------------
@@ -238,9 +240,15 @@ class Assessment:
         return [AssessmentReturned(assessment_id=self.id, factory_id=self.factory_id, comments=comments)]
 
     def approve(self, reviewer: str) -> list[AssessmentEvent]:
+        """`reviewer`: the approving user (the subject of their token)."""
         self._require(Status.SUBMITTED, "approve")
         if reviewer in self.assessors:
             raise IllegalStep("an assessor cannot approve their own assessment: quality review needs a second person")
+        # An actor ends with its user's subject (`programme[:country]:subject`), whatever the team.
+        if any(actor.endswith(f":{reviewer}") for actor in self.recorded_by):
+            raise IllegalStep(
+                "you recorded findings of this assessment, so you cannot approve it: quality review needs a second person"
+            )
         return [AssessmentApproved(assessment_id=self.id, factory_id=self.factory_id, reviewer=reviewer)]
 
     def publish(
@@ -393,7 +401,8 @@ class Assessment:
 
     # --- state -------------------------------------------------------------------------------
 
-    def apply(self, event: AssessmentEvent) -> None:
+    def apply(self, event: AssessmentEvent, actor: str | None = None) -> None:
+        """`actor`: who caused the event, as its envelope records it."""
         match event:
             case AssessmentScheduled():
                 self.factory_id, self.country, self.tool_version = event.factory_id, event.country, event.tool_version
@@ -406,6 +415,8 @@ class Assessment:
                 self.findings[event.question_id] = Finding(
                     event.question_id, event.compliance_point_id, event.result, event.evidence, event.attachments
                 )
+                if actor is not None:
+                    self.recorded_by.add(actor)
             case ZeroToleranceIssueRaised():
                 self.zero_tolerance_raised.add(event.question_id)
             case AssessmentSubmitted():

@@ -5,7 +5,9 @@ Each append and the directory row it changes commit in one transaction.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import cast
@@ -14,8 +16,8 @@ from betterwork_events import history
 from betterwork_events.contracts.assessment import AssessmentScheduled, ZeroToleranceIssueRaised
 from betterwork_events.contracts.surveys import Question, QuestionnairePublished, SurveyKind
 from betterwork_events.countries import today_in
-from betterwork_events.errors import IdempotencyKeyReused, NotFound
-from betterwork_events.factories import known_factory
+from betterwork_events.errors import IdempotencyKeyReused, InvalidRequest, NotFound
+from betterwork_events.factories import KnownFactory
 from betterwork_events.history import Change, Disclosure
 from betterwork_events.store import CommandContext, EventStore, StreamNotFound, VersionConflict
 
@@ -31,6 +33,7 @@ from assessment.surveys import (
     round_stream,
 )
 from assessment.tool import AssessmentTool, tool
+from assessment.views import PublicCycle, PublicFactory, TransparencyList, TransparencyRecord
 from assessment.zero_tolerance import ZeroToleranceCase, ZeroToleranceEvent, zero_tolerance_stream
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f3d6e-7a0b-4f43-93a4-6cf0a7b3c0de")
@@ -55,12 +58,15 @@ async def load_assessment(store: EventStore, assessment_id: str) -> Assessment:
         envelopes = await store.load(assessment_stream(assessment_id))
     except StreamNotFound:
         raise NotFound(f"no assessment {assessment_id}") from None
-    return Assessment.rebuild(assessment_id, [cast(AssessmentEvent, e.contract()) for e in envelopes])
+    assessment = Assessment(id=assessment_id)
+    for envelope in envelopes:
+        assessment.apply(cast(AssessmentEvent, envelope.contract()), envelope.actor)
+    return assessment
 
 
 async def schedule_assessment(
     store: EventStore,
-    factory_id: str,
+    factory: KnownFactory,
     planned_date: dt.date,
     assessors: tuple[str, ...],
     context: CommandContext,
@@ -69,7 +75,6 @@ async def schedule_assessment(
     event_id = (
         uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{context.actor}|schedule|{idempotency_key}") if idempotency_key else None
     )
-    factory = await known_factory(store.engine, factory_id)  # before the claim: it takes a connection of its own
     country_tool = tool("global-1").for_country(factory.country)
     assessment_id = str(uuid.uuid4())
     async with store.claim(event_id) as conn:
@@ -126,22 +131,24 @@ async def change_assessment(
         )
         await directory.record(conn, events, appended.version)
     for event in events:
-        assessment.apply(event)
+        assessment.apply(event, context.actor)
     return assessment
 
 
-async def publish_assessment(store: EventStore, assessment_id: str, on: dt.date, context: CommandContext) -> Assessment:
-    assessment = await load_assessment(store, assessment_id)
+async def publish_assessment(
+    store: EventStore, assessment: Assessment, on: dt.date, context: CommandContext
+) -> Assessment:
     async with store.engine.connect() as conn:
-        previous_id = await directory.previous_published(conn, assessment.factory_id, other_than=assessment_id)
+        previous_id = await directory.previous_published(conn, assessment.factory_id, other_than=assessment.id)
     previous = await load_assessment(store, previous_id) if previous_id else None
     reported = publicly_reported(assessment.country)
     return await change_assessment(
         store,
-        assessment_id,
+        assessment.id,
         assessment.version,
         lambda a: a.publish(tool_of(a), on, previous, reported, today_in(a.country)),
         context,
+        assessment,
     )
 
 
@@ -150,22 +157,55 @@ async def list_assessments(store: EventStore, factory_id: str | None, published_
         return await directory.list_for(conn, factory_id, published_only)
 
 
-async def transparency_record(store: EventStore, factory_id: str) -> dict[str, object]:
-    """The factory's public record: its latest published report's public issues and its response."""
+async def transparency_record(store: EventStore, factory_id: str) -> TransparencyRecord:
+    """The factory's public record: every published cycle's public issues and its response to it."""
     async with store.engine.connect() as conn:
-        latest = await directory.previous_published(conn, factory_id, other_than="")
-    if latest is None:
-        raise NotFound(f"factory {factory_id} has no published report")
-    assessment = await load_assessment(store, latest)
-    if not publicly_reported(assessment.country):
-        raise NotFound(f"the programme in {assessment.country} does not report publicly")
-    return {
-        "factory_id": factory_id,
-        "assessment_id": assessment.id,
-        "published_on": assessment.published_on,
-        "non_compliant_public_issues": list(assessment.public_issues),
-        "factory_response": assessment.public_response,
-    }
+        factory, cycles = await directory.public_factory(conn, factory_id)
+    if factory is None or not cycles:
+        raise NotFound(f"factory {factory_id} has no public transparency record")
+    published = [await load_assessment(store, assessment_id) for assessment_id in cycles]
+    public = [
+        PublicCycle(
+            assessment_id=a.id,
+            published_on=a.published_on,
+            non_compliant_public_issues=list(a.public_issues),
+            factory_response=a.public_response,
+        )
+        for a in published
+        if a.published_on is not None  # every public cycle is: the directory lists published ones only
+    ]
+    latest = public[0]
+    return TransparencyRecord(
+        factory_id=factory_id, name=factory.name, country=factory.country, **latest.model_dump(), cycles=public
+    )
+
+
+async def transparency_list(
+    store: EventStore, name: str | None, country: str | None, cursor: str | None, limit: int
+) -> TransparencyList:
+    """A page of the factories with a public record, by name; the cursor continues where one ended."""
+    async with store.engine.connect() as conn:
+        rows = await directory.public_factories(conn, name, country, page_after(cursor), limit + 1)
+    page = [PublicFactory.model_validate(row) for row in rows]
+    more = len(page) > limit
+    page = page[:limit]
+    return TransparencyList(factories=page, next_cursor=cursor_after(page[-1]) if more else None)
+
+
+def cursor_after(factory: PublicFactory) -> str:
+    return base64.urlsafe_b64encode(json.dumps([factory.name, factory.factory_id]).encode()).decode()
+
+
+def page_after(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None:
+        return None
+    try:
+        name, factory_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(name, str) and isinstance(factory_id, str):
+            return name, factory_id
+    except (ValueError, TypeError):
+        pass
+    raise InvalidRequest("cursor: not one this list gave; pass the next_cursor of the page before")
 
 
 async def zero_tolerance_case(store: EventStore, assessment_id: str, question_id: str) -> ZeroToleranceCase:
@@ -257,7 +297,7 @@ async def load_round(store: EventStore, round_id: str) -> SurveyRound:
 
 async def open_round(
     store: EventStore,
-    factory_id: str,
+    factory: KnownFactory,
     questionnaire_id: str,
     version: int,
     opened_on: dt.date,
@@ -270,7 +310,6 @@ async def open_round(
     )
     if event_id and (earlier := await store.stream_of(event_id)):
         return await load_round(store, earlier.removeprefix("survey-round-"))
-    factory = await known_factory(store.engine, factory_id)
     questionnaire = await load_questionnaire(store, questionnaire_id)
     round_id = uuid.uuid4().hex[:16]
     events = SurveyRound.open(

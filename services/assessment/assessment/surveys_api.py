@@ -1,7 +1,8 @@
 """REST commands of the research surveys. Routes validate, authorize, call a handler: no more.
 
-Programme staff (the country teams' field staff) publish questionnaires, open and close rounds
-and record responses. Anyone signed in may read a questionnaire. A round's status and how many
+Programme staff run them (who may do which step: policy.py): the administrator publishes the
+global questionnaire catalogue; a country manager opens and closes a round in a factory of the
+country; field staff record its responses. Anyone signed in may read a questionnaire. A round's status and how many
 responded: programme staff, and the factory its own rounds (another factory's round does not
 exist for it). No route returns a worker's response, to anyone: worker surveys are read only in
 aggregate, through the gateway, over at least 10 respondents. A worker response's body can carry
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from betterwork_events.auth import Audience, CurrentPrincipal, Principal, TokenFirstRoute, forbidden
+from betterwork_events.auth import CurrentPrincipal, TokenFirstRoute
 from betterwork_events.contracts.surveys import (
     MOST_QUESTIONS,
     AgeBand,
@@ -25,14 +26,14 @@ from betterwork_events.contracts.surveys import (
     SurveyKind,
 )
 from betterwork_events.contracts.training import Role, Sex
-from betterwork_events.errors import NotFound
 from betterwork_events.web import Command, IdempotencyKey, Problem, command_context
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from assessment import handlers
-from assessment.api import programme_only, store
-from assessment.surveys import Questionnaire, Respondent, RoundStatus, SurveyRound, new_response_id
+from assessment import handlers, policy
+from assessment.policy import store
+from assessment.surveys import Respondent, SurveyRound, new_response_id
+from assessment.views import QuestionnaireView, RoundView
 
 router = APIRouter(route_class=TokenFirstRoute)
 
@@ -73,76 +74,6 @@ class CloseRoundRequest(Command):
     closed_on: dt.date
 
 
-class QuestionnaireVersionView(BaseModel):
-    version: int
-    title: str
-    questions: list[Question]
-
-
-class QuestionnaireView(BaseModel):
-    id: str
-    kind: SurveyKind
-    versions: list[QuestionnaireVersionView]
-
-    @classmethod
-    def of(cls, questionnaire: Questionnaire) -> QuestionnaireView:
-        assert questionnaire.kind is not None
-        return cls(
-            id=questionnaire.id,
-            kind=questionnaire.kind,
-            versions=[
-                QuestionnaireVersionView(version=v.version, title=v.title, questions=list(v.questions))
-                for v in questionnaire.versions.values()
-            ],
-        )
-
-
-class RoundView(BaseModel):
-    """A round as far as anyone reads it one by one: how many responded, never what."""
-
-    id: str
-    factory_id: str
-    country: str
-    questionnaire_id: str
-    questionnaire_version: int
-    kind: SurveyKind
-    status: RoundStatus
-    opened_on: dt.date | None
-    closed_on: dt.date | None
-    responses: int
-    figures: BusinessFigures | None = Field(description="A manager survey's business figures, as last recorded")
-    version: int
-
-    @classmethod
-    def of(cls, r: SurveyRound) -> RoundView:
-        return cls(
-            id=r.id,
-            factory_id=r.factory_id,
-            country=r.country,
-            questionnaire_id=r.questionnaire_id,
-            questionnaire_version=r.questionnaire_version,
-            kind=r.kind,
-            status=r.status,
-            opened_on=r.opened_on,
-            closed_on=r.closed_on,
-            responses=r.responses,
-            figures=r.figures,
-            version=r.version,
-        )
-
-
-async def readable_round(request: Request, principal: Principal, round_id: str) -> SurveyRound:
-    """The round if the caller may read it: programme staff any, a factory its own; another
-    factory's does not exist for a factory (404). Brands and governments are refused before any
-    lookup: they read surveys in aggregate, through the gateway."""
-    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
-        raise forbidden("brands and governments read surveys in aggregate through the gateway, not here")
-    survey_round = await handlers.load_round(store(request), round_id)
-    if principal.audience is Audience.FACTORY and principal.scope != survey_round.factory_id:
-        raise NotFound(f"no survey round {round_id}")
-    return survey_round
-
-
 def etagged(survey_round: SurveyRound, response: Response) -> RoundView:
     response.headers["ETag"] = f'"{survey_round.version}"'
     return RoundView.of(survey_round)
@@ -155,11 +86,13 @@ def etagged(survey_round: SurveyRound, response: Response) -> RoundView:
     tags=["surveys"],
 )
 async def publish_questionnaire(
-    questionnaire_id: QuestionnaireId, body: PublishQuestionnaireRequest, principal: CurrentPrincipal, request: Request
+    questionnaire_id: QuestionnaireId,
+    body: PublishQuestionnaireRequest,
+    principal: policy.CatalogueEditor,
+    request: Request,
 ) -> QuestionnaireView:
-    """Publish the questionnaire's next version (its first creates it). A published version never
-    changes: to change a question, publish a new version."""
-    programme_only(principal, "publish questionnaires")
+    """Publish the questionnaire's next version (its first creates it): the catalogue is global, so
+    the administrator's. A published version never changes: to change a question, publish a new version."""
     questionnaire = await handlers.publish_questionnaire(
         store(request),
         questionnaire_id,
@@ -188,16 +121,16 @@ async def get_questionnaire(
 )
 async def open_round(
     body: OpenRoundRequest,
-    principal: CurrentPrincipal,
+    principal: policy.RoundOpener,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> RoundView:
-    """Open a round of a questionnaire version in an enrolled factory."""
-    programme_only(principal, "open survey rounds")
+    """Open a round of a questionnaire version in an enrolled factory (its country manager)."""
+    factory = await policy.team_factory(principal, request, body.factory_id, "open survey rounds there")
     survey_round = await handlers.open_round(
         store(request),
-        body.factory_id,
+        factory,
         body.questionnaire_id,
         body.questionnaire_version,
         body.opened_on,
@@ -209,9 +142,9 @@ async def open_round(
 
 
 @router.get("/survey-rounds/{round_id}", response_model=RoundView, tags=["surveys"])
-async def get_round(round_id: str, principal: CurrentPrincipal, request: Request, response: Response) -> RoundView:
+async def get_round(survey_round: policy.ReadableRound, response: Response) -> RoundView:
     """A round's status and how many responded; never a response."""
-    return etagged(await readable_round(request, principal, round_id), response)
+    return etagged(survey_round, response)
 
 
 @router.post(
@@ -221,7 +154,7 @@ async def get_round(round_id: str, principal: CurrentPrincipal, request: Request
     tags=["surveys"],
 )
 async def record_worker_response(
-    round_id: str,
+    survey_round: policy.RoundToAnswer,
     body: WorkerResponseRequest,
     principal: CurrentPrincipal,
     request: Request,
@@ -230,11 +163,10 @@ async def record_worker_response(
 ) -> RoundView:
     """Record one worker's answers, anonymously. The answer is the round (how many responded now),
     not the response: it cannot be read back, by anyone."""
-    programme_only(principal, "record survey responses")
     respondent = Respondent(body.sex, body.age_band, body.role)
     survey_round = await handlers.change_round(
         store(request),
-        round_id,
+        survey_round.id,
         lambda r, q: r.record_worker_response(q, new_response_id(), respondent, body.answers),
         command_context(principal, request),
         idempotency_key,
@@ -249,7 +181,7 @@ async def record_worker_response(
     tags=["surveys"],
 )
 async def record_manager_response(
-    round_id: str,
+    survey_round: policy.RoundToAnswer,
     body: ManagerResponseRequest,
     principal: CurrentPrincipal,
     request: Request,
@@ -257,10 +189,9 @@ async def record_manager_response(
     idempotency_key: IdempotencyKey = None,
 ) -> RoundView:
     """Record the management's answers and the factory's business figures; a later one corrects it."""
-    programme_only(principal, "record survey responses")
     survey_round = await handlers.change_round(
         store(request),
-        round_id,
+        survey_round.id,
         lambda r, q: r.record_manager_response(q, new_response_id(), body.figures, body.answers),
         command_context(principal, request),
         idempotency_key,
@@ -270,11 +201,14 @@ async def record_manager_response(
 
 @router.post("/survey-rounds/{round_id}/close", response_model=RoundView, tags=["surveys"])
 async def close_round(
-    round_id: str, body: CloseRoundRequest, principal: CurrentPrincipal, request: Request, response: Response
+    survey_round: policy.RoundToClose,
+    body: CloseRoundRequest,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
 ) -> RoundView:
-    """No more responses: from now on the round counts in the survey's aggregates."""
-    programme_only(principal, "close survey rounds")
+    """No more responses (the country manager): from now on the round counts in the survey's aggregates."""
     survey_round = await handlers.change_round(
-        store(request), round_id, lambda r, q: r.close(body.closed_on), command_context(principal, request)
+        store(request), survey_round.id, lambda r, q: r.close(body.closed_on), command_context(principal, request)
     )
     return etagged(survey_round, response)

@@ -170,6 +170,19 @@ def test_review_returns_for_changes_or_approves_but_not_by_an_assessor() -> None
     assert assessment.status is Status.APPROVED
 
 
+def test_whoever_recorded_a_finding_never_approves_it_whatever_their_team() -> None:
+    assessment = answer_all(in_progress())
+    wage = question(cluster="compensation")
+    # The country manager (not one of the assessors) amends a finding: the event's actor says so.
+    for event in assessment.record_finding(TOOL, wage.id, Result.NON_COMPLIANT, "payslips of line 14", ()):
+        assessment.apply(event, actor="programme:KH:manager-vanna")
+    run(assessment, assessment.submit(TOOL))
+    with pytest.raises(IllegalStep, match="you recorded findings of this assessment"):
+        assessment.approve("manager-vanna")
+    run(assessment, assessment.approve("reviewer-chenda"))
+    assert assessment.status is Status.APPROVED
+
+
 def test_nothing_changes_after_publication() -> None:
     assessment = published(set())
     with pytest.raises(IllegalStep, match="the assessment is published"):

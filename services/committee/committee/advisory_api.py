@@ -8,9 +8,10 @@ before anything is looked up.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable
 
-from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
+from betterwork_events.auth import CurrentPrincipal, TokenFirstRoute
+from betterwork_events.commands import CommandRequest, Outcome
 from betterwork_events.contracts.advisory import (
     MOST_VISITS,
     TOPIC_NAMES,
@@ -37,13 +38,12 @@ from betterwork_events.contracts.committee import MemberId, Name, Sex, Side
 from betterwork_events.contracts.factory_registry import ServicePackage
 from betterwork_events.errors import NotFound
 from betterwork_events.history import Change
-from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
-from fastapi import APIRouter, Request, Response, status
+from betterwork_events.web import Command, IncomingCommand, Problem
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 
-from committee import handlers, policy
+from committee import policy
 from committee.advisory import (
-    AdvisoryEvent,
     AdvisoryPlan,
     Commitment,
     CommitmentStatus,
@@ -55,7 +55,10 @@ from committee.advisory import (
     VisitRecord,
     VisitStatus,
 )
-from committee.api import FactoryId, Reason, after, engine, store
+from committee.api import FactoryId, Reason, after, etag
+from committee.directory import Entry
+from committee.handlers import AdvisoryDecision, Service
+from committee.policy import AdvisedPlan, AnsweredPlan, Committees, ReadableFactory, ReadablePlan, SignedOffPlan
 
 router = APIRouter(
     route_class=TokenFirstRoute,
@@ -63,10 +66,10 @@ router = APIRouter(
     responses={
         403: {
             "model": Problem,
-            "description": "Only programme staff run advisory services; a factory's own users read theirs and "
-            "confirm or comment on a visit's record",
+            "description": "Country managers sign off plans, assessors run the visits; a factory's own users "
+            "read theirs and confirm or comment on a visit's record; a country team works in its own country only",
         },
-        404: {"model": Problem, "description": "No such factory, plan or visit"},
+        404: {"model": Problem, "description": "No such factory, plan or visit (or not yours to see)"},
         409: {
             "model": Problem,
             "description": "An impossible step (e.g. more visits than the plan promises, a visit held before it "
@@ -74,8 +77,6 @@ router = APIRouter(
         },
     },
 )
-
-PLANS = "its advisory plans"
 
 
 class PriorityRequest(Command):
@@ -369,15 +370,11 @@ class PlanView(BaseModel):
         )
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def etag(plan: AdvisoryPlan, response: Response) -> None:
-    response.headers["ETag"] = f'"{plan.version}"'
+# --- answers ---------------------------------------------------------------------------------
 
 
 def plan_response(plan: AdvisoryPlan, response: Response) -> PlanView:
-    etag(plan, response)
+    etag(plan.version, response)
     return PlanView.of(plan)
 
 
@@ -385,71 +382,14 @@ def visit_response(plan: AdvisoryPlan, visit_id: str, response: Response) -> Vis
     visit = plan.visits.get(visit_id)
     if visit is None:
         raise NotFound(f"advisory plan {plan.id} has no visit {visit_id}")
-    etag(plan, response)
+    etag(plan.version, response)
     return VisitView.of(plan, visit)
 
 
-async def plan_for(request: Request, principal: Principal, plan_id: str) -> AdvisoryPlan:
-    """The plan a route reads or answers, once the caller is one who may reach plans at all."""
-    policy.may_reach(principal, PLANS)
-    return await handlers.load_plan(store(request), plan_id)
-
-
-Decide = Callable[[AdvisoryPlan, handlers.Circumstances], Sequence[AdvisoryEvent]]
-
-
-async def change(
-    request: Request,
-    principal: Principal,
-    plan: AdvisoryPlan,
-    decide: Decide,
-    if_match: str | None,
-    idempotency: tuple[str, str | None] = ("", None),
-) -> handlers.Outcome[AdvisoryPlan]:
-    return await handlers.change_plan(
-        store(request),
-        engine(request),
-        plan,
-        decide,
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=idempotency,
-    )
-
-
-async def manage(
-    request: Request,
-    principal: Principal,
-    plan_id: str,
-    what: str,
-    decide: Decide,
-    if_match: str | None,
-    idempotency: tuple[str, str | None] = ("", None),
-) -> handlers.Outcome[AdvisoryPlan]:
-    """A programme staff's command on a plan."""
-    policy.may_manage(principal, what)
-    plan = await handlers.load_plan(store(request), plan_id)
-    return await change(request, principal, plan, decide, if_match, idempotency)
-
-
-async def answer(
-    request: Request,
-    principal: Principal,
-    plan_id: str,
-    what: str,
-    decide: Decide,
-    if_match: str | None,
-    idempotency: tuple[str, str | None] = ("", None),
-) -> handlers.Outcome[AdvisoryPlan]:
-    """The factory's word on its plan."""
-    plan = await plan_for(request, principal, plan_id)
-    policy.may_answer_for(principal, plan.factory_id, what)
-    return await change(request, principal, plan, decide, if_match, idempotency)
-
-
-def located(response: Response, plan: AdvisoryPlan, path: str) -> None:
-    etag(plan, response)
-    response.headers["Location"] = f"/advisory-plans/{plan.id}{path}"
+def change(
+    committees: Service, command: CommandRequest, plan: Entry, body: object, decide: AdvisoryDecision
+) -> Awaitable[Outcome[AdvisoryPlan]]:
+    return committees.change_plan(command.asking(body), plan.id, plan.factory_id, decide)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -466,119 +406,85 @@ async def topics(principal: CurrentPrincipal) -> list[TopicView]:
 
 @router.post("/advisory-plans", status_code=status.HTTP_201_CREATED, response_model=PlanView)
 async def agree_plan(
-    body: PlanRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
+    body: PlanRequest, principal: CurrentPrincipal, committees: Committees, command: IncomingCommand, response: Response
 ) -> PlanView:
     """Record the advisory plan agreed with the factory for its next cycle.
 
     The factory must be enrolled; the plan takes its service package from the registry's
     enrollment. Promising more visits than the package includes needs `extra_visits_approval`.
     Its id is the factory's id and the cycle, e.g. `KH-2026-0042-5-AP1`."""
-    policy.may_manage(principal, "agree advisory plans")
-    command = handlers.AgreePlan(
-        body.factory_id,
+    factory_id = await policy.may_work_with(policy.SIGN_OFF, principal, committees, body.factory_id)
+    outcome = await committees.agree_plan(
+        command.asking(body),
+        factory_id,
         body.starts_on,
         body.ends_on,
         body.advisor,
         body.visits,
         [p.new() for p in body.priorities],
         body.extra_visits_approval,
-        idempotency_key,
     )
-    plan = await handlers.agree_plan(command, store(request), engine(request), command_context(principal, request))
-    response.headers["Location"] = f"/advisory-plans/{plan.id}"
-    return plan_response(plan, response)
+    response.headers["Location"] = f"/advisory-plans/{outcome.aggregate.id}"
+    return plan_response(outcome.aggregate, response)
 
 
 @router.get("/advisory-plans/{plan_id}", response_model=PlanView)
-async def get_plan(plan_id: str, principal: CurrentPrincipal, request: Request, response: Response) -> PlanView:
+async def get_plan(plan: ReadablePlan, committees: Committees, response: Response) -> PlanView:
     """The plan as it is now: priorities, visits and commitments."""
-    plan = await plan_for(request, principal, plan_id)
-    policy.may_read(principal, plan.factory_id, PLANS)
-    return plan_response(plan, response)
+    return plan_response(await committees.plans.get(plan.id), response)
 
 
 @router.get("/advisory-plans/{plan_id}/history", response_model=list[Change])
-async def plan_history(plan_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+async def plan_history(plan: ReadablePlan, committees: Committees) -> list[Change]:
     """Every change to the plan, oldest first, with who made it and when."""
-    plan = await plan_for(request, principal, plan_id)
-    policy.may_read(principal, plan.factory_id, PLANS)
-    return await handlers.history(store(request), plan)
+    return await committees.history(committees.plans, plan.id)
 
 
 @router.get("/factories/{factory_id}/advisory-plans", response_model=list[PlanView])
-async def factory_plans(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[PlanView]:
+async def factory_plans(factory_id: ReadableFactory, committees: Committees) -> list[PlanView]:
     """Every advisory plan the factory has had, one a cycle, oldest first."""
-    policy.may_read(principal, factory_id, PLANS)
-    return [PlanView.of(plan) for plan in await handlers.plans_of(store(request), factory_id)]
+    return [PlanView.of(plan) for plan in await committees.plans_of(factory_id)]
 
 
 @router.put("/advisory-plans/{plan_id}/advisor", response_model=PlanView)
 async def assign_advisor(
-    plan_id: str,
-    body: AdvisorRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
+    plan: SignedOffPlan, body: AdvisorRequest, committees: Committees, command: IncomingCommand, response: Response
 ) -> PlanView:
     """Hand the plan over to another enterprise advisor."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "assign advisors",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.assign_advisor(body.advisor, body.assigned_on, body.reason, now.today),
-        if_match,
     )
     return plan_response(outcome.aggregate, response)
 
 
 @router.post("/advisory-plans/{plan_id}/priorities", status_code=status.HTTP_201_CREATED, response_model=PriorityView)
 async def agree_priority(
-    plan_id: str,
-    body: PriorityRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    plan: AdvisedPlan, body: PriorityRequest, committees: Committees, command: IncomingCommand, response: Response
 ) -> PriorityView:
     """Add a priority agreed with the factory; an `action-item:` link must name an action item of its committee."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "agree advisory priorities",
-        lambda p, now: p.agree_priority(body.new(), now.action_items),
-        if_match,
-        ("agree-priority", idempotency_key),
+    outcome = await change(
+        committees, command, plan, body, lambda p, now: p.agree_priority(body.new(), now.action_items)
     )
-    [agreed] = handlers.created(outcome, AdvisoryPriorityAgreed)
-    etag(outcome.aggregate, response)
+    [agreed] = outcome.created(AdvisoryPriorityAgreed)
+    etag(outcome.version, response)
     return PriorityView.of(agreed.priority)
 
 
 @router.put("/advisory-plans/{plan_id}/visits-promised", response_model=PlanView)
 async def revise_visits(
-    plan_id: str,
-    body: VisitsRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
+    plan: SignedOffPlan, body: VisitsRequest, committees: Committees, command: IncomingCommand, response: Response
 ) -> PlanView:
     """Change how many visits the plan promises; beyond the package's, with the programme's approval."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "revise advisory plans",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.revise_visits(body.visits, body.reason, now.today, body.extra_visits_approval),
-        if_match,
     )
     return plan_response(outcome.aggregate, response)
 
@@ -588,105 +494,85 @@ async def revise_visits(
 
 @router.post("/advisory-plans/{plan_id}/visits", status_code=status.HTTP_201_CREATED, response_model=VisitView)
 async def plan_visit(
-    plan_id: str,
-    body: VisitPlanRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    plan: AdvisedPlan, body: VisitPlanRequest, committees: Committees, command: IncomingCommand, response: Response
 ) -> VisitView:
     """Plan a visit within the cycle: the factory must be enrolled, and the plan must promise it."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "plan advisory visits",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.plan_visit(
             now.factory, body.planned_on or now.today, body.planned_for, now.today, body.remote, body.topics
         ),
-        if_match,
-        ("plan-visit", idempotency_key),
     )
-    [planned] = handlers.created(outcome, AdvisoryVisitPlanned)
-    located(response, outcome.aggregate, f"/visits/{planned.visit_id}")
-    return VisitView.of(outcome.aggregate, outcome.aggregate.visits[planned.visit_id])
+    [planned] = outcome.created(AdvisoryVisitPlanned)
+    response.headers["Location"] = f"/advisory-plans/{plan.id}/visits/{planned.visit_id}"
+    return visit_response(outcome.aggregate, planned.visit_id, response)
 
 
 @router.get("/advisory-plans/{plan_id}/visits/{visit_id}", response_model=VisitView)
-async def get_visit(
-    plan_id: str, visit_id: str, principal: CurrentPrincipal, request: Request, response: Response
-) -> VisitView:
-    plan = await plan_for(request, principal, plan_id)
-    policy.may_read(principal, plan.factory_id, PLANS)
-    return visit_response(plan, visit_id, response)
+async def get_visit(plan: ReadablePlan, visit_id: str, committees: Committees, response: Response) -> VisitView:
+    return visit_response(await committees.plans.get(plan.id), visit_id, response)
 
 
 @router.post("/advisory-plans/{plan_id}/visits/{visit_id}/record", response_model=VisitView)
 async def record_visit(
-    plan_id: str,
+    plan: AdvisedPlan,
     visit_id: str,
     body: VisitRecordRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> VisitView:
     """Record a planned visit as held: who took part, the topics worked on, the notes, the factory's
     new commitments and the follow-up of earlier ones (closing one, done or dropped, needs a note)."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "record advisory visits",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.record_visit(visit_id, now.factory, body.record(), now.committees, now.today),
-        if_match,
-        (f"record-visit|{visit_id}", idempotency_key),
     )
     return visit_response(outcome.aggregate, visit_id, response)
 
 
 @router.post("/advisory-plans/{plan_id}/visits/{visit_id}/cancellation", response_model=VisitView)
 async def cancel_visit(
-    plan_id: str,
+    plan: AdvisedPlan,
     visit_id: str,
     body: CancellationRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> VisitView:
     """Record that a planned visit was called off, and why; it no longer takes one of the plan's visits."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "cancel advisory visits",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.cancel_visit(visit_id, body.cancelled_on, body.reason, now.today),
-        if_match,
     )
     return visit_response(outcome.aggregate, visit_id, response)
 
 
 @router.post("/advisory-plans/{plan_id}/visits/{visit_id}/missed", response_model=VisitView)
 async def record_missed_visit(
-    plan_id: str,
+    plan: AdvisedPlan,
     visit_id: str,
     body: MissedVisitRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> VisitView:
     """Record that a planned visit did not take place, and why."""
-    outcome = await manage(
-        request,
-        principal,
-        plan_id,
-        "record missed advisory visits",
+    outcome = await change(
+        committees,
+        command,
+        plan,
+        body,
         lambda p, now: p.record_missed_visit(visit_id, body.missed_on, body.reason, now.today),
-        if_match,
     )
     return visit_response(outcome.aggregate, visit_id, response)
 
@@ -696,22 +582,16 @@ async def record_missed_visit(
 
 @router.post("/advisory-plans/{plan_id}/visits/{visit_id}/confirmation", response_model=VisitView)
 async def confirm_visit_record(
-    plan_id: str,
+    plan: AnsweredPlan,
     visit_id: str,
     body: ConfirmationRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> VisitView:
     """The factory confirms the advisor's record of a visit held (once), perhaps with a comment."""
-    outcome = await answer(
-        request,
-        principal,
-        plan_id,
-        "confirm the record of its advisory visits",
-        lambda p, now: p.confirm_visit_record(visit_id, body.comment, now.today),
-        if_match,
+    outcome = await change(
+        committees, command, plan, body, lambda p, now: p.confirm_visit_record(visit_id, body.comment, now.today)
     )
     return visit_response(outcome.aggregate, visit_id, response)
 
@@ -722,23 +602,15 @@ async def confirm_visit_record(
     response_model=VisitView,
 )
 async def comment_on_visit_record(
-    plan_id: str,
+    plan: AnsweredPlan,
     visit_id: str,
     body: CommentRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> VisitView:
     """The factory's comment on the record of a visit held, cancelled or missed."""
-    outcome = await answer(
-        request,
-        principal,
-        plan_id,
-        "comment on the record of its advisory visits",
-        lambda p, now: p.comment_on_visit_record(visit_id, body.comment, now.today),
-        if_match,
-        (f"comment|{visit_id}", idempotency_key),
+    outcome = await change(
+        committees, command, plan, body, lambda p, now: p.comment_on_visit_record(visit_id, body.comment, now.today)
     )
     return visit_response(outcome.aggregate, visit_id, response)

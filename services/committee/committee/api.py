@@ -1,7 +1,7 @@
 """REST commands of the committee service. Routes validate, authorize, call a handler: no more.
 
-Who may do what is decided in `policy`: programme staff manage committees; a factory's own
-users record their committee's meetings and action items; nobody else writes.
+Who may do what is decided in `policy`, as the dependencies each route names; the command runner
+(betterwork_events.commands) does the rest.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
+from betterwork_events.auth import CurrentPrincipal, TokenFirstRoute
+from betterwork_events.commands import Outcome
 from betterwork_events.contracts.committee import (
     ActionItemId,
     ActionItemRaised,
@@ -30,23 +31,27 @@ from betterwork_events.contracts.committee import (
 )
 from betterwork_events.errors import NotFound
 from betterwork_events.history import Change
-from betterwork_events.store import EventStore
-from betterwork_events.web import Command, IdempotencyKey, IfMatch, Problem, command_context, expected_version
-from fastapi import APIRouter, Request, Response, status
+from betterwork_events.web import Command, IncomingCommand, Problem
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from committee import handlers, policy
-from committee.domain import ActionItem, Committee, HealthCheck, HealthPolicy, HealthStatus, Member, NewActionItem
+from committee import policy
+from committee.domain import ActionItem, Committee, HealthCheck, HealthStatus, Member, NewActionItem
+from committee.handlers import Service
+from committee.policy import Committees, ManagedCommittee, MeetingsOf, ReadableCommittee, ReadableFactory
 
 router = APIRouter(
     route_class=TokenFirstRoute,
     responses={
         403: {
             "model": Problem,
-            "description": "Only programme staff manage committees; a factory's own users record its meetings and action items",
+            "description": "Country managers manage committees; assessors support their meetings and action items, "
+            "and a factory's own users record theirs; a country team works in its own country only",
         },
-        404: {"model": Problem, "description": "No such committee, factory, member, meeting or action item"},
+        404: {
+            "model": Problem,
+            "description": "No such committee, factory, member, meeting or action item (or not yours to see)",
+        },
         409: {
             "model": Problem,
             "description": "An impossible step (e.g. a person in two roles, a tie without a run-off), or the "
@@ -283,39 +288,28 @@ class CommitteeView(BaseModel):
         )
 
 
-# --- helpers ----------------------------------------------------------------------------------
+# --- answers ---------------------------------------------------------------------------------
 
 
-def store(request: Request) -> EventStore:
-    return request.app.state.store
+def etag(version: int, response: Response) -> None:
+    response.headers["ETag"] = f'"{version}"'
 
 
-def engine(request: Request) -> AsyncEngine:
-    return request.app.state.runtime.engine
+async def committee_view(committees: Service, committee: Committee, response: Response) -> CommitteeView:
+    etag(committee.version, response)
+    return CommitteeView.of(committee, await committees.health(committee))
 
 
-def health_policy(request: Request) -> HealthPolicy:
-    return request.app.state.health_policy
+def located(response: Response, outcome: Outcome[Committee], path: str) -> Committee:
+    """The committee now, its ETag and where the new part of it is (`path`)."""
+    etag(outcome.version, response)
+    response.headers["Location"] = f"/committees/{outcome.aggregate.id}{path}"
+    return outcome.aggregate
 
 
-def etag(committee: Committee, response: Response) -> None:
-    response.headers["ETag"] = f'"{committee.version}"'
-
-
-async def committee_response(committee: Committee, request: Request, response: Response) -> CommitteeView:
-    etag(committee, response)
-    return CommitteeView.of(committee, await handlers.health(engine(request), committee, health_policy(request)))
-
-
-async def committee_for(request: Request, principal: Principal, committee_id: str) -> Committee:
-    """The committee a route reads or records in, once the caller is one who may reach committees at all."""
-    policy.may_reach(principal)
-    return await handlers.load_committee(store(request), committee_id)
-
-
-def located(response: Response, committee: Committee, path: str) -> None:
-    etag(committee, response)
-    response.headers["Location"] = f"/committees/{committee.id}{path}"
+def changed(response: Response, outcome: Outcome[Committee]) -> Committee:
+    etag(outcome.version, response)
+    return outcome.aggregate
 
 
 # --- committees -------------------------------------------------------------------------------
@@ -325,88 +319,62 @@ def located(response: Response, committee: Committee, path: str) -> None:
 async def establish(
     body: EstablishRequest,
     principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> CommitteeView:
     """Establish the factory's worker-management committee (PICC).
 
     The factory must be enrolled, in a country whose programme runs committees, and without an
     active committee. Its id is the factory's id and a sequence, e.g. `KH-2026-0042-5-C1`."""
-    policy.may_manage(principal, "establish committees")
-    command = handlers.EstablishCommittee(body.factory_id, body.established_on, idempotency_key)
-    committee = await handlers.establish_committee(
-        command, store(request), engine(request), command_context(principal, request)
-    )
-    response.headers["Location"] = f"/committees/{committee.id}"
-    return await committee_response(committee, request, response)
+    factory_id = await policy.may_work_with(policy.MANAGE, principal, committees, body.factory_id)
+    outcome = await committees.establish_committee(command.asking(body), factory_id, body.established_on)
+    return await committee_view(committees, located(response, outcome, ""), response)
 
 
 @router.get("/committees/{committee_id}", response_model=CommitteeView, tags=["committees"])
-async def get_committee(
-    committee_id: str, principal: CurrentPrincipal, request: Request, response: Response
-) -> CommitteeView:
+async def get_committee(committee: ReadableCommittee, committees: Committees, response: Response) -> CommitteeView:
     """The committee as it is now: members, elections, meetings, action items and its health today."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_read(principal, committee.factory_id)
-    return await committee_response(committee, request, response)
+    return await committee_view(committees, await committees.committees.get(committee.id), response)
 
 
 @router.get("/committees/{committee_id}/health", response_model=list[HealthCheckView], tags=["committees"])
-async def get_health(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[HealthCheckView]:
+async def get_health(committee: ReadableCommittee, committees: Committees) -> list[HealthCheckView]:
     """The health checks the portals show, each `ok`, `attention`, `not-met` or `unknown`, with the reason."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_read(principal, committee.factory_id)
-    return [HealthCheckView.of(c) for c in await handlers.health(engine(request), committee, health_policy(request))]
+    return [HealthCheckView.of(c) for c in await committees.health(await committees.committees.get(committee.id))]
 
 
 @router.get("/committees/{committee_id}/history", response_model=list[Change], tags=["committees"])
-async def committee_history(committee_id: str, principal: CurrentPrincipal, request: Request) -> list[Change]:
+async def committee_history(committee: ReadableCommittee, committees: Committees) -> list[Change]:
     """Every change to the committee, oldest first, with who made it and when."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_read(principal, committee.factory_id)
-    return await handlers.history(store(request), committee)
+    return await committees.history(committees.committees, committee.id)
 
 
 @router.get("/factories/{factory_id}/committee", response_model=CommitteeView, tags=["committees"])
-async def factory_committee(
-    factory_id: str, principal: CurrentPrincipal, request: Request, response: Response
-) -> CommitteeView:
+async def factory_committee(factory_id: ReadableFactory, committees: Committees, response: Response) -> CommitteeView:
     """The factory's active committee (404 if it has none)."""
-    policy.may_read(principal, factory_id)
-    return await committee_response(await handlers.active_committee(store(request), factory_id), request, response)
+    return await committee_view(committees, await committees.active_committee(factory_id), response)
 
 
 @router.get("/factories/{factory_id}/committees", response_model=list[CommitteeView], tags=["committees"])
-async def factory_committees(factory_id: str, principal: CurrentPrincipal, request: Request) -> list[CommitteeView]:
+async def factory_committees(factory_id: ReadableFactory, committees: Committees) -> list[CommitteeView]:
     """Every committee the factory has had, oldest first."""
-    policy.may_read(principal, factory_id)
-    return [
-        CommitteeView.of(c, await handlers.health(engine(request), c, health_policy(request)))
-        for c in await handlers.committees_of(store(request), factory_id)
-    ]
+    return [CommitteeView.of(c, await committees.health(c)) for c in await committees.committees_of(factory_id)]
 
 
 @router.post("/committees/{committee_id}/dissolution", response_model=CommitteeView, tags=["committees"])
 async def dissolve(
-    committee_id: str,
+    committee: ManagedCommittee,
     body: DissolutionRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> CommitteeView:
     """Record that the committee stopped; the factory may then get a new one."""
-    policy.may_manage(principal, "dissolve committees")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.dissolve(body.dissolved_on, body.reason, handlers.today_in(c.country)),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
+    outcome = await committees.change_committee(
+        command.asking(body), committee.id, lambda c, today: c.dissolve(body.dissolved_on, body.reason, today)
     )
-    return await committee_response(outcome.aggregate, request, response)
+    return await committee_view(committees, changed(response, outcome), response)
 
 
 # --- members ----------------------------------------------------------------------------------
@@ -419,38 +387,26 @@ async def dissolve(
     tags=["members"],
 )
 async def record_election(
-    committee_id: str,
+    committee: ManagedCommittee,
     body: ElectionRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ElectionView:
     """Record the workers' election of their representatives: each candidate's votes.
 
     The candidates with most votes (at least one) win the seats. A tie for the last seat is
     decided by `tie_break` (a run-off's order) or answers 409. Re-elected representatives start
     a new term; a management representative cannot stand."""
-    policy.may_manage(principal, "record elections")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.record_election(
-            body.held_on,
-            body.seats,
-            body.candidates,
-            body.term_ends_on,
-            handlers.today_in(c.country),
-            body.tie_break,
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.record_election(
+            body.held_on, body.seats, body.candidates, body.term_ends_on, today, body.tie_break
         ),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=("record-election", idempotency_key),
     )
-    [election] = handlers.created(outcome, ElectionRecorded)
-    located(response, outcome.aggregate, f"/elections/{election.election_id}")
+    [election] = outcome.created(ElectionRecorded)
+    located(response, outcome, f"/elections/{election.election_id}")
     return ElectionView.of(election)
 
 
@@ -461,76 +417,55 @@ async def record_election(
     tags=["members"],
 )
 async def appoint(
-    committee_id: str,
+    committee: ManagedCommittee,
     body: AppointRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> MemberView:
     """Record management's appointment of a representative (worker representatives are elected)."""
-    policy.may_manage(principal, "appoint members")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.appoint(body.person, body.term_starts_on, body.term_ends_on, body.office),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=("appoint", idempotency_key),
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.appoint(body.person, body.term_starts_on, body.term_ends_on, body.office),
     )
-    [appointed] = handlers.created(outcome, ManagementRepresentativeAppointed)
-    located(response, outcome.aggregate, f"/members/{appointed.member.member_id}")
-    return MemberView.of(outcome.aggregate.members[appointed.member.member_id])
+    [appointed] = outcome.created(ManagementRepresentativeAppointed)
+    member_id = appointed.member.member_id
+    return MemberView.of(located(response, outcome, f"/members/{member_id}").members[member_id])
 
 
 @router.put("/committees/{committee_id}/members/{member_id}/office", response_model=MemberView, tags=["members"])
 async def assign_office(
-    committee_id: str,
+    committee: ManagedCommittee,
     member_id: str,
     body: OfficeRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> MemberView:
     """Give a member an office (chair, vice-chair, secretary), or make them a plain member again."""
-    policy.may_manage(principal, "assign offices")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.assign_office(member_id, body.office, handlers.today_in(c.country)),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
+    outcome = await committees.change_committee(
+        command.asking(body), committee.id, lambda c, today: c.assign_office(member_id, body.office, today)
     )
-    etag(outcome.aggregate, response)
-    return MemberView.of(outcome.aggregate.members[member_id])
+    return MemberView.of(changed(response, outcome).members[member_id])
 
 
 @router.post("/committees/{committee_id}/members/{member_id}/departure", response_model=MemberView, tags=["members"])
 async def record_departure(
-    committee_id: str,
+    committee: ManagedCommittee,
     member_id: str,
     body: DepartureRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> MemberView:
     """Record that a member left the committee (resigned, left the factory, ...), with the reason."""
-    policy.may_manage(principal, "record members leaving")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.record_departure(member_id, body.left_on, body.reason, handlers.today_in(c.country)),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.record_departure(member_id, body.left_on, body.reason, today),
     )
-    etag(outcome.aggregate, response)
-    return MemberView.of(outcome.aggregate.members[member_id])
+    return MemberView.of(changed(response, outcome).members[member_id])
 
 
 @router.post(
@@ -540,33 +475,25 @@ async def record_departure(
     tags=["members"],
 )
 async def replace(
-    committee_id: str,
+    committee: ManagedCommittee,
     member_id: str,
     body: ReplacementRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> MemberView:
     """Replace a member for the rest of their term; answers with the new member.
 
     A worker representative's seat goes to the next runner-up of the election that filled it;
     when none is left, hold a by-election instead (409 says so)."""
-    policy.may_manage(principal, "replace members")
-    committee = await handlers.load_committee(store(request), committee_id)
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.replace(member_id, body.replaced_on, body.reason, body.replacement, handlers.today_in(c.country)),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=(f"replace|{member_id}", idempotency_key),
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.replace(member_id, body.replaced_on, body.reason, body.replacement, today),
     )
-    [replaced] = handlers.created(outcome, MemberReplaced)
+    [replaced] = outcome.created(MemberReplaced)
     new_member = replaced.replacement.member_id
-    located(response, outcome.aggregate, f"/members/{new_member}")
-    return MemberView.of(outcome.aggregate.members[new_member])
+    return MemberView.of(located(response, outcome, f"/members/{new_member}").members[new_member])
 
 
 # --- meetings and action items ----------------------------------------------------------------
@@ -579,50 +506,37 @@ async def replace(
     tags=["meetings"],
 )
 async def record_meeting(
-    committee_id: str,
-    body: MeetingRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    committee: MeetingsOf, body: MeetingRequest, committees: Committees, command: IncomingCommand, response: Response
 ) -> MeetingView:
     """Record a meeting held: attendance, agenda (topics may name findings or compliance points),
     minutes, decisions and the action items it raised. Attendees and owners must be members on the day."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_record_meetings(principal, committee.factory_id, "record the committee's meetings")
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.record_meeting(
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.record_meeting(
             body.held_on,
             body.attendees,
             body.agenda,
             body.minutes,
-            handlers.today_in(c.country),
+            today,
             decisions=body.decisions,
             guests=body.guests,
             action_items=[item.new() for item in body.action_items],
         ),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=("record-meeting", idempotency_key),
     )
-    [meeting] = handlers.created(outcome, MeetingRecorded)
-    located(response, outcome.aggregate, f"/meetings/{meeting.meeting_id}")
-    return MeetingView.of(outcome.aggregate, meeting.meeting_id)
+    [meeting] = outcome.created(MeetingRecorded)
+    return MeetingView.of(located(response, outcome, f"/meetings/{meeting.meeting_id}"), meeting.meeting_id)
 
 
 @router.get("/committees/{committee_id}/meetings/{meeting_id}", response_model=MeetingView, tags=["meetings"])
 async def get_meeting(
-    committee_id: str, meeting_id: str, principal: CurrentPrincipal, request: Request, response: Response
+    committee: ReadableCommittee, meeting_id: str, committees: Committees, response: Response
 ) -> MeetingView:
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_read(principal, committee.factory_id)
-    if meeting_id not in committee.meetings:
-        raise NotFound(f"committee {committee_id} has no meeting {meeting_id}")
-    etag(committee, response)
-    return MeetingView.of(committee, meeting_id)
+    now = await committees.committees.get(committee.id)
+    if meeting_id not in now.meetings:
+        raise NotFound(f"committee {committee.id} has no meeting {meeting_id}")
+    etag(now.version, response)
+    return MeetingView.of(now, meeting_id)
 
 
 @router.post(
@@ -632,55 +546,38 @@ async def get_meeting(
     tags=["meetings"],
 )
 async def raise_action_item(
-    committee_id: str,
+    committee: MeetingsOf,
     meeting_id: str,
     body: ActionItemRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionItemView:
     """Add an action item raised in a meeting already recorded."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_record_meetings(principal, committee.factory_id, "raise the committee's action items")
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.raise_action_item(meeting_id, body.new()),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
-        idempotency=(f"raise-action-item|{meeting_id}", idempotency_key),
+    outcome = await committees.change_committee(
+        command.asking(body), committee.id, lambda c, today: c.raise_action_item(meeting_id, body.new())
     )
-    [raised] = handlers.created(outcome, ActionItemRaised)
-    located(response, outcome.aggregate, f"/action-items/{raised.action_item_id}")
-    return ActionItemView.of(outcome.aggregate.action_items[raised.action_item_id])
+    [raised] = outcome.created(ActionItemRaised)
+    now = located(response, outcome, f"/action-items/{raised.action_item_id}")
+    return ActionItemView.of(now.action_items[raised.action_item_id])
 
 
 @router.post(
     "/committees/{committee_id}/action-items/{action_item_id}/start", response_model=ActionItemView, tags=["meetings"]
 )
 async def start_action_item(
-    committee_id: str,
+    committee: MeetingsOf,
     action_item_id: str,
     body: StartRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ActionItemView:
     """Record that work on an open action item has started."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_record_meetings(principal, committee.factory_id, "update the committee's action items")
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.start_action_item(action_item_id, body.note),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
+    outcome = await committees.change_committee(
+        command.asking(body), committee.id, lambda c, today: c.start_action_item(action_item_id, body.note)
     )
-    etag(outcome.aggregate, response)
-    return ActionItemView.of(outcome.aggregate.action_items[action_item_id])
+    return ActionItemView.of(changed(response, outcome).action_items[action_item_id])
 
 
 @router.post(
@@ -689,23 +586,17 @@ async def start_action_item(
     tags=["meetings"],
 )
 async def close_action_item(
-    committee_id: str,
+    committee: MeetingsOf,
     action_item_id: str,
     body: ClosureRequest,
-    principal: CurrentPrincipal,
-    request: Request,
+    committees: Committees,
+    command: IncomingCommand,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ActionItemView:
     """Close an action item as done, with its outcome."""
-    committee = await committee_for(request, principal, committee_id)
-    policy.may_record_meetings(principal, committee.factory_id, "close the committee's action items")
-    outcome = await handlers.change(
-        store(request),
-        committee,
-        lambda c: c.close_action_item(action_item_id, body.closed_on, body.outcome, handlers.today_in(c.country)),
-        command_context(principal, request),
-        expected_version=expected_version(if_match),
+    outcome = await committees.change_committee(
+        command.asking(body),
+        committee.id,
+        lambda c, today: c.close_action_item(action_item_id, body.closed_on, body.outcome, today),
     )
-    etag(outcome.aggregate, response)
-    return ActionItemView.of(outcome.aggregate.action_items[action_item_id])
+    return ActionItemView.of(changed(response, outcome).action_items[action_item_id])

@@ -6,6 +6,7 @@ from betterwork_events.web import event_sourced, service_app
 from fastapi import FastAPI
 
 from committee import advisory_api, api
+from committee.handlers import Service
 from committee.settings import Settings
 
 SERVICE = "committee"
@@ -22,5 +23,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "factory's commitments and their follow-up.",
         routers=[api.router, advisory_api.router],
     )
-    app.state.health_policy = settings.health_policy()
+    assert runtime.store is not None
+    app.state.committees = Service.on_postgres(runtime.store, runtime.engine, settings.health_policy())
     return app

@@ -1,51 +1,131 @@
-"""Who may do what with committees and advisory plans: decided here, and only here.
+"""Who may do what with committees and advisory plans: decided here, and only here, as FastAPI
+dependencies that raise `Forbidden` (403) or `NotFound` (404) (mapped once, in web.py).
 
-Programme staff establish committees and manage them entirely, and run advisory services: plans,
-visits, commitments and their follow-up. A factory's own users record their committee's meetings
-and action items, read their committee and their advisory plans and visits, and confirm or
-comment on the record of a visit (their voice, which programme staff cannot give for them).
-Brands and governments neither write nor read here: they are refused before anything is looked
-up (governments see country aggregates, and brands what consenting suppliers share, through the
-gateway).
+- Country managers establish and dissolve committees and record their elections and
+  appointments, and sign off advisory plans (agreeing one, the visits it promises, its advisor).
+- Assessors (and country managers) support a committee's meetings and action items and run
+  advisory visits: priorities, planning, recording, cancelling. Every programme role reads.
+- A country team's staff (a programme token scoped to a country) touch only their country's
+  factories (403 for another's); the global programme's every one. Administrators do everything.
+- A factory's own users record their committee's meetings and action items, read their committee
+  and their advisory plans, and confirm or comment on the record of a visit (their voice, which
+  programme staff cannot give for them).
+- Brands and governments neither write nor read here, and a caller whose audience or role may
+  never do a thing is refused (403) before anything is looked up. Otherwise a committee, plan or
+  factory out of the caller's reach answers exactly as one that does not exist (404, same body).
 """
 
 from __future__ import annotations
 
-from betterwork_events.auth import Audience, Principal, forbidden
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from betterwork_events.auth import Audience, CurrentPrincipal, Principal, Role
+from betterwork_events.errors import Forbidden, NotFound
+from betterwork_events.factories import unknown_factory
+from fastapi import Depends, Request
+
+from committee.directory import Entry, Kind
+from committee.handlers import Service
+
+ALL_STAFF = (Role.ASSESSOR, Role.QUALITY_REVIEWER, Role.COUNTRY_MANAGER)
 
 
-def _own_factory(principal: Principal, factory_id: str) -> bool:
-    return principal.audience is Audience.FACTORY and principal.scope == factory_id
+def service(request: Request) -> Service:
+    return request.app.state.committees
 
 
-def may_reach(principal: Principal, what: str = "its committee") -> None:
-    """Brands and governments: 403 before any committee or plan is looked up, so that whether it
-    exists is not theirs to learn either."""
-    if principal.audience not in (Audience.PROGRAMME, Audience.FACTORY):
-        raise forbidden(f"only programme staff and the factory's own users may read or record {what}")
+Committees = Annotated[Service, Depends(service)]
 
 
-def may_manage(principal: Principal, what: str) -> None:
-    """Establish, elect, appoint, replace, dissolve; plan, hold and follow up advisory visits:
-    programme staff only."""
-    if principal.audience is not Audience.PROGRAMME:
-        raise forbidden(f"only programme staff may {what}")
+@dataclass(frozen=True)
+class Rule:
+    what: str  # "record elections": for the 403's words
+    staff: tuple[Role, ...] = ()  # the programme roles who may (an administrator always may)
+    factory: bool = False  # whether the factory's own users may, for their own factory
+
+    def before_lookup(self, principal: Principal) -> None:
+        """403 for a caller whose audience or role may never do this, whatever the resource."""
+        if principal.audience is Audience.PROGRAMME:
+            allowed = bool(self.staff) and principal.acts_as(*self.staff)
+        else:
+            allowed = principal.audience is Audience.FACTORY and self.factory
+        if not allowed:
+            raise Forbidden(f"only {self._who()} may {self.what}")
+
+    def _who(self) -> str:
+        staff = f"programme staff ({' or '.join(self.staff)})" if self.staff else ""
+        factory = "the factory's own users" if self.factory else ""
+        return " and ".join(who for who in (staff, factory) if who)
+
+    def within_reach(self, principal: Principal, factory_id: str, country: str, missing: NotFound) -> None:
+        if principal.audience is Audience.PROGRAMME and not principal.covers(country):
+            raise Forbidden(f"the {principal.scope} country team may not {self.what} of factories in {country}")
+        if principal.audience is Audience.FACTORY and principal.scope != factory_id:
+            raise missing
 
 
-def may_record_meetings(principal: Principal, factory_id: str, what: str) -> None:
-    """Meetings and action items: programme staff, or the factory's own users for its own committee."""
-    if principal.audience is Audience.PROGRAMME or _own_factory(principal, factory_id):
-        return
-    raise forbidden(f"only programme staff and the factory's own users may {what}")
+READ = Rule("read committees and advisory plans", ALL_STAFF, factory=True)
+MANAGE = Rule("manage committees (establish, elect, appoint, dissolve)", (Role.COUNTRY_MANAGER,))
+MEETINGS = Rule("record a committee's meetings and action items", (Role.ASSESSOR, Role.COUNTRY_MANAGER), factory=True)
+ADVISE = Rule("run advisory visits", (Role.ASSESSOR, Role.COUNTRY_MANAGER))
+SIGN_OFF = Rule("sign off advisory plans", (Role.COUNTRY_MANAGER,))
+FACTORY_VOICE = Rule("answer for the factory on the record of its advisory visits", factory=True)
 
 
-def may_read(principal: Principal, factory_id: str, what: str = "its committee") -> None:
-    if principal.audience is Audience.PROGRAMME or _own_factory(principal, factory_id):
-        return
-    raise forbidden(f"only programme staff and the factory's own users may read {what}")
+def _located(kind: Kind, what: str, rule: Rule) -> Callable[[str, Principal, Service], Awaitable[Entry]]:
+    async def located(aggregate_id: str, principal: Principal, committees: Service) -> Entry:
+        rule.before_lookup(principal)
+        missing = NotFound(f"no {what} {aggregate_id}")
+        entry = await committees.directory.entry(aggregate_id, kind)
+        if entry is None:
+            raise missing
+        rule.within_reach(principal, entry.factory_id, entry.country, missing)
+        return entry
+
+    return located
 
 
-def may_answer_for(principal: Principal, factory_id: str, what: str) -> None:
-    """The factory's word on a visit's record: its own users only."""
-    if not _own_factory(principal, factory_id):
-        raise forbidden(f"only the factory's own users may {what}")
+def committee(rule: Rule) -> Callable[..., Awaitable[Entry]]:
+    locate = _located(Kind.COMMITTEE, "committee", rule)
+
+    async def dependency(committee_id: str, principal: CurrentPrincipal, committees: Committees) -> Entry:
+        return await locate(committee_id, principal, committees)
+
+    return dependency
+
+
+def plan(rule: Rule) -> Callable[..., Awaitable[Entry]]:
+    locate = _located(Kind.ADVISORY_PLAN, "advisory plan", rule)
+
+    async def dependency(plan_id: str, principal: CurrentPrincipal, committees: Committees) -> Entry:
+        return await locate(plan_id, principal, committees)
+
+    return dependency
+
+
+async def may_work_with(rule: Rule, principal: Principal, committees: Service, factory_id: str) -> str:
+    """The factory a command or read names, once the caller may reach it: its id."""
+    rule.before_lookup(principal)
+    missing = unknown_factory(factory_id)
+    if principal.audience is Audience.FACTORY and principal.scope != factory_id:
+        raise missing
+    if principal.audience is Audience.PROGRAMME and principal.scope is not None:
+        factory = await committees.factories(factory_id)
+        rule.within_reach(principal, factory.id, factory.country, missing)
+    return factory_id
+
+
+async def readable_factory(factory_id: str, principal: CurrentPrincipal, committees: Committees) -> str:
+    return await may_work_with(READ, principal, committees, factory_id)
+
+
+ReadableCommittee = Annotated[Entry, Depends(committee(READ))]
+ManagedCommittee = Annotated[Entry, Depends(committee(MANAGE))]
+MeetingsOf = Annotated[Entry, Depends(committee(MEETINGS))]
+ReadablePlan = Annotated[Entry, Depends(plan(READ))]
+AdvisedPlan = Annotated[Entry, Depends(plan(ADVISE))]
+SignedOffPlan = Annotated[Entry, Depends(plan(SIGN_OFF))]
+AnsweredPlan = Annotated[Entry, Depends(plan(FACTORY_VOICE))]
+ReadableFactory = Annotated[str, Depends(readable_factory)]

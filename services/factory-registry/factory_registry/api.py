@@ -30,7 +30,7 @@ from betterwork_events.countries import COUNTRY_PROGRAMMES, CountryProgramme
 from betterwork_events.errors import InvalidRequest
 from betterwork_events.history import Change
 from betterwork_events.store import EventStore
-from betterwork_events.web import IF_MATCH_REQUIRED, Command, ExpectedVersion, IdempotencyKey, command_context
+from betterwork_events.web import Command, IdempotencyKey, Problem, ReadVersion, command_context
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +42,13 @@ router = APIRouter(route_class=TokenFirstRoute)
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 Decision = Callable[[Factory], list[FactoryEvent]]
+# What every change of an existing factory or brand answers without If-Match (ReadVersion).
+IF_MATCH_REQUIRED: dict[int | str, dict[str, Any]] = {
+    428: {
+        "model": Problem,
+        "description": "If-Match is missing: a record is changed only by who read its latest version",
+    }
+}
 
 
 class RegisterFactoryRequest(FactoryProfile):
@@ -230,7 +237,7 @@ async def update_profile(
     factory_id: str,
     body: UpdateProfileRequest,
     principal: policy.ProfileEditor,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -248,7 +255,7 @@ async def update_profile(
     responses=IF_MATCH_REQUIRED,
 )
 async def apply_for_enrollment(
-    factory_id: str, principal: policy.CountryManager, version: ExpectedVersion, request: Request, response: Response
+    factory_id: str, principal: policy.CountryManager, version: ReadVersion, request: Request, response: Response
 ) -> FactoryView:
     """Record that the factory applied to its country programme."""
     return await change(request, response, principal, factory_id, version, lambda f: f.apply_for_enrollment())
@@ -264,7 +271,7 @@ async def enroll(
     factory_id: str,
     body: EnrollRequest,
     principal: policy.CountryManager,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -279,7 +286,7 @@ def _enrollment_step(step: str, summary: str) -> None:
         factory_id: str,
         body: ReasonRequest,
         principal: policy.CountryManager,
-        version: ExpectedVersion,
+        version: ReadVersion,
         request: Request,
         response: Response,
     ) -> FactoryView:
@@ -310,7 +317,7 @@ async def link_brand(
     factory_id: str,
     body: LinkBrandRequest,
     principal: policy.CountryManager,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -330,7 +337,7 @@ async def unlink_brand(
     brand_id: str,
     until: dt.date,
     principal: policy.CountryManager,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -348,7 +355,7 @@ async def grant_consent(
     factory_id: str,
     brand_id: str,
     principal: policy.ConsentingFactory,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -370,7 +377,7 @@ async def revoke_consent(
     factory_id: str,
     brand_id: str,
     principal: policy.ConsentRevoker,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -385,7 +392,7 @@ async def merge(
     factory_id: str,
     body: MergeRequest,
     principal: policy.CountryManager,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> FactoryView:
@@ -456,7 +463,7 @@ async def change_partnership(
     brand_id: str,
     body: PartnershipRequest,
     principal: policy.Administrator,
-    version: ExpectedVersion,
+    version: ReadVersion,
     request: Request,
     response: Response,
 ) -> BrandView:

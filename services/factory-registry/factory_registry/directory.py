@@ -6,11 +6,11 @@ events (`rebuild`)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from betterwork_events.catalogue import EventContract
+from betterwork_events.commands import rebuild_directory
 from betterwork_events.contracts.factory_registry import (
     BrandLinked,
     BrandPartnershipChanged,
@@ -30,8 +30,7 @@ from betterwork_events.contracts.factory_registry import (
     ReportSharingConsentGranted,
     ReportSharingConsentRevoked,
 )
-from betterwork_events.errors import IllegalStep
-from betterwork_events.store import Checkpoint, EventStore
+from betterwork_events.store import EventStore
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -332,27 +331,7 @@ def possible_duplicates_query(country: str, name: str, local_name: str | None) -
     return sa.union(*lookups)
 
 
-async def rebuild(store: EventStore, patience: float = 30.0) -> int:
-    """Drop the directory and replay every event into it; returns how many events were replayed.
-
-    Run it with the service stopped. Events of transactions still open are waited for (other
-    databases on the server hold the horizon too), but not for ever: rather than leave a
-    directory that silently misses appends made meanwhile, it gives up and says so."""
-    replayed = 0
-    async with store.engine.begin() as conn:
-        tables = "factory_directory, brand_directory, supplier_links, report_consents, factory_registration_numbers"
-        await conn.execute(sa.text(f"TRUNCATE {tables}"))
-        checkpoint = Checkpoint()
-        deadline = asyncio.get_running_loop().time() + patience
-        while True:
-            batch = await store.read_all(checkpoint, limit=5000)
-            await record(conn, [envelope.contract() for envelope in batch.events])
-            replayed += len(batch.events)
-            checkpoint = batch.checkpoint
-            if batch.events:
-                continue
-            if not batch.held_back:
-                return replayed
-            if asyncio.get_running_loop().time() > deadline:
-                raise IllegalStep("events are being appended while rebuilding; stop the service and run it again")
-            await asyncio.sleep(0.1)
+async def rebuild(store: EventStore) -> int:
+    """Drop the directory and replay every event into it; returns how many events were replayed."""
+    tables = "factory_directory, brand_directory, supplier_links, report_consents, factory_registration_numbers"
+    return await rebuild_directory(store, tables, record)

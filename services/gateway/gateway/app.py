@@ -34,7 +34,7 @@ from gateway.graphql import subscriptions
 from gateway.graphql.context import Context
 from gateway.graphql.limits import Limits
 from gateway.graphql.schema import NUL_REFUSED, schema
-from gateway.notices import Notices
+from gateway.notices import Notices, Watch
 from gateway.read_models import directory
 from gateway.registry import Registry, RegistryUnavailable
 from gateway.settings import Settings
@@ -123,7 +123,18 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         },
         wait_seconds=settings.consistency_wait_seconds,
     )
-    notices = Notices()  # what each read model has committed, for the subscriptions
+    # What the read models subscriptions follow have committed, as this process learns it from the
+    # topics and consumer_offsets, wherever the projections run (notices.py). Inline too, rather
+    # than from the runners directly: they would tell only the replica whose consumer has the
+    # event's partition, and a runner's commit makes the watch look at once, so it is no slower.
+    watch = Watch(
+        Notices(),
+        engine,
+        settings.kafka_bootstrap,
+        topics(sorted({service for p in subscriptions.READ_MODELS for service in p.services})),
+        {p.name: consumers[p.name] for p in subscriptions.READ_MODELS},
+        wait_seconds=settings.subscription_wait_seconds,
+    )
     runners = {
         name: ProjectionRunner(
             engine,
@@ -132,7 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             topics(consumer.projection.services),
             dead_letter_topic=dead_letters,
             recording=consistency.recorder(consumer.name),
-            on_committed=notices.committed(name),
+            on_committed=watch.look,
         )
         for name, consumer in consumers.items()
     }
@@ -161,7 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     verifier = TokenVerifier(settings)
     registry = Registry(settings.registry_url)
-    live = subscriptions.Live(notices, verifier, registry, settings.subscription_connections_per_principal)
+    live = subscriptions.Live(watch, verifier, registry, settings.subscription_connections_per_principal)
     commands = Services(services)  # where mutations go
     # The trace of a query or mutation continues in the service it asks (W3C traceparent).
     for client in (registry.client, commands.client):
@@ -219,6 +230,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         allow_queries_via_get=True,  # queries only (never mutations), for persisted queries' cacheable GETs
         subscription_protocols=subscriptions.PROTOCOLS,
         max_subscriptions_per_connection=settings.subscriptions_per_connection,
+        # Subscriptions are served where GraphQL is, never in a worker: so is the watch telling them.
+        lifespan=lambda _: watch.running(),
     )
     sdl = APIRouter()
     downloads = APIRouter()
@@ -255,4 +268,5 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.state.projection_runners = runners
     app.state.brand_feeds_runner = feeds_runner
     app.state.bulk_exporter = exporter
+    app.state.subscriptions_watch = watch
     return app

@@ -38,6 +38,10 @@ class Settings(CommonSettings):
     # websockets one caller (token subject and audience) may hold open at once.
     subscriptions_per_connection: int = 10
     subscription_connections_per_principal: int = 5
+    # How long an API process holds an event for the projections feeding its subscriptions to apply
+    # it; past that (a projection stuck or far behind), the subscriptions to that read model in
+    # the process end with FELL_BEHIND, and clients catch up with a query (gateway/notices.py).
+    subscription_wait_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _a_query_fits_the_budget(self) -> Self:

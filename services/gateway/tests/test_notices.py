@@ -51,3 +51,16 @@ async def test_a_listener_that_falls_behind_is_cut_off() -> None:
             async for _ in listener:
                 received += 1
     assert received == notices.QUEUE
+
+
+async def test_a_read_model_that_cannot_tell_everything_cuts_off_its_own_listeners_only_saying_why() -> None:
+    hub = Notices()
+    with hub.listening("factory-history", "factory-directory") as behind, hub.listening("assessment-reports") as other:
+        assert hub.listened("factory-history") and hub.listened("factory-directory")
+        hub.missed("factory-directory", FellBehind("the read model factory-directory is behind"))
+        with pytest.raises(FellBehind, match="factory-directory is behind"):
+            await anext(aiter(behind))
+        assert not hub.listened("factory-history") and not hub.listened("factory-directory")
+        hub.committed("assessment-reports")([event(1)])
+        assert (await anext(aiter(other))).read_model == "assessment-reports"  # still told
+    assert not hub.listened("assessment-reports")

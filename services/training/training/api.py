@@ -1,13 +1,15 @@
 """REST commands of the training service. Routes validate, authorize, call a handler: no more.
 
-Who may do what (see policy.py): programme staff schedule and run sessions; a factory's users
-read their own factory's sessions and people; nobody else writes or reads here.
+Who may do what is decided in policy.py, as the dependencies the routes declare: programme
+trainers schedule and run their country's sessions; a factory's users read their own factory's
+sessions and people; nobody else writes or reads here. Every change of a session takes If-Match.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from betterwork_events.auth import CurrentPrincipal, Principal, TokenFirstRoute
@@ -21,25 +23,45 @@ from betterwork_events.contracts.training import (
     Sex,
     TestPhase,
 )
-from betterwork_events.errors import NotFound
-from betterwork_events.store import EventStore
-from betterwork_events.web import Command, Day, IdempotencyKey, IfMatch, Problem, command_context, expected_version
-from fastapi import APIRouter, Query, Request, Response, status
+from betterwork_events.history import Change
+from betterwork_events.web import Command, Day, IdempotencyKey, Problem, ReadVersion, command_context
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
-from training import directory, handlers, policy
-from training.courses import CATALOGUE_VERSION, COURSES, Course
+from training import handlers, policy
+from training.courses import CATALOGUE_VERSION, COURSES, Course, course_named
 from training.domain import Participant, Status, TrainingSession
+from training.handlers import Asked
+from training.policy import ChangeableSession, ReadableSession, Reader, Trainer, store
 
 router = APIRouter(route_class=TokenFirstRoute)
 
 
-STEP_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": Problem, "description": "Only programme staff manage training"},
-    404: {"model": Problem, "description": "No such session, or (when scheduling) no such factory known here"},
+NEW_SESSION_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": Problem,
+        "description": "Only programme assessors and country managers (of the factories' country) manage training",
+    },
+    404: {"model": Problem, "description": "No such factory known here"},
     409: {
         "model": Problem,
-        "description": "An impossible step, with the reason; or the session changed since the If-Match version",
+        "description": "An impossible step, with the reason; or the Idempotency-Key was used for another request",
+    },
+}
+STEP_ERRORS: dict[int | str, dict[str, Any]] = NEW_SESSION_ERRORS | {
+    403: {
+        "model": Problem,
+        "description": "Only programme assessors and country managers (of the session's country) manage training",
+    },
+    404: {"model": Problem, "description": "No such session"},
+    409: {
+        "model": Problem,
+        "description": "An impossible step, with the reason; the session changed since the If-Match version; "
+        "or the Idempotency-Key was used for another request",
+    },
+    428: {
+        "model": Problem,
+        "description": "If-Match is missing: a session is changed only by who read its latest version",
     },
 }
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -253,6 +275,15 @@ class SessionView(BaseModel):
         )
 
 
+class SessionQuery(BaseModel):
+    factory_id: str | None = None
+    course: str | None = None
+    status: Status | None = None
+    since: Day | None = Field(default=None, description="Sessions that end on or after this day")
+    until: Day | None = Field(default=None, description="Sessions that start on or before this day")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
 class SessionSummary(BaseModel):
     id: str
     course: str
@@ -263,45 +294,77 @@ class SessionSummary(BaseModel):
     status: Status
     version: int | None = Field(description=VERSION_DESCRIPTION)
 
+    @classmethod
+    def of(cls, row: Any, principal: Principal) -> SessionSummary:
+        summary = cls.model_validate(row, from_attributes=True)
+        return summary if policy.sees_whole_session(principal) else summary.model_copy(update={"version": None})
+
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def store(request: Request) -> EventStore:
-    return request.app.state.store
 
 
 def clock(request: Request) -> handlers.Clock:
     return request.app.state.clock
 
 
-def session_response(session: TrainingSession, principal: Principal, response: Response) -> SessionView:
+def new_command(principal: CurrentPrincipal, request: Request, idempotency_key: IdempotencyKey = None) -> Asked:
+    """FastAPI dependency: the command a request sends, named by its route."""
+    route = f"{request.method} {request.scope['route'].path}"
+    return Asked(route, command_context(principal, request), idempotency_key)
+
+
+NewCommand = Annotated[Asked, Depends(new_command)]
+
+
+def answer(session: TrainingSession, principal: Principal, response: Response) -> SessionView:
+    """The session as the caller may see it, with its ETag for those who may change it."""
     view = SessionView.of(session, principal)
     if view.version is not None:
         response.headers["ETag"] = f'"{view.version}"'
     return view
 
 
-async def change(
+@dataclass(frozen=True)
+class SessionChange:
+    """A change the caller may make to a session (policy.ChangeableSession), at the version they read."""
+
+    session_id: str
+    principal: Principal
+    asked: Asked
+    request: Request
+    response: Response
+
+    async def take(self, decide: handlers.Decision) -> SessionView:
+        """Have the domain decide, answer with the session and its ETag."""
+        request = self.request
+        session = await handlers.change_session(store(request), clock(request), self.session_id, self.asked, decide)
+        return answer(session, self.principal, self.response)
+
+
+def session_change(
+    principal: Trainer,  # first: programme staff who train, or 403 before anything else is read
+    version: ReadVersion,  # then the If-Match they must send (428 without it, 422 malformed)
+    session_id: ChangeableSession,  # then the lookup: their country team's session, or 403
+    asked: NewCommand,
     request: Request,
     response: Response,
-    principal: Principal,
-    session_id: str,
-    if_match: str | None,
-    decide: handlers.Decision,
-    what: str,
+) -> SessionChange:
+    return SessionChange(session_id, principal, asked.at_version(version), request, response)
+
+
+Changing = Annotated[SessionChange, Depends(session_change)]
+
+
+async def scheduled(
+    body: ScheduleRequest, principal: Principal, asked: Asked, request: Request, response: Response
 ) -> SessionView:
-    """Authorize a programme step, have the handler take it, answer with the session and its ETag."""
-    policy.may_manage_training(principal, what)
-    session = await handlers.change_session(
-        store(request),
-        session_id,
-        expected_version(if_match),
-        decide,
-        command_context(principal, request),
-        clock(request),
+    factories = await policy.factories_to_train(body.factory_ids, principal, request)
+    cmd = handlers.ScheduleSession(
+        COURSES[body.course], tuple(factories), tuple(body.factory_ids), tuple(body.days), body.venue, body.trainer
     )
-    return session_response(session, principal, response)
+    session = await handlers.schedule_session(store(request), clock(request), asked, cmd)
+    response.headers["Location"] = f"/sessions/{session.id}"
+    return answer(session, principal, response)
 
 
 # --- courses ----------------------------------------------------------------------------------
@@ -315,10 +378,7 @@ async def courses(principal: CurrentPrincipal) -> CatalogueView:
 
 @router.get("/courses/{code}", response_model=CourseView, tags=["courses"])
 async def course(code: str, principal: CurrentPrincipal) -> CourseView:
-    found = COURSES.get(code.upper())
-    if found is None:
-        raise NotFound(f"no course {code} in the catalogue")
-    return CourseView.of(found)
+    return CourseView.of(course_named(code))
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -329,79 +389,42 @@ async def course(code: str, principal: CurrentPrincipal) -> CourseView:
     status_code=status.HTTP_201_CREATED,
     response_model=SessionView,
     tags=["sessions"],
-    responses=STEP_ERRORS,
+    responses=NEW_SESSION_ERRORS,
 )
 async def schedule(
-    body: ScheduleRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
+    principal: Trainer, asked: NewCommand, body: ScheduleRequest, request: Request, response: Response
 ) -> SessionView:
     """Schedule a session of a course for one enrolled factory or several in one country."""
-    policy.may_manage_training(principal, "schedule training")
-    command = handlers.ScheduleSession(
-        body.course, tuple(body.factory_ids), tuple(body.days), body.venue, body.trainer, idempotency_key
-    )
-    session = await handlers.schedule_session(command, store(request), command_context(principal, request))
-    response.headers["Location"] = f"/sessions/{session.id}"
-    return session_response(session, principal, response)
+    return await scheduled(body, principal, asked, request, response)
 
 
 @router.get("/sessions", response_model=list[SessionSummary], tags=["sessions"], responses={403: READ_ERRORS[403]})
 async def sessions(
-    principal: CurrentPrincipal,
-    request: Request,
-    factory_id: str | None = None,
-    course: str | None = None,
-    state: Annotated[Status | None, Query(alias="status")] = None,
-    since: Annotated[Day | None, Query(description="Sessions that end on or after this day")] = None,
-    until: Annotated[Day | None, Query(description="Sessions that start on or before this day")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    principal: Reader, which: Annotated[SessionQuery, Query()], request: Request
 ) -> list[SessionSummary]:
     """The sessions the caller may read, latest first."""
-    readable = policy.readable_factories(principal)
-    async with store(request).engine.connect() as conn:
-        rows = await directory.listed(
-            conn, readable, factory_id=factory_id, course=course, status=state, since=since, until=until, limit=limit
-        )
-    summaries = [SessionSummary.model_validate(row, from_attributes=True) for row in rows]
-    if not policy.sees_whole_session(principal):
-        summaries = [summary.model_copy(update={"version": None}) for summary in summaries]
-    return summaries
+    rows = await handlers.listed(store(request), policy.readable_factories(principal), which.model_dump())
+    return [SessionSummary.of(row, principal) for row in rows]
 
 
 @router.get("/sessions/{session_id}", response_model=SessionView, tags=["sessions"], responses=READ_ERRORS)
-async def get_session(
-    session_id: str, principal: CurrentPrincipal, request: Request, response: Response
-) -> SessionView:
+async def get_session(session: ReadableSession, principal: Reader, response: Response) -> SessionView:
     """A session as it is now; a factory's users see only their own people and numbers."""
-    policy.readable_factories(principal)  # brands and governments: 403 before anything is looked up
-    session = await handlers.load_session(store(request), session_id)
-    if not policy.may_read(principal, session):
-        raise NotFound(f"no training session {session_id}")  # not 403: whether it exists is not theirs to know
-    return session_response(session, principal, response)
+    return answer(session, principal, response)
+
+
+@router.get("/sessions/{session_id}/history", response_model=list[Change], tags=["sessions"], responses=READ_ERRORS)
+async def session_history(session: ReadableSession, principal: Reader, request: Request) -> list[Change]:
+    """Every change of the session, oldest first, with when and by whom. Programme staff read the
+    whole record; a factory's users the session's own changes and those of their own people,
+    numbered in order (the session's version counts other factories' changes too)."""
+    return policy.history(principal, await handlers.envelopes(store(request), session.id))
 
 
 @router.post("/sessions/{session_id}/reschedule", response_model=SessionView, tags=["sessions"], responses=STEP_ERRORS)
-async def reschedule(
-    session_id: str,
-    body: RescheduleRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionView:
+async def reschedule(change: Changing, body: RescheduleRequest) -> SessionView:
     """Move a scheduled session to other days or another venue; days already held stay."""
-    return await change(
-        request,
-        response,
-        principal,
-        session_id,
-        if_match,
-        lambda s, today: s.reschedule(body.days, body.venue, body.reason),
-        "reschedule training",
-    )
+    return await change.take(lambda s, today: s.reschedule(body.days, body.venue, body.reason))
 
 
 @router.post(
@@ -411,48 +434,19 @@ async def reschedule(
     tags=["participants"],
     responses=STEP_ERRORS,
 )
-async def register(
-    session_id: str,
-    body: RegisterRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> SessionView:
+async def register(change: Changing, body: RegisterRequest) -> SessionView:
     """Register a worker, supervisor or manager of one of the session's factories (once: again is 409)."""
-    policy.may_manage_training(principal, "register participants")
-    command = handlers.RegisterParticipant(
-        session_id, body.participant_id, body.factory_id, body.role, body.sex, body.name, idempotency_key
+    return await change.take(
+        lambda s, today: s.register(body.participant_id, body.factory_id, body.role, body.sex, body.name)
     )
-    session = await handlers.register_participant(
-        command, store(request), command_context(principal, request), expected_version(if_match)
-    )
-    return session_response(session, principal, response)
 
 
 @router.put(
     "/sessions/{session_id}/attendance/{day}", response_model=SessionView, tags=["participants"], responses=STEP_ERRORS
 )
-async def record_attendance(
-    session_id: str,
-    day: dt.date,
-    body: AttendanceRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionView:
+async def record_attendance(change: Changing, day: dt.date, body: AttendanceRequest) -> SessionView:
     """The register of one day, once it is over: who was present. Sending it again replaces it."""
-    return await change(
-        request,
-        response,
-        principal,
-        session_id,
-        if_match,
-        lambda s, today: s.record_attendance(day, body.present, today),
-        "record attendance",
-    )
+    return await change.take(lambda s, today: s.record_attendance(day, body.present, today))
 
 
 @router.put(
@@ -461,26 +455,9 @@ async def record_attendance(
     tags=["participants"],
     responses=STEP_ERRORS,
 )
-async def record_score(
-    session_id: str,
-    participant_id: str,
-    phase: TestPhase,
-    body: ScoreRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionView:
+async def record_score(change: Changing, participant_id: str, phase: TestPhase, body: ScoreRequest) -> SessionView:
     """A participant's score in the test before (`pre`) or after (`post`), for courses that test."""
-    return await change(
-        request,
-        response,
-        principal,
-        session_id,
-        if_match,
-        lambda s, today: s.record_score(participant_id, phase, body.score),
-        "record test scores",
-    )
+    return await change.take(lambda s, today: s.record_score(participant_id, phase, body.score))
 
 
 @router.put(
@@ -489,49 +466,20 @@ async def record_score(
     tags=["participants"],
     responses=STEP_ERRORS,
 )
-async def give_feedback(
-    session_id: str,
-    participant_id: str,
-    body: FeedbackRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionView:
+async def give_feedback(change: Changing, participant_id: str, body: FeedbackRequest) -> SessionView:
     """A participant's rating of the course, for courses that collect feedback."""
-    return await change(
-        request,
-        response,
-        principal,
-        session_id,
-        if_match,
-        lambda s, today: s.give_feedback(participant_id, body.rating, body.comment),
-        "record feedback",
-    )
+    return await change.take(lambda s, today: s.give_feedback(participant_id, body.rating, body.comment))
 
 
 @router.post("/sessions/{session_id}/deliver", response_model=SessionView, tags=["sessions"], responses=STEP_ERRORS)
-async def deliver(
-    session_id: str, principal: CurrentPrincipal, request: Request, response: Response, if_match: IfMatch = None
-) -> SessionView:
+async def deliver(change: Changing) -> SessionView:
     """Record that the session took place, once its last day is over and every day's register is kept.
 
     Publishes `TrainingDelivered` with the hours and who attended, by sex and role, per factory."""
-    return await change(
-        request, response, principal, session_id, if_match, lambda s, today: s.deliver(today), "deliver training"
-    )
+    return await change.take(lambda s, today: s.deliver(today))
 
 
 @router.post("/sessions/{session_id}/cancel", response_model=SessionView, tags=["sessions"], responses=STEP_ERRORS)
-async def cancel(
-    session_id: str,
-    body: ReasonRequest,
-    principal: CurrentPrincipal,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SessionView:
+async def cancel(change: Changing, body: ReasonRequest) -> SessionView:
     """Cancel a scheduled session, with the reason."""
-    return await change(
-        request, response, principal, session_id, if_match, lambda s, today: s.cancel(body.reason), "cancel training"
-    )
+    return await change.take(lambda s, today: s.cancel(body.reason))

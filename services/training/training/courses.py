@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from betterwork_events.contracts.training import Role, ScheduledCourse
+from betterwork_events.errors import NotFound
 
 CATALOGUE_VERSION = "2026.1"
 
@@ -132,3 +133,11 @@ COURSES: dict[str, Course] = {
         ),
     ]
 }
+
+
+def course_named(code: str) -> Course:
+    """A course by its code, in any case."""
+    found = COURSES.get(code.upper())
+    if found is None:
+        raise NotFound(f"no course {code} in the catalogue")
+    return found

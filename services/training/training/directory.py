@@ -50,6 +50,11 @@ async def record(conn: AsyncConnection, session: TrainingSession) -> None:
     )
 
 
+async def country_of(conn: AsyncConnection, session_id: str) -> str | None:
+    """Where a session is held, None if there is no such session."""
+    return (await conn.execute(sa.select(sessions.c.country).where(sessions.c.id == session_id))).scalar()
+
+
 async def listed(
     conn: AsyncConnection,
     readable: frozenset[str] | None,

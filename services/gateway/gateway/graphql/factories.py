@@ -34,6 +34,19 @@ class Enrollment(Enum):
     CLOSED = "closed"
 
 
+@strawberry.type(description="Another id or name a factory was known by")
+class FactoryAlias:
+    factory_id: strawberry.ID = strawberry.field(
+        description="A record merged into this factory, or the factory's own id for a former name"
+    )
+    name: str | None = strawberry.field(description="None for a record merged before the registry kept names")
+
+
+async def aliases_batch(engine: Reader, scope: policy.Scope, ids: Sequence[str]) -> list[list[FactoryAlias]]:
+    found = await directory.aliases_of(engine, scope, ids)
+    return [[FactoryAlias(factory_id=strawberry.ID(r.alias_id), name=r.name or None) for r in rows] for rows in found]
+
+
 @strawberry.type(description="Workers employed at the site")
 class Workforce:
     total: int
@@ -51,6 +64,11 @@ class Factory(Node):
     sector: str
     enrollment: Enrollment | None
     workforce: Workforce | None
+
+    @strawberry.field(description="The records merged into it and its former names, oldest first")
+    async def aliases(self, info: Info) -> list[FactoryAlias]:
+        found: list[FactoryAlias] = await info.context.loader(aliases_batch).load(self.factory_id)
+        return found
 
     @strawberry.field(description="Its published assessment reports, newest first")
     async def assessment_reports(

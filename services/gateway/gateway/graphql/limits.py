@@ -7,14 +7,16 @@ Context); the `QueryLimits` extension of the schema applies it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from betterwork_events.auth import Principal
-from graphql import FieldNode, GraphQLError, ValidationRule
+from graphql import DocumentNode, FieldNode, GraphQLError, ValidationRule, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
@@ -22,6 +24,8 @@ from strawberry.types.graphql import OperationType
 from gateway.graphql import cost
 from gateway.graphql.persisted import PersistedQueries
 from gateway.settings import Settings
+
+T = TypeVar("T")
 
 Clock = Callable[[], float]
 
@@ -91,6 +95,28 @@ def _default(name: str) -> Any:
     return Settings.model_fields[name].default
 
 
+class Recent(Generic[T]):
+    """What parsing or validation made of each recent query text. The same text gets the same
+    document, and the same answer from the same schema and rules; parsing and validating a
+    portal's page took the gateway about as long as answering it (graphql-core walks the whole
+    document with some thirty rules each time). Bounded in entries and in each text's length."""
+
+    def __init__(self, size: int = 512, longest: int = 20_000) -> None:
+        self.size, self.longest = size, longest
+        self._made: OrderedDict[str, T] = OrderedDict()
+
+    def get(self, query: str, make: Callable[[], T]) -> T:
+        if (made := self._made.get(query)) is not None:
+            self._made.move_to_end(query)
+            return made
+        made = make()
+        if len(query) <= self.longest:
+            self._made[query] = made
+            if len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return made
+
+
 @dataclass
 class Limits:
     max_cost: int = _default("max_query_cost")
@@ -98,6 +124,8 @@ class Limits:
     budgets: Budgets | None = None  # None: no budget (a script, a unit test)
     introspection: bool = True
     persisted: PersistedQueries = field(default_factory=PersistedQueries)
+    parsed: Recent[DocumentNode] = field(default_factory=Recent)
+    validated: Recent[list[GraphQLError]] = field(default_factory=Recent)
 
     @classmethod
     def of(cls, settings: Settings, clock: Clock = time.monotonic) -> Limits:
@@ -157,12 +185,27 @@ class QueryLimits(SchemaExtension):
         ctx.query = self._persisted.query
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        ctx, (limits, _) = self.execution_context, self._limits()
+        query = ctx.query
+        if query:
+            # A query that does not parse is left to strawberry, which answers it as a syntax error.
+            with contextlib.suppress(GraphQLError):
+                ctx.graphql_document = limits.parsed.get(query, lambda: parse(query, **ctx.parse_options))
+        yield
+
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         limits, caller = self._limits()
         assert ctx.graphql_document is not None
         rules = ctx.validation_rules + (() if limits.introspection else (NoIntrospection,))
-        errors = validate_document(ctx.schema._schema, ctx.graphql_document, rules)
+        document = ctx.graphql_document
+        if ctx.query:
+            errors = list(
+                limits.validated.get(ctx.query, lambda: validate_document(ctx.schema._schema, document, rules))
+            )
+        else:
+            errors = validate_document(ctx.schema._schema, document, rules)
         if not errors:
             errors = self._admit(limits, caller)
         if not errors and self._persisted.learn and ctx.query:

@@ -9,15 +9,17 @@ subscriptions: queries and mutations go over HTTP POST, where their limits apply
 
 What a subscription delivers is read, when the event comes, through the same read-model
 queries and the same `policy.Scope` as a query would be, so it never shows what a query would
-not: an event is announced only once its projection has committed (notices.py), and for a brand
-the registry confirms the factory still shares its reports with it, on every event, so that a
-revocation stops the flow at once, as it stops reads; a brand's subscription to one factory
+not: an event is announced only once its projection has committed (notices.py: every API
+process watches the topics and the projections' offsets itself, wherever the projections run),
+and for a brand the registry confirms the factory still shares its reports with it, on every
+event, so that a revocation stops the flow at once, as it stops reads; a brand's subscription to one factory
 completes once the directory has applied the revocation (or the end of the link). The token is checked again on every event:
 once it expires, the subscription ends with an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -41,7 +43,7 @@ from gateway.graphql.assessments import ZeroToleranceAlert
 from gateway.graphql.context import Context
 from gateway.graphql.history import HistoryEntry
 from gateway.graphql.reports import AssessmentReport
-from gateway.notices import FellBehind, Notices
+from gateway.notices import FellBehind, Watch
 from gateway.read_models import assessments, directory, history, reports
 from gateway.registry import Registry, RegistryUnavailable
 
@@ -53,6 +55,11 @@ REASON_BYTES = 120
 # A subscription's query is parsed before strawberry's own checks to learn its operation type:
 # bounded like a query's (schema.MOST_TOKENS), so that parsing cannot tie up the gateway.
 MOST_TOKENS = 5_000
+# What subscriptions are told of: the read models they read or follow (the watch follows their topics).
+READ_MODELS = (reports.projection, assessments.projection, history.projection, directory.projection)
+# How long a connection waits, at its connection_init, for the process to follow the topics (only
+# just after it started, or while Kafka cannot be reached since), before it is told to come back.
+WATCH_WAIT_SECONDS = 5.0
 
 
 class Refused(Exception):
@@ -66,14 +73,22 @@ class Refused(Exception):
 
 @dataclass
 class Live:
-    """What the subscriptions of every connection share: the notices, who checks tokens and sharing,
-    and how many connections each caller holds."""
+    """What the subscriptions of every connection share: the watch telling them of events, who
+    checks tokens and sharing, and how many connections each caller holds."""
 
-    notices: Notices
+    watch: Watch
     verifier: TokenVerifier
     registry: Registry
     connections_per_principal: int
     _connections: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    async def watching(self) -> None:
+        """Refused while this process does not follow the topics yet: it would miss events."""
+        try:
+            async with asyncio.timeout(WATCH_WAIT_SECONDS):
+                await self.watch.listening.wait()
+        except TimeoutError:
+            raise Refused(1013, "cannot follow new events yet (Kafka unreachable); connect again shortly") from None
 
     def connect(self, context: LiveContext) -> None:
         """Authenticate a connection at its connection_init, and count it against its caller's cap."""
@@ -146,6 +161,7 @@ class LiveContext(Context):
 async def on_connect(context: Context) -> UnsetType:
     """strawberry's on_ws_connect: an accepted connection is acknowledged without a payload."""
     assert isinstance(context, LiveContext)
+    await context.shared.watching()
     context.shared.connect(context)
     return UNSET
 
@@ -209,7 +225,7 @@ async def _committed(
     """The events of this type (or all) that `read_model` commits from now on, the token checked on
     each. Of one factory for a brand: until the factory stops sharing with it (the directory has
     applied the revocation or the end of the link), when the flow completes."""
-    with context.shared.notices.listening(read_model, directory.projection.name) as listener:
+    with context.shared.watch.notices.listening(read_model, directory.projection.name) as listener:
         try:
             async for notice in listener:
                 principal = context.verified()

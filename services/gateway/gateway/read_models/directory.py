@@ -68,7 +68,20 @@ ENROLLMENT: dict[type[fr.FactoryRegistryEvent], str] = {
     fr.FactoryClosed: "closed",
 }
 
-projection = Projection("factory-directory", [factories, brands, supplier_links, consents])
+# The other ids and names a factory is known by: the records merged into it and its former names,
+# oldest first (`position` orders the aliases one event brings). A record merged before the
+# registry kept names has name '' (no name is known).
+aliases = sa.Table(
+    "factory_aliases",
+    metadata,
+    sa.Column("factory_id", sa.Text, primary_key=True),
+    sa.Column("alias_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+projection = Projection("factory-directory", [factories, brands, supplier_links, consents, aliases])
 
 
 def _profile_columns(profile: fr.FactoryProfile) -> dict[str, object]:
@@ -99,6 +112,22 @@ async def _consent(conn: AsyncConnection, factory_id: str, brand_id: str) -> Non
     await conn.execute(insert(consents).values(factory_id=factory_id, brand_id=brand_id).on_conflict_do_nothing())
 
 
+async def _alias(
+    conn: AsyncConnection, factory_id: str, known_as: Sequence[fr.FactoryAlias], envelope: Envelope
+) -> None:
+    rows = [
+        {
+            "factory_id": factory_id,
+            "alias_id": a.factory_id,
+            "name": a.name or "",
+            "recorded_at": envelope.time,
+            "position": i,
+        }
+        for i, a in enumerate(known_as)
+    ]
+    await conn.execute(insert(aliases).values(rows).on_conflict_do_nothing())
+
+
 @projection.on(fr.FactoryRegistered)
 async def registered(conn: AsyncConnection, event: fr.FactoryRegistered, envelope: Envelope) -> None:
     columns = _profile_columns(event.profile)
@@ -111,6 +140,10 @@ async def registered(conn: AsyncConnection, event: fr.FactoryRegistered, envelop
 
 @projection.on(fr.FactoryProfileUpdated)
 async def profile_updated(conn: AsyncConnection, event: fr.FactoryProfileUpdated, envelope: Envelope) -> None:
+    newer = factories.c.version < envelope.streamversion  # an older update arriving late renames nothing
+    former = await conn.scalar(sa.select(factories.c.name).where(factories.c.id == event.factory_id, newer))
+    if former is not None and former != event.profile.name:
+        await _alias(conn, event.factory_id, [fr.FactoryAlias(factory_id=event.factory_id, name=former)], envelope)
     await _update(conn, envelope, event.factory_id, **_profile_columns(event.profile))
 
 
@@ -134,6 +167,9 @@ async def absorbed(conn: AsyncConnection, event: fr.FactoryDuplicateAbsorbed, en
         await _link(conn, event.factory_id, brand_id, since)
     for brand_id in event.consenting_brands:
         await _consent(conn, event.factory_id, brand_id)
+    await _alias(
+        conn, event.factory_id, event.aliases or (fr.FactoryAlias(factory_id=event.merged_factory_id),), envelope
+    )
     await _update(conn, envelope, event.factory_id)
 
 
@@ -192,6 +228,19 @@ async def factories_by_id(engine: Reader, ids: Sequence[str], readable: sa.Colum
         rows = await conn.execute(sa.select(factories).where(factories.c.id.in_(set(leads_to.values())), readable))
         found = {row.id: row for row in rows}
     return [found.get(leads_to.get(i, i)) for i in ids]
+
+
+async def aliases_of(engine: Reader, scope: Scope, factory_ids: Sequence[str]) -> list[list[Any]]:
+    """A batch of factories' aliases, oldest first; none of a factory the caller may not read."""
+    query = (
+        sa.select(aliases)
+        .join(factories, factories.c.id == aliases.c.factory_id)
+        .where(aliases.c.factory_id.in_(list(factory_ids)), scope.factories())
+        .order_by(aliases.c.recorded_at, aliases.c.position)
+    )
+    async with engine.connect() as conn:
+        rows = list(await conn.execute(query))
+    return [[r for r in rows if r.factory_id == f] for f in factory_ids]
 
 
 BRANDS_BY_NAME = Order((brands.c.name, brands.c.id))
