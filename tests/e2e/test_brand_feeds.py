@@ -499,10 +499,15 @@ async def test_a_brand_that_comes_to_read_a_factory_is_first_sent_what_it_may_no
 
     async with serve(topics.gateway()):
         # Northwind buys from the factory, which publishes a report and remediates before consenting.
-        await topics.publish("factory-registry", fr.BrandLinked(factory_id=FACTORY, brand_id=NORTHWIND, since=TODAY))
+        linked = await topics.publish(
+            "factory-registry", fr.BrandLinked(factory_id=FACTORY, brand_id=NORTHWIND, since=TODAY)
+        )
         completed = await topics.publish("assessment", COMPLETED)
         remediated = await topics.publish("assessment", REMEDIATED)
-        await eventually(lambda: topics.forwarded(remediated), what="the remediation dealt with")
+        # The two topics are read side by side: either may be dealt with first.
+        for event, what in ((linked, "the link"), (remediated, "the remediation")):
+            await eventually(lambda event=event: topics.forwarded(event), what=f"{what} dealt with")
+        assert [e.type for e in await topics.until_on_feed(fr.BrandLinked)] == [fr.BrandLinked.event_type]
         assert [e.type for e in await topics.feed()] == [fr.BrandLinked.event_type]
 
         # Consent: first what the brand may now see, in order, then the live flow.

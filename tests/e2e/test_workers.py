@@ -178,7 +178,10 @@ async def test_with_the_consumers_apart_each_api_process_delivers_a_subscription
                 for each in (on_first, on_second):
                     await each.subscribe(HISTORY, {"factory": factory_id})
                 changed = {"products": ["knitted t-shirts", "polo shirts"]}
-                response = await registry_client.patch(f"/factories/{factory_id}", json=changed, headers=own)
+                read = await registry_client.get(f"/factories/{factory_id}", headers=own)
+                response = await registry_client.patch(
+                    f"/factories/{factory_id}", json=changed, headers=own | {"If-Match": read.headers["etag"]}
+                )
                 assert response.status_code == 200, response.text
                 updated = {
                     "service": "FACTORY_REGISTRY",
