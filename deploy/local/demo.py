@@ -41,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from assessment.tool import AssessmentTool, tool
 from betterwork_events.auth import Audience, mint
+from betterwork_events.countries import today_in
 from betterwork_events.settings import CommonSettings
 from training.courses import COURSES
 
@@ -1583,7 +1584,8 @@ async def run_assessment(
     # planned for today, and started and published on the days it was.
     body: dict[str, Any] = {
         "factory_id": factory_id,
-        "planned_date": str(programme.today),
+        # Today where the factory is: in Phnom Penh the day may already be tomorrow's in UTC.
+        "planned_date": str(max(programme.today, today_in(factory.country))),
         "assessors": list(plan.assessors),
     }
     key = demo_key(programme, factory.key, "assessment", plan.ordinal + 1)

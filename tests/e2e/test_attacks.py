@@ -44,6 +44,7 @@ from assessment.app import create_app as create_assessment
 from assessment.settings import Settings as AssessmentSettings
 from assessment.tool import tool
 from betterwork_events.auth import Audience
+from betterwork_events.countries import today_in
 from betterwork_events.errors import NotFound
 from betterwork_events.factories import known_factory
 from committee.app import create_app as create_committee
@@ -60,7 +61,7 @@ from tests import conftest as fixtures
 from tests.e2e.conftest import PROGRAMME, SETTINGS, UNMETERED, bearer
 from tests.support import as_read_now, eventually, graphql_answer, if_match, serve
 
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = today_in("KH")  # the factories' day (UTC+7): after 17:00 UTC, tomorrow's
 KH_TOOL = tool("global-1").for_country("KH")
 WAGES = next(q.id for q in KH_TOOL.questions if q.compliance_point_id == "compensation.minimum-wages")
 # The unannounced visits still to come: these dates must never reach a factory or a brand.
