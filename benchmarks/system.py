@@ -932,6 +932,20 @@ def demo_events_per_factory_cycle(results: dict[str, Any], args: argparse.Namesp
     return (results["rebuild"][-1]["events"] - registrations) / max(demo_factories * plan.demo_cycles, 1)
 
 
+def against_handwritten(runs: Sequence[dict[str, Any]], unit: str, ours: str, baseline: str) -> tuple[list[str], float]:
+    """A GraphQL query's table beside its hand-written baseline, and the median share of its throughput."""
+
+    def row(label: str, figures: list[dict[str, float]]) -> str:
+        rate, p50, p99 = ([f[k] for f in figures] for k in ("per_s", "p50_ms", "p99_ms"))
+        failed = [f.get("failed", math.nan) for f in figures]
+        return f"| {label} | {spread(rate, 1)} | {spread(p50)} | {spread(p99)} | {spread(failed)} |"
+
+    mine, theirs = [r["graphql"] for r in runs], [r["handwritten"] for r in runs]
+    share = statistics.median(o["per_s"] / b["per_s"] for o, b in zip(mine, theirs, strict=True))
+    header = [f"| | {unit}/s | p50 ms | p99 ms | failed |", "| --- | ---: | ---: | ---: | ---: |"]
+    return [*header, row(ours, mine), row(baseline, theirs)], share
+
+
 def report(results: dict[str, Any], args: argparse.Namespace, images: list[str]) -> str:
     lines: list[str] = []
     add = lines.append
@@ -1014,18 +1028,15 @@ def report(results: dict[str, Any], args: argparse.Namespace, images: list[str])
         add("")
     else:
         g = results["graphql"]
-        ours = [r["graphql"] for r in g]
-        base = [r["handwritten"] for r in g]
-        share = statistics.median(o["per_s"] / b["per_s"] for o, b in zip(ours, base, strict=True))
         rows, base_rows = g[-1]["rows"], g[-1]["baseline_rows"]
-        add("| | pages/s | p50 ms | p99 ms | failed |")
-        add("| --- | ---: | ---: | ---: | ---: |")
-        add(
-            f"| GraphQL `factories(first: 50)` with assessments and findings | {spread([o['per_s'] for o in ours], 1)} | {spread([o['p50_ms'] for o in ours])} | {spread([o['p99_ms'] for o in ours])} | {spread([o.get('failed', math.nan) for o in ours])} |"
+        table, share = against_handwritten(
+            g,
+            "pages",
+            "GraphQL `factories(first: 50)` with assessments and findings",
+            "hand-written FastAPI JSON, same rows (baseline)",
         )
-        add(
-            f"| hand-written FastAPI JSON, same rows (baseline) | {spread([b['per_s'] for b in base], 1)} | {spread([b['p50_ms'] for b in base])} | {spread([b['p99_ms'] for b in base])} | {spread([b.get('failed', math.nan) for b in base])} |"
-        )
+        for line in table:
+            add(line)
         add("")
         add(
             f"GraphQL reaches {share:.0%} of the hand-written endpoint's throughput; target at least "
@@ -1044,17 +1055,14 @@ def report(results: dict[str, Any], args: argparse.Namespace, images: list[str])
         add("")
     else:
         d = results["brand_dashboard"]
-        ours = [r["graphql"] for r in d]
-        base = [r["handwritten"] for r in d]
-        share = statistics.median(o["per_s"] / b["per_s"] for o, b in zip(ours, base, strict=True))
-        add("| | dashboards/s | p50 ms | p99 ms | failed |")
-        add("| --- | ---: | ---: | ---: | ---: |")
-        add(
-            f"| GraphQL `brandDashboard`, a brand's token | {spread([o['per_s'] for o in ours], 1)} | {spread([o['p50_ms'] for o in ours])} | {spread([o['p99_ms'] for o in ours])} | {spread([o.get('failed', math.nan) for o in ours])} |"
+        table, share = against_handwritten(
+            d,
+            "dashboards",
+            "GraphQL `brandDashboard`, a brand's token",
+            "hand-written FastAPI JSON, same rows, one query (baseline)",
         )
-        add(
-            f"| hand-written FastAPI JSON, same rows, one query (baseline) | {spread([b['per_s'] for b in base], 1)} | {spread([b['p50_ms'] for b in base])} | {spread([b['p99_ms'] for b in base])} | {spread([b.get('failed', math.nan) for b in base])} |"
-        )
+        for line in table:
+            add(line)
         add("")
         add(
             f"GraphQL reaches {share:.0%} of the hand-written endpoint's throughput; target at least "
